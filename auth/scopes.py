@@ -1,0 +1,69 @@
+"""OAuth scopes (API.md) and the strawberry permission classes that demand them on fields."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+CUSTOMERS_READ = "customers:read"
+CUSTOMERS_WRITE = "customers:write"
+
+ALL_SCOPES: tuple[str, ...] = (
+    "customers:read",
+    "customers:write",
+    "catalog:read",
+    "catalog:write",
+    "usage:write",
+    "subscriptions:read",
+    "subscriptions:write",
+    "invoices:read",
+    "invoices:write",
+    "payments:read",
+    "payments:write",
+    "webhooks:manage",
+)
+
+# An event is readable with the read scope of the object it is about.
+_EVENT_READ_SCOPES = {"customer": CUSTOMERS_READ}
+
+
+class UnknownScope(ValueError):
+    pass
+
+
+def parse_scopes(text: str | None) -> list[str]:
+    """Space-separated scopes (RFC 6749 §3.3), each one we know, in a stable order."""
+    scopes = sorted(set((text or "").split()))
+    unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
+    if unknown:
+        raise UnknownScope(f"unknown scope(s): {' '.join(unknown)}")
+    return scopes
+
+
+def readable_event_types(event_types: tuple[str, ...], scopes: frozenset[str]) -> list[str]:
+    """The event types a caller may read: `customer.*` needs customers:read, and so on."""
+    return [
+        event_type
+        for event_type in event_types
+        if _EVENT_READ_SCOPES.get(event_type.split(".", 1)[0]) in scopes
+    ]
+
+
+@cache
+def requires(scope: str) -> type[BasePermission]:
+    """A permission class for a field that needs `scope`; the error names the missing scope."""
+    if scope not in ALL_SCOPES:
+        raise UnknownScope(scope)
+
+    class RequiresScope(BasePermission):
+        message = f"This field needs the {scope} scope."
+        error_extensions = {"code": "FORBIDDEN", "requiredScope": scope}
+
+        def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+            principal = info.context.principal
+            return principal is not None and principal.has_scope(scope)
+
+    RequiresScope.__name__ = f"Requires_{scope.replace(':', '_')}"
+    return RequiresScope

@@ -1,0 +1,61 @@
+"""Domain errors and their codes: the one place that names what can go wrong for a caller.
+
+Services raise these; `resolvers/errors.py` turns them into `userErrors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY"
+    INVALID_COUNTRY = "INVALID_COUNTRY"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    ARCHIVED = "ARCHIVED"
+    ALREADY_ARCHIVED = "ALREADY_ARCHIVED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One thing wrong with a caller's input, at a path relative to the mutation's `input`."""
+
+    code: ErrorCode
+    field: tuple[str, ...] | None
+    message: str
+
+
+class DomainError(Exception):
+    """A rule refused the request; nothing was written."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    def __init__(self, field: tuple[str, ...], what: str) -> None:
+        super().__init__([FieldError(ErrorCode.NOT_FOUND, field, f"{what} not found")])
+
+
+class FieldErrors:
+    """Collects every problem of an input so the caller sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, code: ErrorCode, field: tuple[str, ...], message: str) -> None:
+        self.errors.append(FieldError(code, field, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise DomainError(self.errors)

@@ -1,0 +1,52 @@
+"""What list queries ask for: filters, sort orders and page windows, independent of SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+MAX_PAGE_SIZE: Final = 100
+DEFAULT_PAGE_SIZE: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """A position in a list: the sort key's value and the id that breaks ties."""
+
+    value: Any
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """`first/after` reads forwards, `last/before` backwards; both cursors may bound the window."""
+
+    limit: int
+    backwards: bool = False
+    after: Keyset | None = None
+    before: Keyset | None = None
+
+
+class CustomerSort(str, Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilter:
+    email: str | None = None
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    archived: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    types: Sequence[str] = ()
+    object_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None

@@ -1,0 +1,1 @@
+"""Adapters: database, migrations, settings, app assembly, CLI, workers."""

@@ -1,0 +1,89 @@
+"""Engine, per-tenant transactions and the connection a request works on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import event, text
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
+from sqlalchemy.sql import Executable
+
+APP_ROLE = "ledgerline_app"
+_SET_TENANT = text("select set_config('app.tenant_id', :tenant_id, true)")
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> AsyncEngine:
+    """The application's engine. Each connection drops to the role row-level security binds."""
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+    )
+    if app_role:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _drop_privileges(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET ROLE {APP_ROLE}")
+            cursor.close()
+
+    return engine
+
+
+class TenantConnection:
+    """One connection inside one transaction scoped to one tenant.
+
+    Statements are serialised: loaders of one request may dispatch in the same tick, and a
+    PostgreSQL connection runs one statement at a time.
+    """
+
+    def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self._lock = asyncio.Lock()
+
+    async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        async with self._lock:
+            return await self.conn.execute(statement, params)
+
+    async def begin_savepoint(self) -> AsyncTransaction:
+        async with self._lock:
+            return await self.conn.begin_nested()
+
+    async def end_savepoint(self, savepoint: AsyncTransaction, *, commit: bool) -> None:
+        if not savepoint.is_active:
+            return
+        async with self._lock:
+            if commit:
+                await savepoint.commit()
+            else:
+                await savepoint.rollback()
+
+
+@asynccontextmanager
+async def tenant_transaction(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[TenantConnection]:
+    """A transaction in which row-level security shows only `tenant_id`'s rows.
+
+    Commits when the block ends normally, rolls back when it raises.
+    """
+    async with engine.connect() as conn:
+        async with conn.begin():
+            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id})
+            yield TenantConnection(conn, tenant_id)

@@ -1,0 +1,85 @@
+"""Accounts (tenants) and their OAuth clients. Not row-level secured: the token endpoint
+looks a client up before any tenant is known."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.tables import accounts, oauth_clients
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    id: str
+    tenant_id: str
+    name: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    revoked: bool
+
+
+def _account(row: Any) -> Account:
+    return Account(id=row.id, name=row.name, created_at=row.created_at)
+
+
+async def ensure_account(conn: AsyncConnection, account_id: str, name: str) -> Account:
+    await conn.execute(
+        pg_insert(accounts).values(id=account_id, name=name).on_conflict_do_nothing()
+    )
+    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).one()
+    return _account(row)
+
+
+async def accounts_by_ids(conn: Any, ids: list[str]) -> list[Account | None]:
+    found = {
+        row.id: _account(row)
+        for row in await conn.execute(select(accounts).where(accounts.c.id.in_(ids)))
+    }
+    return [found.get(account_id) for account_id in ids]
+
+
+async def all_account_ids(conn: AsyncConnection) -> list[str]:
+    return list((await conn.execute(select(accounts.c.id).order_by(accounts.c.id))).scalars())
+
+
+async def add_client(
+    conn: AsyncConnection,
+    *,
+    client_id: str,
+    tenant_id: str,
+    name: str,
+    secret_hash: str,
+    scopes: list[str],
+) -> None:
+    await conn.execute(
+        insert(oauth_clients).values(
+            id=client_id, tenant_id=tenant_id, name=name, secret_hash=secret_hash, scopes=scopes
+        )
+    )
+
+
+async def find_client(conn: AsyncConnection, client_id: str) -> OAuthClient | None:
+    row = (await conn.execute(select(oauth_clients).where(oauth_clients.c.id == client_id))).first()
+    if row is None:
+        return None
+    return OAuthClient(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        secret_hash=row.secret_hash,
+        scopes=tuple(row.scopes),
+        revoked=row.revoked_at is not None,
+    )

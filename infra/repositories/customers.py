@@ -1,0 +1,188 @@
+"""Customers in PostgreSQL: the repository the services use, and the batched reads of loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from domain.customers import Address, Customer, CustomerDraft, TaxId, TaxIdType, address_to_json
+from domain.errors import DomainError, ErrorCode, FieldError
+from domain.money import Money
+from domain.queries import CustomerFilter, CustomerSort, PageRequest
+from infra.db import TenantConnection
+from infra.pagination import paginate
+from infra.tables import customers
+
+UNIQUE_VIOLATION = "23505"
+
+
+def customer_from_row(row: Any) -> Customer:
+    address = row.address
+    return Customer(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        email=row.email,
+        currency=row.currency,
+        external_id=row.external_id,
+        address=None
+        if address is None
+        else Address(
+            country=address["country"],
+            line1=address.get("line1"),
+            line2=address.get("line2"),
+            city=address.get("city"),
+            state=address.get("state"),
+            postal_code=address.get("postalCode"),
+        ),
+        tax_ids=tuple(TaxId(TaxIdType(t["type"]), t["value"]) for t in row.tax_ids),
+        metadata=row.metadata,
+        balance=Money(row.balance, row.currency),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        archived_at=row.archived_at,
+    )
+
+
+def _details(customer: Customer | CustomerDraft) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "currency": customer.currency,
+        "external_id": customer.external_id,
+        "address": address_to_json(customer.address),
+        "tax_ids": [{"type": t.type.value, "value": t.value} for t in customer.tax_ids],
+        "metadata": customer.metadata,
+    }
+
+
+def _duplicate_external_id() -> DomainError:
+    return DomainError(
+        [
+            FieldError(
+                ErrorCode.DUPLICATE,
+                ("input", "externalId"),
+                "Another customer already has this external id.",
+            )
+        ]
+    )
+
+
+class SqlCustomerRepository:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    def _scoped(self) -> Select[Any]:
+        return select(customers).where(customers.c.tenant_id == self._db.tenant_id)
+
+    async def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        statement = self._scoped().where(customers.c.id == customer_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else customer_from_row(row)
+
+    async def get_by_external_id(self, external_id: str) -> Customer | None:
+        statement = self._scoped().where(customers.c.external_id == external_id)
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else customer_from_row(row)
+
+    async def add(self, customer_id: str, draft: CustomerDraft) -> Customer:
+        statement = (
+            insert(customers)
+            .values(tenant_id=self._db.tenant_id, id=customer_id, **_details(draft))
+            .returning(*customers.c)
+        )
+        return customer_from_row(await self._write(statement))
+
+    async def save(self, customer: Customer) -> Customer:
+        statement = (
+            update(customers)
+            .where(customers.c.tenant_id == self._db.tenant_id, customers.c.id == customer.id)
+            .values(**_details(customer), updated_at=func.now())
+            .returning(*customers.c)
+        )
+        return customer_from_row(await self._write(statement))
+
+    async def archive(self, customer_id: str) -> Customer:
+        statement = (
+            update(customers)
+            .where(customers.c.tenant_id == self._db.tenant_id, customers.c.id == customer_id)
+            .values(archived_at=func.now(), updated_at=func.now())
+            .returning(*customers.c)
+        )
+        return customer_from_row(await self._write(statement))
+
+    async def _write(self, statement: Any) -> Any:
+        try:
+            return (await self._db.execute(statement)).one()
+        except IntegrityError as exc:
+            # The unique index is the backstop for two concurrent writers of one external id;
+            # the unit of work rolls its savepoint back.
+            if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise _duplicate_external_id() from None
+            raise
+
+
+async def customers_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[Customer | None]:
+    """One statement for a batch of ids, answered in key order with None for unknown ids."""
+    statement = select(customers).where(
+        customers.c.tenant_id == db.tenant_id, customers.c.id.in_(list(ids))
+    )
+    found = {row.id: customer_from_row(row) for row in await db.execute(statement)}
+    return [found.get(customer_id) for customer_id in ids]
+
+
+def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Select[Any]:
+    statement = select(columns).where(customers.c.tenant_id == db.tenant_id)
+    if where.email is not None:
+        statement = statement.where(func.lower(customers.c.email) == where.email.lower())
+    if where.search:
+        pattern = "%" + _escape_like(where.search) + "%"
+        statement = statement.where(
+            or_(
+                customers.c.name.ilike(pattern, escape="\\"),
+                customers.c.email.ilike(pattern, escape="\\"),
+                customers.c.external_id.ilike(pattern, escape="\\"),
+            )
+        )
+    if where.created_after is not None:
+        statement = statement.where(customers.c.created_at >= where.created_after)
+    if where.created_before is not None:
+        statement = statement.where(customers.c.created_at < where.created_before)
+    if where.archived is not None:
+        statement = statement.where(
+            customers.c.archived_at.isnot(None) if where.archived else customers.c.archived_at.is_(None)
+        )
+    return statement
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def page_of_customers(
+    db: TenantConnection,
+    where: CustomerFilter,
+    sort: CustomerSort,
+    descending: bool,
+    page: PageRequest,
+) -> list[Customer]:
+    """Up to `page.limit + 1` customers in display order (the extra one tells of a next page)."""
+    sort_column = customers.c[sort.value]
+    statement = paginate(
+        _filtered(db, where, customers),
+        sort_column,
+        customers.c.id,
+        descending=descending,
+        page=page,
+    )
+    return [customer_from_row(row) for row in await db.execute(statement)]
+
+
+async def count_customers(db: TenantConnection, where: CustomerFilter) -> int:
+    statement = _filtered(db, where, func.count())
+    return int((await db.execute(statement)).scalar_one())

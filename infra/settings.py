@@ -1,0 +1,88 @@
+"""The one typed settings object, read from the environment (see the README's table)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ISSUER = "ledgerline-dev"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or unsafe; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL."
+    )
+    environment: Literal["development", "production"] = "development"
+    graphiql: bool | None = Field(default=None, description="Defaults to on in development only.")
+    oauth_issuer: str = DEV_ISSUER
+    oauth_audience: str = "ledgerline"
+    oauth_jwks_url: str | None = None
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path(".ledgerline")
+    secret_key: str | None = Field(
+        default=None, description="Encrypts signing keys at rest; generated in development."
+    )
+    introspection: bool | None = Field(default=None, description="Defaults to on in development.")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.is_production) if self.introspection is None else self.introspection
+
+    def check_production(self) -> None:
+        """Refuse development defaults in production, naming the setting at fault."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.database_url:
+            problems.append("DATABASE_URL must be set (the embedded PostgreSQL is for development)")
+        if self.graphiql_enabled:
+            problems.append("GRAPHIQL must be false in production")
+        if not self.secret_key or len(self.secret_key) < 32:
+            problems.append(
+                "SECRET_KEY must be set to at least 32 characters "
+                "(a generated key is for development)"
+            )
+        if self.oauth_issuer == DEV_ISSUER:
+            problems.append("OAUTH_ISSUER must name this deployment's token issuer")
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+    def resolved_secret_key(self) -> str:
+        """SECRET_KEY, or in development one generated once and kept in DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key
+        if self.is_production:
+            raise SettingsError("SECRET_KEY must be set in production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Thin resolvers: read the context, call a loader or a domain service, map to schema types."""

@@ -1,0 +1,159 @@
+"""Customer queries and mutations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from domain import customers as model
+from domain.errors import DomainError
+from domain.ids import prefix_of
+from domain.queries import CustomerFilter, CustomerSort
+from domain.services import customers as services
+from infra.repositories.customers import count_customers, page_of_customers
+from resolvers.errors import user_errors
+from resolvers.pagination import build_connection, encode_cursor, page_request
+from schema import inputs
+from schema.enums import SortDirection
+
+
+async def customer(info: strawberry.Info, id: strawberry.ID) -> Any:
+    from schema.types import Customer
+
+    if prefix_of(id) != "cus":
+        return None
+    found = await info.context.loaders.customer_by_id.load(str(id))
+    return Customer.from_domain(found) if found else None
+
+
+async def customers(
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: inputs.CustomerFilter | None = None,
+    order_by: inputs.CustomerOrder | None = None,
+) -> Any:
+    from schema.types import Customer
+
+    sort = CustomerSort(order_by.field.value) if order_by else CustomerSort.CREATED_AT
+    descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
+    page = page_request(
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        sort=sort.value,
+        is_datetime=sort is CustomerSort.CREATED_AT,
+    )
+    where = CustomerFilter(
+        email=filter.email if filter else None,
+        search=filter.search if filter else None,
+        created_after=filter.created_after if filter else None,
+        created_before=filter.created_before if filter else None,
+        archived=filter.archived if filter else None,
+    )
+    db = info.context.db
+    rows = await page_of_customers(db, where, sort, descending, page)
+    loader = info.context.loaders.customer_by_id
+    for row in rows:
+        loader.prime(row.id, row)
+    return build_connection(
+        rows,
+        page,
+        cursor_of=lambda c: encode_cursor(sort.value, getattr(c, sort.value), c.id),
+        to_node=Customer.from_domain,
+        count_total=lambda: count_customers(db, where),
+    )
+
+
+async def recent_events(root: Any, info: strawberry.Info) -> Any:
+    from schema.types import Event
+
+    found = await info.context.loaders.recent_events_by_object.load(str(root.id))
+    return [Event.from_domain(event) for event in found]
+
+
+def _address(value: inputs.AddressInput | None) -> model.Address | None:
+    if value is None:
+        return None
+    return model.Address(
+        country=value.country,
+        line1=value.line1,
+        line2=value.line2,
+        city=value.city,
+        state=value.state,
+        postal_code=value.postal_code,
+    )
+
+
+def _tax_ids(values: list[inputs.TaxIdInput] | None) -> tuple[model.TaxId, ...]:
+    return tuple(model.TaxId(value.type, value.value) for value in values or ())
+
+
+def _given(value: Any) -> Any:
+    return model.UNSET if value is strawberry.UNSET else value
+
+
+async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInput) -> Any:
+    from schema.types import CreateCustomerPayload, Customer
+
+    draft = model.CustomerDraft(
+        name=input.name,
+        currency=input.currency,
+        email=input.email,
+        external_id=input.external_id,
+        address=_address(input.address),
+        tax_ids=_tax_ids(input.tax_ids),
+        metadata=input.metadata if input.metadata is not None else {},  # type: ignore[arg-type]
+    )
+    try:
+        created = await services.create_customer(info.context.uow(), draft)
+    except DomainError as error:
+        return CreateCustomerPayload(customer=None, user_errors=user_errors(error))
+    info.context.loaders.customer_by_id.prime(created.id, created)
+    return CreateCustomerPayload(customer=Customer.from_domain(created), user_errors=[])
+
+
+async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInput) -> Any:
+    from schema.types import Customer, UpdateCustomerPayload
+
+    changes = model.CustomerChanges(
+        name=_given(input.name) if input.name is not None else "",
+        currency=_given(input.currency) if input.currency is not None else "",
+        email=_given(input.email),
+        external_id=_given(input.external_id),
+        address=model.UNSET if input.address is strawberry.UNSET else _address(input.address),
+        tax_ids=model.UNSET if input.tax_ids is strawberry.UNSET else _tax_ids(input.tax_ids),
+        metadata=(
+            model.UNSET
+            if input.metadata is strawberry.UNSET
+            else (input.metadata or {})  # type: ignore[arg-type]
+        ),
+    )
+    try:
+        updated = await services.update_customer(
+            info.context.uow(), _customer_id(input.id), changes
+        )
+    except DomainError as error:
+        return UpdateCustomerPayload(customer=None, user_errors=user_errors(error))
+    info.context.loaders.customer_by_id.clear(updated.id).prime(updated.id, updated)
+    return UpdateCustomerPayload(customer=Customer.from_domain(updated), user_errors=[])
+
+
+async def archive_customer(info: strawberry.Info, input: inputs.ArchiveCustomerInput) -> Any:
+    from schema.types import ArchiveCustomerPayload, Customer
+
+    try:
+        archived = await services.archive_customer(info.context.uow(), _customer_id(input.id))
+    except DomainError as error:
+        return ArchiveCustomerPayload(customer=None, user_errors=user_errors(error))
+    info.context.loaders.customer_by_id.clear(archived.id).prime(archived.id, archived)
+    return ArchiveCustomerPayload(customer=Customer.from_domain(archived), user_errors=[])
+
+
+def _customer_id(value: str) -> str:
+    # A malformed id reads as "not found" in the service, like a foreign one.
+    return str(value) if prefix_of(str(value)) == "cus" else "cus_0"

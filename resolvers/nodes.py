@@ -1,0 +1,44 @@
+"""`node` and `nodes`: any object by its prefixed id, within the caller's tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+
+from auth.scopes import CUSTOMERS_READ, readable_event_types
+from domain.ids import prefix_of
+
+# The scope needed to read each kind of node; events are checked by their type.
+_READ_SCOPE = {"cus": CUSTOMERS_READ}
+
+
+async def load_node(info: strawberry.Info, node_id: str) -> Any:
+    """The object, or None when unknown, foreign, or not readable with this token."""
+    from schema.types import Customer, Event
+
+    prefix = prefix_of(node_id)
+    context = info.context
+    scopes = context.principal.scopes
+    if prefix == "cus" and _READ_SCOPE["cus"] in scopes:
+        found = await context.loaders.customer_by_id.load(node_id)
+        return Customer.from_domain(found) if found else None
+    if prefix == "evt":
+        event = await context.loaders.event_by_id.load(node_id)
+        if event is None or not readable_event_types((event.type,), scopes):
+            return None
+        return Event.from_domain(event)
+    return None
+
+
+async def node(info: strawberry.Info, id: strawberry.ID) -> Any:
+    return await load_node(info, str(id))
+
+
+async def nodes(info: strawberry.Info, ids: list[strawberry.ID]) -> Any:
+    from resolvers.errors import bad_user_input
+
+    if len(ids) > 100:
+        raise bad_user_input("At most 100 ids at once.")
+    return await asyncio.gather(*(load_node(info, str(node_id)) for node_id in ids))

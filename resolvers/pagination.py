@@ -1,0 +1,83 @@
+"""Relay cursors over keyset pages: opaque to callers, a sort value and an id inside."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Keyset, PageRequest
+from resolvers.errors import bad_user_input
+
+T = TypeVar("T")
+
+
+def encode_cursor(sort: str, value: Any, item_id: str) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = orjson.dumps([sort, value, item_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, *, is_datetime: bool) -> Keyset:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, item_id = orjson.loads(raw)
+        if cursor_sort != sort or not isinstance(item_id, str) or not isinstance(value, str):
+            raise ValueError
+        return Keyset(datetime.fromisoformat(value) if is_datetime else value, item_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise bad_user_input(
+            "The cursor is not valid for this list and order; "
+            "use a cursor returned by the same query."
+        ) from None
+
+
+def page_request(
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    sort: str,
+    is_datetime: bool,
+) -> PageRequest:
+    if first is not None and last is not None:
+        raise bad_user_input("Pass `first` or `last`, not both.")
+    size = last if last is not None else first if first is not None else DEFAULT_PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise bad_user_input(f"Page size is 1 to {MAX_PAGE_SIZE}.")
+    return PageRequest(
+        limit=size,
+        backwards=last is not None,
+        after=decode_cursor(after, sort, is_datetime=is_datetime) if after else None,
+        before=decode_cursor(before, sort, is_datetime=is_datetime) if before else None,
+    )
+
+
+def build_connection(
+    rows: Sequence[T],
+    page: PageRequest,
+    *,
+    cursor_of: Callable[[T], str],
+    to_node: Callable[[T], Any],
+    count_total: Callable[[], Awaitable[int]],
+) -> Any:
+    """A Connection from a keyset page fetched with one extra row (which tells of more)."""
+    from schema.types import Connection, Edge, PageInfo
+
+    more = len(rows) > page.limit
+    rows = list(rows[: page.limit])
+    if page.backwards:
+        rows.reverse()
+    edges = [Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows]
+    page_info = PageInfo(
+        has_next_page=more if not page.backwards else page.before is not None,
+        has_previous_page=more if page.backwards else page.after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=page_info, count_total=count_total)

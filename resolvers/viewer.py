@@ -1,0 +1,25 @@
+"""`viewer`: the calling account and the token's scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from infra.repositories.accounts import accounts_by_ids
+
+
+async def viewer(info: strawberry.Info) -> Any:
+    from schema.types import Account, Viewer
+
+    principal = info.context.principal
+    (account,) = await accounts_by_ids(info.context.db, [principal.tenant_id])
+    return Viewer(
+        account=Account(
+            id=strawberry.ID(account.id), name=account.name, created_at=account.created_at
+        )
+        if account
+        else None,
+        client_id=principal.client_id,
+        scopes=sorted(principal.scopes),
+    )

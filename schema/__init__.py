@@ -1,0 +1,1 @@
+"""The GraphQL contract: types, inputs, enums, scalars and the root schema."""

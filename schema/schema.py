@@ -1,0 +1,132 @@
+"""The root types and the Schema, with the limits every request is validated against."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from auth.scopes import CUSTOMERS_READ, CUSTOMERS_WRITE, requires
+from resolvers import customers, events, nodes, viewer
+from schema.scalars import SCALAR_MAP
+from schema.types import (
+    ArchiveCustomerPayload,
+    Connection,
+    CreateCustomerPayload,
+    Customer,
+    Event,
+    Node,
+    UpdateCustomerPayload,
+    Viewer,
+)
+
+# graphql-armor's defaults, loosened where a dashboard's queries need it (OWASP GraphQL).
+MAX_DEPTH = 8
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+
+
+@strawberry.type(description="Everything a merchant can read.")
+class Query:
+    viewer: Viewer = strawberry.field(
+        resolver=viewer.viewer, description="The calling account and the token's scopes."
+    )
+    node: Node | None = strawberry.field(
+        resolver=nodes.node,
+        description="Any object by id. Unknown, foreign or unreadable ids give null.",
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=nodes.nodes, description="Up to 100 objects by id, in the order asked."
+    )
+    customer: Customer | None = strawberry.field(
+        resolver=customers.customer,
+        description="A customer by id; null when it does not exist in your account.",
+        permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    customers: Connection[Customer] = strawberry.field(
+        resolver=customers.customers,
+        description="Customers, newest first unless `orderBy` says otherwise. Page size 1-100.",
+        permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    events: Connection[Event] = strawberry.field(
+        resolver=events.events,
+        description=(
+            "State changes, newest first. Lists the types whose objects your token may read "
+            "(customer events need customers:read)."
+        ),
+    )
+
+
+@strawberry.type(
+    description=(
+        "Changes. Each takes one `input` and returns its object and `userErrors`; a mutation "
+        "with any user error writes nothing. Send an `Idempotency-Key` header to retry safely."
+    )
+)
+class Mutation:
+    create_customer: CreateCustomerPayload = strawberry.field(
+        resolver=customers.create_customer,
+        description="Creates a customer. Emits `customer.created`.",
+        permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    update_customer: UpdateCustomerPayload = strawberry.field(
+        resolver=customers.update_customer,
+        description="Changes a customer's details. Emits `customer.updated`.",
+        permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    archive_customer: ArchiveCustomerPayload = strawberry.field(
+        resolver=customers.archive_customer,
+        description="Archives a customer: kept for history, no longer billed. "
+        "Emits `customer.archived`.",
+        permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+
+
+class ExecutionStarted(SchemaExtension):
+    """Marks the context once validation passed and execution began (idempotency keeps
+    only such responses)."""
+
+    def on_execute(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context.context
+        if context is not None and hasattr(context, "began_executing"):
+            context.began_executing = True
+        yield
+
+
+def build_schema(*, introspection: bool = True, production: bool = False) -> strawberry.Schema:
+    extensions: list = [
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ExecutionStarted,
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    if production:
+        extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Customer, Event],
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
+    )
+
+
+def _is_unexpected(error) -> bool:  # type: ignore[no-untyped-def]
+    """Errors we raised on purpose (codes in extensions) are shown; anything else is masked."""
+    return not (error.extensions or {}).get("code") and error.original_error is not None
+
+
+schema = build_schema()

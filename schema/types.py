@@ -1,0 +1,217 @@
+"""Object types of the contract. Each is built from a domain object by one `from_domain`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import strawberry
+
+import domain.customers as customers_domain
+from auth.scopes import CUSTOMERS_READ, requires
+from domain.errors import FieldError
+from domain.events import Event as DomainEvent
+from domain.money import Money as DomainMoney
+from domain.money import format_money
+from resolvers import customers as customer_resolvers
+from resolvers import events as event_resolvers
+from schema.enums import TaxIdType, UserErrorCode
+from schema.scalars import JSON, CurrencyCode
+
+
+@strawberry.interface(description="An object with a globally unique, prefixed, opaque id.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque id with a type prefix (`cus_…`, `evt_…`). Resolve it with `node`."
+    )
+
+
+@strawberry.type(description="One thing wrong with a mutation's input. Nothing was written.")
+class UserError:
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, e.g. `[\"input\", \"email\"]`."
+    )
+    message: str = strawberry.field(description="Explanation for humans; may change.")
+
+    @classmethod
+    def from_domain(cls, error: FieldError) -> UserError:
+        return cls(
+            code=error.code,
+            field=list(error.field) if error.field is not None else None,
+            message=error.message,
+        )
+
+
+@strawberry.type(description="An exact amount of one currency.")
+class Money:
+    amount: Decimal = strawberry.field(
+        description="Decimal string with exactly the currency's minor-unit digits."
+    )
+    currency: CurrencyCode = strawberry.field(description="ISO 4217 code.")
+    formatted: str = strawberry.field(description="For display, e.g. `$12.50` or `¥1,000`.")
+
+    @classmethod
+    def from_domain(cls, money: DomainMoney) -> Money:
+        return cls(
+            amount=money.amount,
+            currency=CurrencyCode(money.currency),
+            formatted=format_money(money),
+        )
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    line1: str | None
+    line2: str | None
+    city: str | None
+    state: str | None = strawberry.field(description="State, county, province or region.")
+    postal_code: str | None
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. `DE`.")
+
+    @classmethod
+    def from_domain(cls, address: customers_domain.Address) -> Address:
+        return cls(
+            line1=address.line1,
+            line2=address.line2,
+            city=address.city,
+            state=address.state,
+            postal_code=address.postal_code,
+            country=address.country,
+        )
+
+
+@strawberry.type(description="A customer's tax registration, printed on invoices.")
+class TaxId:
+    type: TaxIdType
+    value: str
+
+    @classmethod
+    def from_domain(cls, tax_id: customers_domain.TaxId) -> TaxId:
+        return cls(type=tax_id.type, value=tax_id.value)
+
+
+@strawberry.type(description="A state change, recorded in the same transaction as the change.")
+class Event(Node):
+    type: str = strawberry.field(description="`customer.created`, `customer.updated`, ...")
+    object_id: strawberry.ID = strawberry.field(description="Id of the object that changed.")
+    data: JSON = strawberry.field(description="The object as it was right after the change.")
+    created_at: datetime
+    subject: Node | None = strawberry.field(
+        resolver=event_resolvers.subject,
+        description="The object that changed, as it is now (null if you may not read it).",
+    )
+
+    @classmethod
+    def from_domain(cls, event: DomainEvent) -> Event:
+        return cls(
+            id=strawberry.ID(event.id),
+            type=event.type,
+            object_id=strawberry.ID(event.object_id),
+            data=JSON(event.data),
+            created_at=event.created_at,
+        )
+
+
+@strawberry.type(description="Someone a merchant bills.")
+class Customer(Node):
+    name: str
+    email: str | None
+    currency: CurrencyCode = strawberry.field(description="The currency the customer is billed in.")
+    external_id: str | None = strawberry.field(
+        description="The merchant's own id for this customer; unique within the account."
+    )
+    address: Address | None
+    tax_ids: list[TaxId]
+    metadata: JSON = strawberry.field(description="The merchant's own key/value strings.")
+    balance: Money = strawberry.field(
+        description="Credit balance applied to the next invoices (negative when owed)."
+    )
+    created_at: datetime
+    updated_at: datetime
+    archived: bool = strawberry.field(description="Archived customers are kept but not billed.")
+    archived_at: datetime | None
+    recent_events: list[Event] = strawberry.field(
+        resolver=customer_resolvers.recent_events,
+        description="The newest events about this customer, newest first.",
+        permission_classes=[requires(CUSTOMERS_READ)],
+    )
+
+    @classmethod
+    def from_domain(cls, customer: customers_domain.Customer) -> Customer:
+        return cls(
+            id=strawberry.ID(customer.id),
+            name=customer.name,
+            email=customer.email,
+            currency=CurrencyCode(customer.currency),
+            external_id=customer.external_id,
+            address=Address.from_domain(customer.address) if customer.address else None,
+            tax_ids=[TaxId.from_domain(tax_id) for tax_id in customer.tax_ids],
+            metadata=JSON(customer.metadata),
+            balance=Money.from_domain(customer.balance),
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+            archived=customer.archived,
+            archived_at=customer.archived_at,
+        )
+
+
+@strawberry.type(description="A merchant: the tenant every object belongs to.")
+class Account:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+
+
+@strawberry.type(description="Who is calling: the account and what the token allows.")
+class Viewer:
+    account: Account | None
+    client_id: str = strawberry.field(description="The OAuth client (or subject) of the token.")
+    scopes: list[str] = strawberry.field(description="The scopes granted to this token.")
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="One item of a list, with the cursor that points at it.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list (Relay cursor connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int = strawberry.field(
+        resolver=lambda root: root.count_total(),
+        description="Items matching the filter across all pages (counted only when asked).",
+    )
+    count_total: strawberry.Private[object]
+
+
+@strawberry.type(description="Result of `createCustomer`.")
+class CreateCustomerPayload:
+    customer: Customer | None = strawberry.field(description="The new customer; null on errors.")
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="Result of `updateCustomer`.")
+class UpdateCustomerPayload:
+    customer: Customer | None = strawberry.field(description="The customer after the change.")
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="Result of `archiveCustomer`.")
+class ArchiveCustomerPayload:
+    customer: Customer | None = strawberry.field(description="The archived customer.")
+    user_errors: list[UserError]
