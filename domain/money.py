@@ -24,7 +24,7 @@ class InvalidAmount(ValueError):
 def parse_decimal(text: str) -> Decimal:
     """Parse a decimal numeral exactly; refuses floats' notations (1e3, NaN, Infinity)."""
     if not isinstance(text, str) or len(text) > 64 or not DECIMAL_PATTERN.match(text):
-        raise InvalidAmount(f"{text!r} is not a decimal number such as \"12.50\"")
+        raise InvalidAmount(f'{text!r} is not a decimal number such as "12.50"')
     return Decimal(text)
 
 

@@ -78,7 +78,9 @@ class TenantConnection:
 
 
 @asynccontextmanager
-async def tenant_transaction(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[TenantConnection]:
+async def tenant_transaction(
+    engine: AsyncEngine, tenant_id: str
+) -> AsyncIterator[TenantConnection]:
     """A transaction in which row-level security shows only `tenant_id`'s rows.
 
     Commits when the block ends normally, rolls back when it raises.

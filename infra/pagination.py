@@ -27,7 +27,11 @@ def paginate(
     if conditions:
         statement = statement.where(and_(*conditions))
     ascending = descending == page.backwards
-    order = (sort_column.asc(), id_column.asc()) if ascending else (sort_column.desc(), id_column.desc())
+    order = (
+        (sort_column.asc(), id_column.asc())
+        if ascending
+        else (sort_column.desc(), id_column.desc())
+    )
     return statement.order_by(*order).limit(page.limit + 1)
 
 
@@ -38,4 +42,3 @@ def _beyond(
         raise ValueError("cursor without a sort value")
     row = tuple_(sort_column, id_column)
     return row > tuple_(key.value, key.id) if forward else row < tuple_(key.value, key.id)
-

@@ -128,9 +128,7 @@ async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInp
         address=model.UNSET if input.address is strawberry.UNSET else _address(input.address),
         tax_ids=model.UNSET if input.tax_ids is strawberry.UNSET else _tax_ids(input.tax_ids),
         metadata=(
-            model.UNSET
-            if input.metadata is strawberry.UNSET
-            else (input.metadata or {})  # type: ignore[arg-type]
+            model.UNSET if input.metadata is strawberry.UNSET else (input.metadata or {})  # type: ignore[arg-type]
         ),
     )
     try:

@@ -89,7 +89,7 @@ class CustomerOrder:
 @strawberry.input(description="Narrows the events list.")
 class EventFilter:
     types: list[str] | None = strawberry.field(
-        default=None, description="Event types, e.g. `[\"customer.created\"]`."
+        default=None, description='Event types, e.g. `["customer.created"]`.'
     )
     object_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only events about this object."

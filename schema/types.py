@@ -31,7 +31,7 @@ class Node:
 class UserError:
     code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
     field: list[str] | None = strawberry.field(
-        description="Path to the input field at fault, e.g. `[\"input\", \"email\"]`."
+        description='Path to the input field at fault, e.g. `["input", "email"]`.'
     )
     message: str = strawberry.field(description="Explanation for humans; may change.")
 

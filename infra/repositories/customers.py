@@ -155,7 +155,9 @@ def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Sele
         statement = statement.where(customers.c.created_at < where.created_before)
     if where.archived is not None:
         statement = statement.where(
-            customers.c.archived_at.isnot(None) if where.archived else customers.c.archived_at.is_(None)
+            customers.c.archived_at.isnot(None)
+            if where.archived
+            else customers.c.archived_at.is_(None)
         )
     return statement
 

@@ -1,0 +1,45 @@
+"""Starlette authentication: a bearer token becomes the request's principal and scopes."""
+
+from __future__ import annotations
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+
+from auth.principal import Principal
+from auth.tokens import InvalidToken, TokenVerifier
+
+
+class PrincipalUser(BaseUser):
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.client_id
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # e.g. HTTP Basic on the token endpoint
+        try:
+            principal = await self._verifier.verify(token.strip())
+        except InvalidToken as exc:
+            raise AuthenticationError(str(exc)) from None
+        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)

@@ -1,0 +1,111 @@
+"""The Starlette application: routes, authentication, and state built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.authentication import AuthenticationBackend, AuthenticationError
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from auth.backend import BearerTokenBackend
+from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
+from infra.db import create_engine
+from infra.http.graphql import GraphQLEndpoint, error_response
+from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
+from infra.http.oauth import TokenEndpoint
+from infra.settings import Settings
+from infra.signing_keys import load_or_create
+from schema.schema import build_schema
+
+
+class _StateBackend(AuthenticationBackend):
+    """Delegates to the backend the lifespan built (it needs the signing keys)."""
+
+    async def authenticate(self, conn: HTTPConnection):  # type: ignore[no-untyped-def]
+        return await conn.app.state.auth_backend.authenticate(conn)
+
+
+async def _graphql(request: Request) -> Response:
+    return await request.app.state.graphql(request)
+
+
+async def _token(request: Request) -> Response:
+    return await request.app.state.token(request)
+
+
+async def _ready(request: Request) -> Response:
+    return await request.app.state.readiness(request)
+
+
+async def _jwks(request: Request) -> Response:
+    return JSONResponse(request.app.state.keys.jwks(), headers={"Cache-Control": "max-age=300"})
+
+
+def _unauthenticated(_conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    return error_response(
+        401,
+        f"Invalid access token: {exc}.",
+        "UNAUTHENTICATED",
+        {
+            "WWW-Authenticate": f'Bearer realm="ledgerline", error="invalid_token", '
+            f'error_description="{exc}"'
+        },
+    )
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(database_url)
+        keys = await load_or_create(engine, settings.resolved_secret_key())
+        external = ExternalKeys(settings.oauth_jwks_url) if settings.oauth_jwks_url else None
+        verifier = TokenVerifier(
+            keys.public, settings.oauth_issuer, settings.oauth_audience, external
+        )
+        issuer = TokenIssuer(
+            keys.current,
+            settings.oauth_issuer,
+            settings.oauth_audience,
+            settings.token_ttl_seconds,
+        )
+        schema = build_schema(
+            introspection=settings.introspection_enabled, production=settings.is_production
+        )
+        app.state.engine = engine
+        app.state.keys = keys
+        app.state.issuer = issuer
+        app.state.auth_backend = BearerTokenBackend(verifier)
+        app.state.graphql = GraphQLEndpoint(
+            schema, engine, graphiql=settings.graphiql_enabled, production=settings.is_production
+        )
+        app.state.token = TokenEndpoint(engine, issuer)
+        app.state.readiness = Readiness(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    routes = [
+        Route("/graphql", _graphql, methods=["GET", "POST"]),
+        Route("/oauth/token", _token, methods=["POST"]),
+        Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", _ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(
+                AuthenticationMiddleware, backend=_StateBackend(), on_error=_unauthenticated
+            ),
+        ],
+    )

@@ -1,0 +1,287 @@
+"""`ledgerline` command line: serve, migrate, seed, worker, clients, token, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from infra.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(help="Ledgerline: a GraphQL billing API gateway.", no_args_is_help=True)
+clients_app = typer.Typer(help="OAuth clients (machine-to-machine credentials).")
+app.add_typer(clients_app, name="clients")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        settings.check_production()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+def _with_database(work: Callable[[str], Awaitable[T]]) -> T:
+    """Runs `work(url)` against the configured database, starting the embedded one if needed."""
+    from infra.database import open_database
+
+    settings = _settings()
+
+    async def run() -> T:
+        database = await open_database(settings)
+        try:
+            return await work(database.url)
+        finally:
+            database.stop()
+
+    return asyncio.run(run())
+
+
+async def _issue_token(url: str, settings: Settings, tenant: str, scopes: list[str]) -> str:
+    from auth.tokens import TokenIssuer
+    from infra.db import create_engine
+    from infra.signing_keys import load_or_create
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        keys = await load_or_create(engine, settings.resolved_secret_key())
+    finally:
+        await engine.dispose()
+    issuer = TokenIssuer(
+        keys.current, settings.oauth_issuer, settings.oauth_audience, settings.token_ttl_seconds
+    )
+    return issuer.issue(client_id="cli", tenant_id=tenant, scopes=scopes).access_token
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (alembic) up to the newest."""
+    from infra.migrate import upgrade_async
+
+    def work(url: str) -> Awaitable[None]:
+        return upgrade_async(url)
+
+    _with_database(work)
+    typer.echo("migrations applied")
+
+
+@app.command()
+def seed() -> None:
+    """Create the `demo` account with customers in several currencies and countries."""
+    from infra.db import create_engine
+    from infra.seed import seed_demo
+
+    async def work(url: str) -> bool:
+        engine = create_engine(url, pool_size=1)
+        try:
+            return await seed_demo(engine)
+        finally:
+            await engine.dispose()
+
+    seeded = _with_database(work)
+    typer.echo("demo data created" if seeded else "demo data already present")
+
+
+@clients_app.command("create")
+def create_client(
+    tenant: Annotated[str, typer.Option(help="Account (tenant) id the client acts for.")],
+    scopes: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "customers:read".')],
+    name: Annotated[str, typer.Option(help="A label for the client.")] = "cli-created client",
+) -> None:
+    """Create an OAuth client; prints its id and secret (shown once, stored hashed)."""
+    from auth.client_secrets import hash_client_secret, new_client_secret
+    from auth.scopes import UnknownScope, parse_scopes
+    from domain.ids import new_id
+    from infra.db import create_engine
+    from infra.repositories.accounts import add_client, ensure_account
+
+    try:
+        scope_list = parse_scopes(scopes)
+    except UnknownScope as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    client_id, secret = new_id("cli"), new_client_secret()
+
+    async def work(url: str) -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                await ensure_account(conn, tenant, tenant)
+                await add_client(
+                    conn,
+                    client_id=client_id,
+                    tenant_id=tenant,
+                    name=name,
+                    secret_hash=hash_client_secret(secret),
+                    scopes=scope_list,
+                )
+        finally:
+            await engine.dispose()
+
+    _with_database(work)
+    typer.echo(
+        json.dumps(
+            {
+                "client_id": client_id,
+                "client_secret": secret,
+                "tenant": tenant,
+                "scopes": " ".join(scope_list),
+            }
+        )
+    )
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="Account (tenant) id.")] = "demo",
+    scopes: Annotated[str | None, typer.Option(help="Space-separated; default all.")] = None,
+) -> None:
+    """Print a development access token (not available in production)."""
+    from auth.scopes import ALL_SCOPES, UnknownScope, parse_scopes
+
+    settings = _settings()
+    if settings.is_production:
+        typer.echo("error: development tokens are not issued in production", err=True)
+        raise typer.Exit(2)
+    try:
+        scope_list = parse_scopes(scopes) if scopes else list(ALL_SCOPES)
+    except UnknownScope as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(_with_database(lambda url: _issue_token(url, settings, tenant, scope_list)))
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
+) -> None:
+    """Print the GraphQL schema (SDL), as committed in schema.graphql."""
+    from schema.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if output is None:
+        typer.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
+    interval: Annotated[int, typer.Option(help="Seconds between rounds.")] = 600,
+) -> None:
+    """Background upkeep: deletes idempotency records older than 24 hours."""
+    from infra.db import create_engine
+    from infra.idempotency import delete_expired
+
+    async def work(url: str) -> None:
+        engine = create_engine(url, pool_size=2)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            while True:
+                removed = await delete_expired(engine)
+                typer.echo(f"removed {removed} expired idempotency records")
+                if once:
+                    return
+                try:
+                    await asyncio.wait_for(stop.wait(), interval)
+                    return
+                except TimeoutError:
+                    pass
+        finally:
+            await engine.dispose()
+
+    _with_database(work)
+
+
+@app.command()
+def serve() -> None:
+    """Start the API. Without DATABASE_URL: embedded PostgreSQL, migrated and seeded."""
+    import uvicorn
+
+    from auth.scopes import ALL_SCOPES
+    from infra.app import create_app
+    from infra.database import open_database
+    from infra.db import create_engine
+    from infra.logging import configure_logging
+    from infra.migrate import upgrade_async
+    from infra.seed import DEMO_TENANT, is_empty, seed_demo
+
+    settings = _settings()
+    configure_logging(settings.log_level, production=settings.is_production)
+
+    async def run() -> None:
+        database = await open_database(settings)
+        try:
+            if not settings.is_production:
+                await upgrade_async(database.url)
+                engine = create_engine(database.url, pool_size=1)
+                try:
+                    if await is_empty(engine):
+                        await seed_demo(engine)
+                finally:
+                    await engine.dispose()
+            config = uvicorn.Config(
+                create_app(settings, database.url),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+            server = uvicorn.Server(config)
+            banner = None
+            if not settings.is_production:
+                token = await _issue_token(database.url, settings, DEMO_TENANT, list(ALL_SCOPES))
+                banner = asyncio.create_task(
+                    _banner_when_started(server, settings, database, token)
+                )
+            await server.serve()
+            if banner is not None:
+                banner.cancel()
+        finally:
+            database.stop()
+
+    asyncio.run(run())
+
+
+async def _banner_when_started(
+    server: object, settings: Settings, database: object, token: str
+) -> None:
+    while not getattr(server, "started", False):
+        await asyncio.sleep(0.05)
+    _print_banner(settings, database, token)
+
+
+def _print_banner(settings: Settings, database: object, token: str) -> None:
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    where = getattr(database, "url", "")
+    embedded = getattr(database, "embedded", None) is not None
+    lines = [
+        "",
+        "Ledgerline is starting (development)",
+        f"  database:  {where}" + ("  (embedded PostgreSQL)" if embedded else ""),
+        f"  GraphiQL:  {url}",
+        f"  token:     {token}",
+        "  paste into GraphiQL's Headers tab:",
+        "    " + json.dumps({"Authorization": f"Bearer {token}"}),
+        "",
+    ]
+    typer.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    app()

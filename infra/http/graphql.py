@@ -1,0 +1,213 @@
+"""GraphQL over HTTP on /graphql: auth, one tenant transaction per request, idempotency.
+
+Written directly on Starlette rather than strawberry's view so that the request owns one
+database transaction (row-level security scoped to its tenant), the exact response bytes
+can be stored for idempotent replay, and parsed documents are cached.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import DocumentNode, GraphQLError, OperationType, parse, print_ast
+from graphql.language import OperationDefinitionNode
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.types.graphql import OperationType as StrawberryOperationType
+
+from auth.backend import PrincipalUser
+from infra import idempotency
+from infra.db import tenant_transaction
+from resolvers.context import Context
+
+MAX_BODY_BYTES = 1_000_000
+_QUERIES_ONLY = frozenset({StrawberryOperationType.QUERY})
+_QUERIES_AND_MUTATIONS = frozenset(
+    {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}
+)
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    document: DocumentNode
+    normalised: str
+
+
+@lru_cache(maxsize=512)
+def _parse(query: str) -> ParsedDocument:
+    document = parse(query, max_tokens=5000)
+    return ParsedDocument(document, print_ast(document))
+
+
+def _operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [op for op in operations if op.name and op.name.value == operation_name]
+    return operations[0].operation if len(operations) == 1 else None
+
+
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self, schema: strawberry.Schema, engine: AsyncEngine, *, graphiql: bool, production: bool
+    ) -> None:
+        self.schema = schema
+        self.engine = engine
+        self.graphiql = graphiql
+        self.production = production
+
+    async def __call__(self, request: Request) -> Response:
+        if request.method == "GET" and "query" not in request.query_params:
+            if self.graphiql and "text/html" in request.headers.get("accept", ""):
+                return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+            return error_response(
+                400, "Send a query: POST a JSON body or GET ?query=.", "BAD_REQUEST"
+            )
+        user = request.user
+        if not isinstance(user, PrincipalUser):
+            return error_response(
+                401,
+                "Authentication required: send Authorization: Bearer <access token>.",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer realm="ledgerline"'},
+            )
+        try:
+            query, variables, operation_name = await self._read_request(request)
+        except ValueError as exc:
+            return error_response(400, str(exc), "BAD_REQUEST")
+        try:
+            parsed = _parse(query)
+        except GraphQLError as exc:
+            return self._json(400, {"errors": [exc.formatted]})
+        operation = _operation_type(parsed.document, operation_name)
+        if request.method == "GET" and operation in (
+            OperationType.MUTATION,
+            OperationType.SUBSCRIPTION,
+        ):
+            return error_response(
+                405,
+                "GET runs queries only; send mutations with POST.",
+                "METHOD_NOT_ALLOWED",
+                {"Allow": "POST"},
+            )
+        key = request.headers.get("idempotency-key")
+        if operation is not OperationType.MUTATION:
+            key = None
+        return await self._execute(request, user, parsed, query, variables, operation_name, key)
+
+    async def _execute(
+        self,
+        request: Request,
+        user: PrincipalUser,
+        parsed: ParsedDocument,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        key: str | None,
+    ) -> Response:
+        principal = user.principal
+        request_fingerprint = ""
+        try:
+            if key is not None:
+                idempotency.check_key(key)
+                request_fingerprint = idempotency.fingerprint(
+                    parsed.normalised, operation_name, variables
+                )
+            async with tenant_transaction(self.engine, principal.tenant_id) as db:
+                if key is not None:
+                    stored = await idempotency.claim(db, key, request_fingerprint)
+                    if stored is not None:
+                        return Response(
+                            stored.body,
+                            stored.status,
+                            media_type="application/json",
+                            headers={"Idempotent-Replayed": "true"},
+                        )
+                context = Context(principal=principal, db=db, request=request)
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=(
+                        _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
+                    ),
+                )
+                status = 200 if context.began_executing else 400
+                body = self._encode(result)
+                if key is not None and context.began_executing:
+                    await idempotency.remember(
+                        db, key, request_fingerprint, idempotency.StoredResponse(status, body)
+                    )
+        except idempotency.IdempotencyError as exc:
+            return error_response(exc.status, exc.message, exc.code.value)
+        return Response(body, status, media_type="application/json")
+
+    def _encode(self, result: Any) -> bytes:
+        payload: dict[str, Any] = {}
+        if result.errors:
+            payload["errors"] = [self._format_error(error) for error in result.errors]
+        payload["data"] = result.data
+        return orjson.dumps(payload)
+
+    def _format_error(self, error: GraphQLError) -> dict[str, Any]:
+        formatted = error.formatted
+        if self.production:
+            formatted["message"] = _SUGGESTION.sub("", formatted["message"])
+        return formatted
+
+    @staticmethod
+    def _json(status: int, payload: Any) -> Response:
+        return Response(orjson.dumps(payload), status, media_type="application/json")
+
+    @staticmethod
+    async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        if request.method == "GET":
+            params = request.query_params
+            raw_variables = params.get("variables")
+            try:
+                variables = orjson.loads(raw_variables) if raw_variables else None
+            except orjson.JSONDecodeError:
+                raise ValueError("`variables` is not valid JSON.") from None
+            return _checked(params.get("query"), variables, params.get("operationName"))
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/json"):
+            raise ValueError("POST a JSON body with Content-Type: application/json.")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise ValueError(f"The request body is over {MAX_BODY_BYTES} bytes.")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ValueError("The request body is not valid JSON.") from None
+        if not isinstance(payload, dict):
+            raise ValueError("The body is one JSON object {query, variables, operationName}.")
+        return _checked(
+            payload.get("query"), payload.get("variables"), payload.get("operationName")
+        )
+
+
+def _checked(
+    query: Any, variables: Any, operation_name: Any
+) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("`query` is required and is a string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise ValueError("`variables` is a JSON object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise ValueError("`operationName` is a string.")
+    return query, variables, operation_name

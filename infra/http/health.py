@@ -1,0 +1,69 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "ledgerline_http_requests_total", "HTTP requests answered", ["method", "path", "status"]
+)
+LATENCY = Histogram(
+    "ledgerline_http_request_seconds", "Time to answer an HTTP request", ["method", "path"]
+)
+_KNOWN_PATHS = {"/graphql", "/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz"}
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+class Readiness:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __call__(self, _request: Request) -> Response:
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(text("select 1"))
+        except Exception:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+
+async def metrics(_request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Counts and times requests; unknown paths are grouped so labels stay bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"] if scope["path"] in _KNOWN_PATHS else "other"
+        method = scope["method"]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            LATENCY.labels(method, path).observe(time.perf_counter() - started)
+            REQUESTS.labels(method, path, str(status)).inc()
