@@ -1,0 +1,230 @@
+"""Test fixtures against a real PostgreSQL.
+
+`TEST_DATABASE_URL` names a server to use (a fresh database is created on it for the
+session and dropped afterwards); without it, the embedded PostgreSQL is started in a
+temporary directory. Migrations run once per session.
+
+Isolation: every test works in tenants of its own (random account ids). Row-level
+security and the repositories' tenant filter keep tests from seeing each other's rows,
+which is the same isolation production relies on between merchants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from auth.client_secrets import hash_client_secret, new_client_secret
+from auth.scopes import ALL_SCOPES
+from domain.ids import new_id
+from infra.app import create_app
+from infra.database import asyncpg_url
+from infra.db import create_engine
+from infra.embedded_postgres import EmbeddedPostgres
+from infra.migrate import upgrade_async
+from infra.repositories.accounts import add_client, ensure_account
+from infra.settings import Settings
+
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+@dataclass
+class TestDatabase:
+    url: str  # SQLAlchemy asyncpg URL of the session's database
+    admin_dsn: str  # plain asyncpg DSN of the same database, as the owner (no RLS role)
+
+
+def _plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """(server URL with a placeholder database, embedded server or None)."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield asyncpg_url(configured), None
+        return
+    with tempfile.TemporaryDirectory(prefix="ledgerline-test-pg-") as tmp:
+        os.chmod(tmp, 0o755)
+        embedded = EmbeddedPostgres(Path(tmp))
+        embedded.start()
+        try:
+            yield embedded.url("postgres"), embedded
+        finally:
+            embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def test_database(pg_server: tuple[str, Any]) -> AsyncIterator[TestDatabase]:
+    server_url, _ = pg_server
+    name = "ledgerline_test_" + secrets.token_hex(4)
+    parts = urlsplit(server_url)
+    url = urlunsplit(parts._replace(path="/" + name))
+    admin = await asyncpg.connect(_plain_dsn(server_url))
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    await upgrade_async(url)
+    yield TestDatabase(url=url, admin_dsn=_plain_dsn(url))
+    admin = await asyncpg.connect(_plain_dsn(server_url))
+    try:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=test_database.url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key=TEST_SECRET_KEY,
+        environment="development",
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(test_database: TestDatabase) -> AsyncIterator[AsyncEngine]:
+    """An engine as the application uses it (row-level security role)."""
+    engine = create_engine(test_database.url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, test_database: TestDatabase) -> AsyncIterator[Any]:
+    application = create_app(settings, test_database.url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ledgerline.test") as c:
+        yield c
+
+
+@dataclass
+class Tenant:
+    """A fresh merchant account for one test, with ways to call the API as it."""
+
+    id: str
+    app: Any
+    client: httpx.AsyncClient
+    default_scopes: tuple[str, ...] = field(default=ALL_SCOPES)
+
+    def token(self, scopes: tuple[str, ...] | list[str] | None = None) -> str:
+        issued = self.app.state.issuer.issue(
+            client_id="test-client",
+            tenant_id=self.id,
+            scopes=sorted(scopes if scopes is not None else self.default_scopes),
+        )
+        return issued.access_token
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.token(scopes)}", **(headers or {})},
+        )
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        scopes: tuple[str, ...] | list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The response body of a request expected to be answered with HTTP 200."""
+        response = await self.post(query, variables, scopes=scopes, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def create_client(self, scopes: list[str]) -> tuple[str, str]:
+        """An OAuth client of this tenant: (client_id, client_secret)."""
+        client_id, secret = new_id("cli"), new_client_secret()
+        async with self.app.state.engine.begin() as conn:
+            await add_client(
+                conn,
+                client_id=client_id,
+                tenant_id=self.id,
+                name="test",
+                secret_hash=hash_client_secret(secret),
+                scopes=scopes,
+            )
+        return client_id, secret
+
+
+async def make_tenant(app: Any, client: httpx.AsyncClient) -> Tenant:
+    tenant_id = "t-" + secrets.token_hex(6)
+    async with app.state.engine.begin() as conn:
+        await ensure_account(conn, tenant_id, f"Test merchant {tenant_id}")
+    return Tenant(id=tenant_id, app=app, client=client)
+
+
+@pytest.fixture
+async def tenant(app: Any, client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(app, client)
+
+
+@pytest.fixture
+async def other_tenant(app: Any, client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(app, client)
+
+
+class StatementCounter:
+    """Counts SQL statements sent through an engine while active."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.statements: list[str] = []
+        self._active = False
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self._active:
+            self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        self.statements.clear()
+        self._active = True
+        event.listen(self._engine.sync_engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._active = False
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(app: Any) -> StatementCounter:
+    return StatementCounter(app.state.engine)
+
+
