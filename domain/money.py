@@ -6,8 +6,10 @@ import copy
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale
+from babel.numbers import NumberPattern
 
 from domain.currency import exponent_of
 
@@ -91,7 +93,12 @@ class CurrencyMismatch(ValueError):
 def format_money(money: Money, locale: str = "en_US") -> str:
     """The amount in the locale's conventions ("$12.50", "¥1,000", "12,50 €"), with exactly
     the ISO 4217 minor-unit digits (CLDR's own digit counts differ for a few currencies)."""
-    exponent = exponent_of(money.currency)
+    pattern = _currency_pattern(locale, exponent_of(money.currency))
+    return str(pattern.apply(money.amount, locale, currency=money.currency, currency_digits=False))
+
+
+@lru_cache(maxsize=256)
+def _currency_pattern(locale: str, exponent: int) -> NumberPattern:
     pattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
     pattern.frac_prec = (exponent, exponent)
-    return str(pattern.apply(money.amount, locale, currency=money.currency, currency_digits=False))
+    return pattern

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -91,6 +92,21 @@ class Mutation:
     )
 
 
+# Validation rules built once: a rule class made per request would defeat ValidationCache,
+# whose key includes the rules, and every request would be validated afresh.
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
+class DocumentLimits(AddValidationRules):
+    """Depth and alias limits (aliases counted through fragment spreads too)."""
+
+    def __init__(self) -> None:
+        super().__init__(_LIMIT_RULES)
+
+
 class ExecutionStarted(SchemaExtension):
     """Marks the context once validation passed and execution began (idempotency keeps
     only such responses)."""
@@ -106,8 +122,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     extensions: list = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ExecutionStarted,
     ]

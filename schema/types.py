@@ -50,15 +50,15 @@ class Money:
         description="Decimal string with exactly the currency's minor-unit digits."
     )
     currency: CurrencyCode = strawberry.field(description="ISO 4217 code.")
-    formatted: str = strawberry.field(description="For display, e.g. `$12.50` or `¥1,000`.")
+    formatted: str = strawberry.field(
+        resolver=lambda root: format_money(root.money),
+        description="For display in en-US conventions, e.g. `$12.50` or `¥1,000`.",
+    )
+    money: strawberry.Private[DomainMoney]
 
     @classmethod
     def from_domain(cls, money: DomainMoney) -> Money:
-        return cls(
-            amount=money.amount,
-            currency=CurrencyCode(money.currency),
-            formatted=format_money(money),
-        )
+        return cls(amount=money.amount, currency=CurrencyCode(money.currency), money=money)
 
 
 @strawberry.type(description="A postal address.")
