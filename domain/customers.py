@@ -11,6 +11,7 @@ from typing import Any, Final
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from domain.card_data import contains_card_number
 from domain.currency import is_known_currency
 from domain.errors import ErrorCode, FieldErrors
 from domain.money import Money
@@ -166,6 +167,7 @@ def validate_draft(draft: CustomerDraft) -> CustomerDraft:
         tax_ids=_tax_ids(errors, draft.tax_ids),
         metadata=_metadata(errors, draft.metadata),
     )
+    _refuse_card_numbers(errors, clean)
     errors.raise_if_any()
     return clean
 
@@ -189,6 +191,7 @@ def validate_changes(changes: CustomerChanges) -> CustomerChanges:
             changes.metadata if changes.metadata is UNSET else _metadata(errors, changes.metadata)
         ),
     )
+    _refuse_card_numbers(errors, clean)
     errors.raise_if_any()
     return clean
 
@@ -209,6 +212,34 @@ def apply_changes(customer: Customer, changes: CustomerChanges) -> Customer:
         if value is not UNSET
     }
     return replace(customer, **updates)
+
+
+def _refuse_card_numbers(errors: FieldErrors, fields: CustomerDraft | CustomerChanges) -> None:
+    """No free-text field may carry a card number (PCI DSS): refuse it, never store it."""
+    texts: list[tuple[tuple[str, ...], object]] = [
+        (("name",), fields.name),
+        (("email",), fields.email),
+        (("externalId",), fields.external_id),
+    ]
+    if isinstance(fields.address, Address):
+        texts += [
+            (("address", "line1"), fields.address.line1),
+            (("address", "line2"), fields.address.line2),
+            (("address", "city"), fields.address.city),
+            (("address", "state"), fields.address.state),
+            (("address", "postalCode"), fields.address.postal_code),
+        ]
+    if isinstance(fields.metadata, dict):
+        texts += [(("metadata", str(key)), value) for key, value in fields.metadata.items()]
+        texts += [(("metadata", str(key)), key) for key in fields.metadata]
+    for path, text in texts:
+        if isinstance(text, str) and contains_card_number(text):
+            errors.add(
+                ErrorCode.CARD_DATA_REFUSED,
+                _path(*path),
+                "This looks like a card number. Ledgerline never stores card data: "
+                "attach payment methods as a provider token.",
+            )
 
 
 def _path(*parts: str) -> tuple[str, ...]:

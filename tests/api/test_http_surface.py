@@ -22,7 +22,9 @@ VIEWER = "{ viewer { clientId } }"
 INTROSPECTION = "{ __schema { queryType { name } } }"
 TYPE_INTROSPECTION = '{ __type(name: "Customer") { name fields { name } } }'
 
-CREATE_CUSTOMER_FIELDS = 'createCustomer(input: {name: "Limit test", currency: "EUR"})'
+CREATE_CUSTOMER_FIELDS = (
+    'createCustomer(input: {name: "Limit test", currency: "EUR", address: {country: "DE"}})'
+)
 CREATE_CUSTOMER = (
     f"mutation {{ {CREATE_CUSTOMER_FIELDS} {{ customer {{ id }} userErrors {{ code }} }} }}"
 )
@@ -565,3 +567,37 @@ async def test_metrics_group_unknown_paths_under_one_label(client: httpx.AsyncCl
     # then
     assert "no-such-page-4f1c" not in response.text
     assert 'path="other"' in response.text
+
+
+QUERY_THEN_MUTATION = (
+    "query Q { viewer { clientId } } "
+    f"mutation M {{ {CREATE_CUSTOMER_FIELDS} {{ customer {{ id }} }} }}"
+)
+MUTATION_THEN_QUERY = (
+    f"mutation M {{ {CREATE_CUSTOMER_FIELDS} {{ customer {{ id }} }} }} "
+    "query Q { viewer { clientId } }"
+)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("document", [QUERY_THEN_MUTATION, MUTATION_THEN_QUERY], ids=["qm", "mq"])
+@pytest.mark.parametrize("operation_name", [None, "Nope"], ids=["none", "unknown"])
+async def test_probe(
+    tenant: Tenant,
+    client: httpx.AsyncClient,
+    test_database: SessionDatabase,
+    method: str,
+    document: str,
+    operation_name: str | None,
+) -> None:
+    payload: dict[str, Any] = {"query": document}
+    if operation_name is not None:
+        payload["operationName"] = operation_name
+    try:
+        if method == "GET":
+            response = await client.get("/graphql", params=payload, headers=bearer(tenant))
+        else:
+            response = await client.post("/graphql", json=payload, headers=bearer(tenant))
+        print("PROBE", method, operation_name, document[:8], response.status_code, response.text[:200], await customer_count(test_database, tenant.id))
+    except Exception as exc:
+        print("PROBE", method, operation_name, document[:8], "EXC", type(exc).__name__, exc)

@@ -316,6 +316,7 @@ def test_format_decimal_refuses_non_finite_values(value: str) -> None:
         "١٢",  # Arabic-Indic digits, which Decimal() would accept
         "1" * 65,
     ],
+    ids=repr,
 )
 def test_parse_decimal_refuses_anything_but_a_plain_decimal_numeral(text: str) -> None:
     # when / then

@@ -1,0 +1,188 @@
+"""The read path costs a fixed number of SQL statements, whatever the page size (no N+1)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.customers import Address, CustomerChanges, CustomerDraft
+from domain.services.customers import create_customer, update_customer
+from infra.db import tenant_transaction
+from infra.repositories.accounts import ensure_account
+from infra.uow import SqlUnitOfWork
+from tests.conftest import StatementCounter, Tenant
+
+CUSTOMER_PAGE = """
+query CustomerPage($first: Int!) {
+  customers(first: $first) {
+    edges {
+      cursor
+      node {
+        id
+        name
+        email
+        address { line1 city country }
+        balance { amount currency formatted }
+        recentEvents { id type subject { id ... on Customer { name } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+CUSTOMER_PAGE_WITH_TOTAL = """
+query CustomerPageWithTotal($first: Int!) {
+  customers(first: $first) {
+    totalCount
+    edges {
+      cursor
+      node {
+        id
+        name
+        email
+        address { line1 city country }
+        balance { amount currency formatted }
+        recentEvents { id type subject { id ... on Customer { name } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+NODES = """
+query Nodes($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    id
+    ... on Customer {
+      name
+      address { city country }
+      balance { amount currency formatted }
+      recentEvents { id type subject { id ... on Customer { name } } }
+    }
+  }
+}
+"""
+
+CROWD_SIZE = 100
+
+
+@pytest.fixture(scope="module")
+async def crowd_ids(app: Any) -> list[str]:
+    """A tenant of its own with 100 customers (every other one updated once): its id first,
+    then the customer ids, oldest first. Read-only for the tests of this module."""
+    tenant_id = "t-" + secrets.token_hex(6)
+    async with app.state.engine.begin() as conn:
+        await ensure_account(conn, tenant_id, f"Query count merchant {tenant_id}")
+    ids = []
+    async with tenant_transaction(app.state.engine, tenant_id) as db:
+        for i in range(CROWD_SIZE):
+            draft = CustomerDraft(
+                name=f"Customer {i:03d}",
+                currency=("USD", "JPY", "KWD")[i % 3],
+                email=f"customer{i}@example.com",
+                address=Address(country="DE", line1=f"Strasse {i}", city="Berlin"),
+            )
+            created = await create_customer(SqlUnitOfWork(db), draft)
+            if i % 2 == 0:
+                await update_customer(
+                    SqlUnitOfWork(db), created.id, CustomerChanges(name=f"Customer {i:03d} (b)")
+                )
+            ids.append(created.id)
+    return [tenant_id, *ids]
+
+
+@pytest.fixture
+def crowd(crowd_ids: list[str], app: Any, client: httpx.AsyncClient) -> Tenant:
+    return Tenant(id=crowd_ids[0], app=app, client=client)
+
+
+async def measured(
+    tenant: Tenant, counter: StatementCounter, query: str, variables: dict[str, Any]
+) -> tuple[int, list[str], dict[str, Any]]:
+    """(statements issued, their SQL, response data) of one request."""
+    with counter:
+        body = await tenant.gql(query, variables, scopes=["customers:read"])
+    assert "errors" not in body, body
+    return counter.count, list(counter.statements), body["data"]
+
+
+def assert_nested_fields_resolved(customer: dict[str, Any]) -> None:
+    assert customer["address"]["country"] == "DE"
+    assert customer["balance"]["amount"] in ("0", "0.00", "0.000")
+    assert customer["recentEvents"], customer
+    assert customer["recentEvents"][-1]["type"] == "customer.created"
+    for event in customer["recentEvents"]:
+        assert event["subject"] == {"id": customer["id"], "name": customer["name"]}
+
+
+async def test_a_page_of_100_customers_costs_as_many_statements_as_a_page_of_5(
+    crowd: Tenant, count_statements: StatementCounter
+) -> None:
+    # given
+    await crowd.gql(CUSTOMER_PAGE, {"first": 1}, scopes=["customers:read"])  # warm-up
+
+    # when
+    small, small_sql, small_data = await measured(
+        crowd, count_statements, CUSTOMER_PAGE, {"first": 5}
+    )
+    large, large_sql, large_data = await measured(
+        crowd, count_statements, CUSTOMER_PAGE, {"first": 100}
+    )
+
+    # then
+    assert len(small_data["customers"]["edges"]) == 5
+    assert len(large_data["customers"]["edges"]) == CROWD_SIZE
+    for edge in large_data["customers"]["edges"]:
+        assert_nested_fields_resolved(edge["node"])
+    assert large == small, large_sql
+    assert small <= 4, small_sql  # tenant setting, page, recent events (+ one spare)
+
+
+async def test_nodes_for_50_ids_cost_as_many_statements_as_for_5(
+    crowd: Tenant, crowd_ids: list[str], count_statements: StatementCounter
+) -> None:
+    # given
+    customer_ids = crowd_ids[1:]
+    await crowd.gql(NODES, {"ids": customer_ids[:1]}, scopes=["customers:read"])  # warm-up
+
+    # when
+    small, small_sql, small_data = await measured(
+        crowd, count_statements, NODES, {"ids": customer_ids[:5]}
+    )
+    large, large_sql, large_data = await measured(
+        crowd, count_statements, NODES, {"ids": customer_ids[50:]}
+    )
+
+    # then
+    assert [node["id"] for node in small_data["nodes"]] == customer_ids[:5]
+    assert [node["id"] for node in large_data["nodes"]] == customer_ids[50:]
+    for node in large_data["nodes"]:
+        assert_nested_fields_resolved(node)
+    assert large == small, large_sql
+    assert small <= 4, small_sql  # tenant setting, customers, recent events (+ one spare)
+
+
+async def test_total_count_costs_one_statement_and_only_when_asked(
+    crowd: Tenant, count_statements: StatementCounter
+) -> None:
+    # given
+    await crowd.gql(CUSTOMER_PAGE, {"first": 1}, scopes=["customers:read"])  # warm-up
+
+    # when
+    without_total, without_sql, _ = await measured(
+        crowd, count_statements, CUSTOMER_PAGE, {"first": 20}
+    )
+    with_total, with_sql, with_data = await measured(
+        crowd, count_statements, CUSTOMER_PAGE_WITH_TOTAL, {"first": 20}
+    )
+
+    # then
+    assert with_data["customers"]["totalCount"] == CROWD_SIZE
+    assert with_total == without_total + 1, with_sql
+    assert not any("count(" in statement.lower() for statement in without_sql), without_sql
+    assert sum("count(" in statement.lower() for statement in with_sql) == 1, with_sql
