@@ -26,6 +26,7 @@ EXTERNAL_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"]
 LEEWAY_SECONDS = 30
 # JWTs bigger than this are refused before any parsing: nothing legitimate is that large.
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -108,6 +109,7 @@ class TokenVerifier:
     ) -> None:
         self._own_keys = own_keys
         self._own_kids = {key.kid for key in own_keys.keys}
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._external = external_keys
         self._claims = jwt.JWTClaimsRegistry(
             leeway=LEEWAY_SECONDS,
@@ -118,6 +120,18 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        # A dashboard sends the same token with every request: once its signature and
+        # claims are checked, it stays valid until it expires.
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        principal, expires_at = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (principal, expires_at)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidToken("malformed token")
         kid = _unverified_kid(token)
@@ -136,7 +150,7 @@ class TokenVerifier:
             self._claims.validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise InvalidToken(_reason(exc)) from None
-        return _principal(decoded.claims)
+        return _principal(decoded.claims), float(decoded.claims["exp"])
 
 
 def _unverified_kid(token: str) -> str | None:

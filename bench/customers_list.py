@@ -58,13 +58,18 @@ async def prepare(url: str) -> None:
         async with engine.begin() as conn:
             await ensure_account(conn, TENANT, "Benchmark merchant")
         async with tenant_transaction(engine, TENANT) as db:
-            existing = (await db.execute(__import__("sqlalchemy").text(
-                "select count(*) from customers"))).scalar_one()
+            existing = (
+                await db.execute(__import__("sqlalchemy").text("select count(*) from customers"))
+            ).scalar_one()
             for i in range(existing, 100):
                 await create_customer(
                     SqlUnitOfWork(db),
-                    CustomerDraft(name=f"Customer {i:03d}", currency="USD",
-                                  email=f"c{i}@bench.example", address=Address(country="US")),
+                    CustomerDraft(
+                        name=f"Customer {i:03d}",
+                        currency="USD",
+                        email=f"c{i}@bench.example",
+                        address=Address(country="US"),
+                    ),
                 )
     finally:
         await engine.dispose()
@@ -94,7 +99,9 @@ def run_wrk(url: str, token: str, duration: int, connections: int) -> dict[str, 
     script.close()
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = re.search(r"50%\s+([\d.]+)(\w+)", out)
@@ -158,30 +165,63 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         asyncio.run(prepare(database.url))
-        env = {**os.environ, "DATABASE_URL": database.url, "DATA_DIR": str(data_dir),
-               "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database.url,
+            "DATA_DIR": str(data_dir),
+            "LOG_LEVEL": "WARNING",
+        }
         token = subprocess.run(
-            [sys.executable, "-m", "infra.cli", "token", "--tenant", TENANT,
-             "--scopes", "customers:read"],
-            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "infra.cli",
+                "token",
+                "--tenant",
+                TENANT,
+                "--scopes",
+                "customers:read",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         ours, floor = free_port(), free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "serve"],
-            env={**env, "PORT": str(ours)}, cwd=ROOT, stdout=subprocess.DEVNULL,
-        ))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.floor_server:app", "--port", str(floor),
-             "--log-level", "warning"],
-            env={**env, "FLOOR_DSN": database.url.replace("postgresql+asyncpg", "postgresql")},
-            cwd=ROOT,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", "serve"],
+                env={**env, "PORT": str(ours)},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.floor_server:app",
+                    "--port",
+                    str(floor),
+                    "--log-level",
+                    "warning",
+                ],
+                env={**env, "FLOOR_DSN": database.url.replace("postgresql+asyncpg", "postgresql")},
+                cwd=ROOT,
+            )
+        )
         wait_ready(f"http://127.0.0.1:{ours}/readyz")
         wait_ready(f"http://127.0.0.1:{floor}/graphql")
         load(f"http://127.0.0.1:{ours}/graphql", token, 2, args.connections)  # warm-up
-        ledgerline = load(f"http://127.0.0.1:{ours}/graphql", token, args.duration, args.connections)
-        floor_result = load(f"http://127.0.0.1:{floor}/graphql", token, args.duration,
-                            args.connections)
+        ledgerline = load(
+            f"http://127.0.0.1:{ours}/graphql", token, args.duration, args.connections
+        )
+        floor_result = load(
+            f"http://127.0.0.1:{floor}/graphql", token, args.duration, args.connections
+        )
     finally:
         for process in processes:
             process.terminate()

@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql import Executable
 
 APP_ROLE = "ledgerline_app"
-_SET_TENANT = text("select set_config('app.tenant_id', :tenant_id, true)")
+# Scoped to the transaction (is_local = true): a pooled connection never carries a tenant
+# or a timeout on to the next request.
+_SET_TENANT = text(
+    "select set_config('app.tenant_id', :tenant_id, true),"
+    " set_config('statement_timeout', :timeout, true)"
+)
+STATEMENT_TIMEOUT = "15s"
 
 
 def _json_dumps(value: Any) -> str:
@@ -87,5 +93,5 @@ async def tenant_transaction(
     """
     async with engine.connect() as conn:
         async with conn.begin():
-            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id})
+            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": STATEMENT_TIMEOUT})
             yield TenantConnection(conn, tenant_id)

@@ -226,5 +226,3 @@ class StatementCounter:
 @pytest.fixture
 def count_statements(app: Any) -> StatementCounter:
     return StatementCounter(app.state.engine)
-
-
