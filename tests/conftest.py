@@ -11,7 +11,6 @@ which is the same isolation production relies on between merchants.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import tempfile

@@ -10,7 +10,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 def test_committed_schema_matches_the_code() -> None:
     # given the SDL the code builds
     current = schema.as_str() + "\n"
-    # then the committed file is the same; regenerate with `./dev export-schema --output schema.graphql`
+    # then the committed file is the same (regenerate: ./dev export-schema --output schema.graphql)
     assert SCHEMA_FILE.read_text() == current, (
         "schema.graphql is stale: run `./dev export-schema --output schema.graphql`"
     )
