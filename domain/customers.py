@@ -26,7 +26,6 @@ TAX_ID_VALUE_MAX_LENGTH: Final = 64
 METADATA_MAX_KEYS: Final = 50
 METADATA_KEY_MAX_LENGTH: Final = 40
 METADATA_VALUE_MAX_LENGTH: Final = 500
-SEARCH_MAX_LENGTH: Final = 200
 
 
 class TaxIdType(str, Enum):
@@ -167,7 +166,7 @@ def validate_draft(draft: CustomerDraft) -> CustomerDraft:
         tax_ids=_tax_ids(errors, draft.tax_ids),
         metadata=_metadata(errors, draft.metadata),
     )
-    _refuse_card_numbers(errors, clean)
+    _refuse_unstorable_text(errors, clean)
     errors.raise_if_any()
     return clean
 
@@ -191,7 +190,7 @@ def validate_changes(changes: CustomerChanges) -> CustomerChanges:
             changes.metadata if changes.metadata is UNSET else _metadata(errors, changes.metadata)
         ),
     )
-    _refuse_card_numbers(errors, clean)
+    _refuse_unstorable_text(errors, clean)
     errors.raise_if_any()
     return clean
 
@@ -214,8 +213,8 @@ def apply_changes(customer: Customer, changes: CustomerChanges) -> Customer:
     return replace(customer, **updates)
 
 
-def _refuse_card_numbers(errors: FieldErrors, fields: CustomerDraft | CustomerChanges) -> None:
-    """No free-text field may carry a card number (PCI DSS): refuse it, never store it."""
+def _refuse_unstorable_text(errors: FieldErrors, fields: CustomerDraft | CustomerChanges) -> None:
+    """No free-text field may carry a card number (PCI DSS) or a NUL character."""
     texts: list[tuple[tuple[str, ...], object]] = [
         (("name",), fields.name),
         (("email",), fields.email),
@@ -233,7 +232,10 @@ def _refuse_card_numbers(errors: FieldErrors, fields: CustomerDraft | CustomerCh
         texts += [(("metadata", str(key)), value) for key, value in fields.metadata.items()]
         texts += [(("metadata", str(key)), key) for key in fields.metadata]
     for path, text in texts:
-        if isinstance(text, str) and contains_card_number(text):
+        if isinstance(text, str) and "\x00" in text:
+            # PostgreSQL text cannot hold NUL; refuse it as input, not as a server error.
+            errors.add(ErrorCode.INVALID, _path(*path), "Text cannot contain NUL characters.")
+        elif isinstance(text, str) and contains_card_number(text):
             errors.add(
                 ErrorCode.CARD_DATA_REFUSED,
                 _path(*path),

@@ -25,7 +25,7 @@ class InvalidAmount(ValueError):
 
 def parse_decimal(text: str) -> Decimal:
     """Parse a decimal numeral exactly; refuses floats' notations (1e3, NaN, Infinity)."""
-    if not isinstance(text, str) or len(text) > 64 or not DECIMAL_PATTERN.match(text):
+    if not isinstance(text, str) or len(text) > 64 or not DECIMAL_PATTERN.fullmatch(text):
         raise InvalidAmount(f'{text!r} is not a decimal number such as "12.50"')
     return Decimal(text)
 
@@ -58,14 +58,27 @@ class Money:
 
     @classmethod
     def from_decimal(cls, amount: Decimal, currency: str) -> Money:
-        """Exact conversion; an amount finer than the currency's minor unit is refused."""
-        scaled = amount.scaleb(exponent_of(currency))
-        if scaled != scaled.to_integral_value():
+        """Exact conversion; an amount finer than the currency's minor unit is refused.
+
+        Integer arithmetic on the decimal's digits: Decimal operations round to the
+        context's precision, which would hide a fraction of a minor unit.
+        """
+        if not isinstance(amount, Decimal) or not amount.is_finite():
+            raise InvalidAmount("amounts are finite decimals")
+        sign, digits, exponent = amount.as_tuple()
+        assert isinstance(exponent, int)
+        # Trailing zeros carry no value: "1.500" is 15 tenths.
+        while len(digits) > 1 and digits[-1] == 0:
+            digits, exponent = digits[:-1], exponent + 1
+        shift = exponent + exponent_of(currency)
+        if any(digits) and shift < 0:
             raise InvalidAmount(
-                f"{currency} has {exponent_of(currency)} decimal places; "
-                f"{format_decimal(amount)} has more"
+                f"{currency} amounts have at most {exponent_of(currency)} decimal places"
             )
-        return cls(int(scaled), currency)
+        if any(digits) and len(digits) + shift > 19:  # beyond BIGINT; never build huge ints
+            raise InvalidAmount("amount is out of range")
+        minor = int("".join(map(str, digits))) * 10 ** max(shift, 0) if any(digits) else 0
+        return cls(-minor if sign else minor, currency)
 
     @property
     def amount(self) -> Decimal:

@@ -50,3 +50,18 @@ class EventFilter:
     object_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+class InvalidQuery(ValueError):
+    """A list argument that cannot be served; the message is for the caller."""
+
+
+def clean_filter_text(text: str | None, *, name: str, max_length: int = 200) -> str | None:
+    """Trimmed filter text, or None when blank; refuses what PostgreSQL cannot compare."""
+    if text is None or not text.strip():
+        return None
+    if len(text) > max_length:
+        raise InvalidQuery(f"`{name}` is at most {max_length} characters.")
+    if "\x00" in text:
+        raise InvalidQuery(f"`{name}` cannot contain NUL characters.")
+    return text.strip()

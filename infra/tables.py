@@ -62,7 +62,7 @@ customers = Table(
     Column("email", Text),
     Column("currency", String(3), nullable=False),
     Column("external_id", Text),
-    Column("address", JSONB),
+    Column("address", JSONB(none_as_null=True)),
     Column("tax_ids", JSONB, nullable=False),
     Column("metadata", JSONB, nullable=False),
     Column("balance", BigInteger, nullable=False, server_default="0"),

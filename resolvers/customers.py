@@ -9,10 +9,10 @@ import strawberry
 from domain import customers as model
 from domain.errors import DomainError
 from domain.ids import prefix_of
-from domain.queries import CustomerFilter, CustomerSort
+from domain.queries import CustomerFilter, CustomerSort, InvalidQuery, clean_filter_text
 from domain.services import customers as services
 from infra.repositories.customers import count_customers, page_of_customers
-from resolvers.errors import user_errors
+from resolvers.errors import bad_user_input, user_errors
 from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
@@ -48,9 +48,14 @@ async def customers(
         sort=sort.value,
         is_datetime=sort is CustomerSort.CREATED_AT,
     )
+    try:
+        email = clean_filter_text(filter.email if filter else None, name="email", max_length=254)
+        search = clean_filter_text(filter.search if filter else None, name="search")
+    except InvalidQuery as exc:
+        raise bad_user_input(str(exc)) from None
     where = CustomerFilter(
-        email=filter.email if filter else None,
-        search=filter.search if filter else None,
+        email=email,
+        search=search,
         created_after=filter.created_after if filter else None,
         created_before=filter.created_before if filter else None,
         archived=filter.archived if filter else None,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -29,6 +32,8 @@ from schema.types import (
     UpdateCustomerPayload,
     Viewer,
 )
+
+_log = logging.getLogger("ledgerline.graphql")
 
 # graphql-armor's defaults, loosened where a dashboard's queries need it (OWASP GraphQL).
 MAX_DEPTH = 8
@@ -118,6 +123,20 @@ class ExecutionStarted(SchemaExtension):
         yield
 
 
+class LedgerlineSchema(strawberry.Schema):
+    """Logs only unexpected errors: a refused document or a denied field is the caller's
+    business, and echoing documents into logs would fill them with callers' text."""
+
+    def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
+        for error in errors:
+            if _is_unexpected(error):
+                _log.error(
+                    "unexpected error in %s",
+                    ".".join(str(part) for part in error.path or ()) or "request",
+                    exc_info=error.original_error,
+                )
+
+
 def build_schema(*, introspection: bool = True, production: bool = False) -> strawberry.Schema:
     extensions: list = [
         lambda: ParserCache(maxsize=256),
@@ -130,7 +149,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
         extensions.append(DisableIntrospection)
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
-    return strawberry.Schema(
+    return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
         types=[Customer, Event],
@@ -140,8 +159,13 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
 
 
 def _is_unexpected(error) -> bool:  # type: ignore[no-untyped-def]
-    """Errors we raised on purpose (codes in extensions) are shown; anything else is masked."""
-    return not (error.extensions or {}).get("code") and error.original_error is not None
+    """Errors we raised on purpose (codes in extensions), GraphQL's own (validation, variable
+    coercion) and scalar parsing errors are the caller's; anything else is a bug, masked in
+    production."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return not (error.extensions or {}).get("code")
 
 
 schema = build_schema()

@@ -42,6 +42,7 @@ TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 
 @dataclass
 class TestDatabase:
+    __test__ = False
     url: str  # SQLAlchemy asyncpg URL of the session's database
     admin_dsn: str  # plain asyncpg DSN of the same database, as the owner (no RLS role)
 

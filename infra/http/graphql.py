@@ -94,10 +94,15 @@ class GraphQLEndpoint:
         except GraphQLError as exc:
             return self._json(400, {"errors": [exc.formatted]})
         operation = _operation_type(parsed.document, operation_name)
-        if request.method == "GET" and operation in (
-            OperationType.MUTATION,
-            OperationType.SUBSCRIPTION,
-        ):
+        if operation is None:
+            return error_response(
+                400,
+                "Could not pick one operation: name it in operationName.",
+                "BAD_REQUEST",
+            )
+        if operation is OperationType.SUBSCRIPTION:
+            return error_response(400, "Subscriptions are not served over HTTP.", "BAD_REQUEST")
+        if request.method == "GET" and operation is OperationType.MUTATION:
             return error_response(
                 405,
                 "GET runs queries only; send mutations with POST.",

@@ -17,7 +17,14 @@ REQUESTS = Counter(
 LATENCY = Histogram(
     "ledgerline_http_request_seconds", "Time to answer an HTTP request", ["method", "path"]
 )
-_KNOWN_PATHS = {"/graphql", "/oauth/token", "/.well-known/jwks.json", "/healthz", "/readyz"}
+_KNOWN_PATHS = {
+    "/graphql",
+    "/oauth/token",
+    "/.well-known/jwks.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+}
 
 
 async def healthz(_request: Request) -> Response:

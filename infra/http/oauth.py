@@ -12,7 +12,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
-    UnsupportedGrantTypeError,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -67,7 +66,10 @@ class TokenEndpoint:
         form = await request.form()
         if form.get("grant_type") != "client_credentials":
             return _oauth_error(
-                UnsupportedGrantTypeError(description="Only client_credentials is supported.")
+                OAuth2Error(
+                    description="Only client_credentials is supported.",
+                    error="unsupported_grant_type",
+                )
             )
         basic = _basic_credentials(request.headers.get("authorization", ""))
         form_id, form_secret = form.get("client_id"), form.get("client_secret")
@@ -88,8 +90,11 @@ class TokenEndpoint:
             )
         try:
             requested = parse_scopes(str(form["scope"])) if form.get("scope") else None
-        except UnknownScope as exc:
-            return _oauth_error(InvalidScopeError(description=str(exc)))
+        except UnknownScope:
+            # The caller's text is not echoed: RFC 6749 limits the description's characters.
+            return _oauth_error(
+                InvalidScopeError(description="The request names an unknown scope.")
+            )
         if requested is not None and not set(requested) <= set(client.scopes):
             return _oauth_error(
                 InvalidScopeError(description="The client is not allowed some requested scopes.")
