@@ -49,6 +49,10 @@ def create_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> As
             cursor = dbapi_connection.cursor()
             cursor.execute(f"SET ROLE {APP_ROLE}")
             cursor.close()
+            # The adapter ran SET ROLE in a transaction of its own: without this commit, a
+            # rollback on the connection's first use would restore the login role and, with
+            # it, a role that bypasses row-level security.
+            dbapi_connection.commit()
 
     return engine
 

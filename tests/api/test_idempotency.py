@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra import idempotency
 from tests import conftest
@@ -89,6 +90,14 @@ async def _stored_keys(admin: asyncpg.Connection, tenant: Tenant) -> list[str]:
         "select key from idempotency_keys where tenant_id = $1 order by key", tenant.id
     )
     return [row["key"] for row in rows]
+
+
+async def _warm_pool(engine: AsyncEngine) -> None:
+    """Fill the app's pool, so concurrent requests start together rather than one at a time
+    behind new connections."""
+    connections = await asyncio.gather(*(engine.connect() for _ in range(engine.pool.size())))
+    for connection in connections:
+        await connection.close()
 
 
 def _error_code(body: bytes) -> str:
@@ -247,10 +256,11 @@ async def test_query_ignores_the_idempotency_key(tenant: Tenant, admin: asyncpg.
 
 
 async def test_concurrent_requests_with_one_key_create_exactly_one_customer(
-    tenant: Tenant, admin: asyncpg.Connection
+    app: Any, tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     headers = {"Idempotency-Key": _key(tenant)}
+    await _warm_pool(app.state.engine)
     # when
     responses = await asyncio.gather(
         *(tenant.post(CREATE_CUSTOMER, _input(), headers=headers) for _ in range(20))

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import conftest
 from tests.conftest import Tenant
@@ -51,6 +52,16 @@ query Customer($id: ID!) {
 }
 """
 
+CUSTOMER_DETAILS = """
+query CustomerDetails($id: ID!) {
+  customer(id: $id) {
+    name email externalId metadata
+    address { country city }
+    taxIds { type value }
+  }
+}
+"""
+
 
 @pytest.fixture
 async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
@@ -60,6 +71,16 @@ async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.C
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def warm_pool(app: Any) -> None:
+    """Fill the app's pool, so concurrent requests start together rather than one at a time
+    behind new connections."""
+    engine: AsyncEngine = app.state.engine
+    connections = await asyncio.gather(*(engine.connect() for _ in range(engine.pool.size())))
+    for connection in connections:
+        await connection.close()
 
 
 async def _create(tenant: Tenant, **fields: Any) -> dict[str, Any]:
@@ -83,7 +104,7 @@ async def _event_data(
 
 
 async def test_concurrent_updates_all_succeed_and_leave_the_state_of_the_last_one(
-    tenant: Tenant, admin: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection, warm_pool: None
 ) -> None:
     # given
     customer = await _create(tenant)
@@ -116,8 +137,41 @@ async def test_concurrent_updates_all_succeed_and_leave_the_state_of_the_last_on
     assert (row["name"], orjson.loads(row["metadata"])) == (final["name"], final["metadata"])
 
 
+async def test_concurrent_updates_of_different_fields_lose_none_of_them(
+    tenant: Tenant, admin: asyncpg.Connection, warm_pool: None
+) -> None:
+    # given
+    customer = await _create(tenant)
+    changes = [
+        {"email": "ada@example.com"},
+        {"externalId": "crm-7"},
+        {"metadata": {"tier": "gold"}},
+        {"address": {"country": "GB", "city": "London"}},
+        {"taxIds": [{"type": "GB_VAT", "value": "GB123456789"}]},
+    ]
+    # when
+    bodies = await asyncio.gather(
+        *(
+            tenant.gql(UPDATE_CUSTOMER, {"input": {"id": customer["id"], **change}})
+            for change in changes
+        )
+    )
+    # then: each update read the customer after the one before it wrote
+    assert all(body["data"]["updateCustomer"]["userErrors"] == [] for body in bodies), bodies
+    final = (await tenant.gql(CUSTOMER_DETAILS, {"id": customer["id"]}))["data"]["customer"]
+    assert final == {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "externalId": "crm-7",
+        "metadata": {"tier": "gold"},
+        "address": {"country": "GB", "city": "London"},
+        "taxIds": [{"type": "GB_VAT", "value": "GB123456789"}],
+    }
+    assert len(await _event_data(admin, tenant, "customer.updated")) == len(changes)
+
+
 async def test_concurrent_creates_with_one_external_id_create_exactly_one_customer(
-    tenant: Tenant, admin: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection, warm_pool: None
 ) -> None:
     # given
     variables = {"input": {"name": "Ada Lovelace", "currency": "EUR", "externalId": "crm-42"}}
@@ -145,7 +199,7 @@ async def test_concurrent_creates_with_one_external_id_create_exactly_one_custom
 
 
 async def test_concurrent_archives_archive_once_and_emit_one_event(
-    tenant: Tenant, admin: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection, warm_pool: None
 ) -> None:
     # given
     customer = await _create(tenant)

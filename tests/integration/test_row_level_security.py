@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from infra.db import create_engine, tenant_transaction
+from infra.db import APP_ROLE, create_engine, tenant_transaction
 from tests import conftest
 from tests.conftest import Tenant
 
@@ -206,6 +206,34 @@ async def test_tenant_does_not_stay_on_a_pooled_connection_after_its_transaction
     assert count == 0
 
 
+async def test_app_role_survives_a_rolled_back_first_use_of_a_pooled_connection(
+    test_database: conftest.TestDatabase,
+) -> None:
+    # given: a pool of one connection whose first use ends in a rollback (as a health check,
+    # a refused request or a statement timeout does)
+    engine = create_engine(test_database.url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            first = (await conn.execute(text("select current_user, pg_backend_pid()"))).one()
+            await conn.rollback()
+        # when
+        async with engine.connect() as conn:
+            second = (await conn.execute(text("select current_user, pg_backend_pid()"))).one()
+            bypasses = (
+                await conn.execute(
+                    text(
+                        "select rolsuper or rolbypassrls from pg_roles where rolname = current_user"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    # then: still the application role, still behind row-level security
+    assert first[1] == second[1]
+    assert (first[0], second[0]) == (APP_ROLE, APP_ROLE)
+    assert bypasses is False
+
+
 async def test_app_role_is_not_superuser_has_no_bypassrls_and_owns_no_table(app: Any) -> None:
     # when
     async with app.state.engine.connect() as conn:
@@ -229,6 +257,7 @@ async def test_app_role_is_not_superuser_has_no_bypassrls_and_owns_no_table(app:
         ).scalars()
         owned_relations = list(owned)
     # then
+    assert role.rolname == APP_ROLE
     assert role.rolsuper is False
     assert role.rolbypassrls is False
     assert owned_relations == []
