@@ -254,6 +254,9 @@ def serve() -> None:
         finally:
             database.stop()
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it unwinds through
+    # `finally`, so the embedded PostgreSQL is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     asyncio.run(run())
 
 
