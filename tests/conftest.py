@@ -226,3 +226,13 @@ class StatementCounter:
 @pytest.fixture
 def count_statements(app: Any) -> StatementCounter:
     return StatementCounter(app.state.engine)
+
+
+@pytest.fixture
+async def admin(test_database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """The database as its owner (no row-level security), to check state independently."""
+    conn = await asyncpg.connect(test_database.admin_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -14,7 +13,6 @@ from domain.customers import CustomerDraft
 from domain.services.customers import create_customer
 from infra.db import tenant_transaction
 from infra.uow import SqlUnitOfWork
-from tests import conftest
 from tests.conftest import Tenant
 
 CUSTOMER_FIELDS = """
@@ -122,16 +120,6 @@ query CustomersWithCreated { customers(first: 100) { edges { node { id createdAt
 # ---------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-async def admin_db(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """The database as its owner (no row-level security): to check what was written."""
-    conn = await asyncpg.connect(test_database.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def stored_counts(db: asyncpg.Connection, tenant_id: str) -> tuple[int, int]:
     """(customers, events) stored for a tenant."""
     customers = await db.fetchval("select count(*) from customers where tenant_id = $1", tenant_id)
@@ -189,7 +177,7 @@ async def page(tenant: Tenant, **variables: Any) -> dict[str, Any]:
 
 
 async def test_create_customer_stores_normalised_details_with_a_zero_balance(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     customer_input = {
@@ -235,7 +223,7 @@ async def test_create_customer_stores_normalised_details_with_a_zero_balance(
     assert customer["archivedAt"] is None
     assert "+" in customer["createdAt"] or customer["createdAt"].endswith("Z")
 
-    row = await stored_customer(admin_db, tenant.id, customer["id"])
+    row = await stored_customer(admin, tenant.id, customer["id"])
     assert row["name"] == "Ada Lovelace"
     assert row["email"] == "Ada@example.com"
     assert row["currency"] == "EUR"
@@ -247,7 +235,7 @@ async def test_create_customer_stores_normalised_details_with_a_zero_balance(
     assert row["archived_at"] is None
     assert row["created_at"].isoformat() == customer["createdAt"]
 
-    (event,) = await stored_events(admin_db, tenant.id)
+    (event,) = await stored_events(admin, tenant.id)
     assert event["type"] == "customer.created"
     assert event["object_id"] == customer["id"]
     assert json.loads(event["data"])["email"] == "Ada@example.com"
@@ -287,7 +275,7 @@ async def test_currency_code_is_accepted_in_any_case(tenant: Tenant) -> None:
 
 
 async def test_inputs_at_their_limits_are_accepted(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     metadata = {f"key{i}": "v" * 500 for i in range(50)}
@@ -300,7 +288,7 @@ async def test_inputs_at_their_limits_are_accepted(
     assert customer["name"] == "n" * 200
     assert customer["metadata"] == metadata
     assert len(customer["taxIds"]) == 5
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
+    assert await stored_counts(admin, tenant.id) == (1, 1)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -376,7 +364,7 @@ INVALID_INPUTS = {
 )
 async def test_invalid_create_input_is_reported_with_its_field_and_writes_nothing(
     tenant: Tenant,
-    admin_db: asyncpg.Connection,
+    admin: asyncpg.Connection,
     fields: dict[str, Any],
     code: str,
     path: list[str],
@@ -392,7 +380,7 @@ async def test_invalid_create_input_is_reported_with_its_field_and_writes_nothin
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [(code, path)]
     assert payload["userErrors"][0]["message"]
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -405,7 +393,7 @@ async def test_invalid_create_input_is_reported_with_its_field_and_writes_nothin
     ids=["name", "address_city", "metadata_value"],
 )
 async def test_text_with_a_nul_character_is_a_user_error_not_a_server_error(
-    tenant: Tenant, admin_db: asyncpg.Connection, fields: dict[str, Any], path: list[str]
+    tenant: Tenant, admin: asyncpg.Connection, fields: dict[str, Any], path: list[str]
 ) -> None:
     # given: PostgreSQL text cannot hold U+0000
     customer_input = {"name": "Valid Name", "currency": "USD", **fields}
@@ -417,11 +405,11 @@ async def test_text_with_a_nul_character_is_a_user_error_not_a_server_error(
     payload = payload_of(body, "createCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("INVALID", path)]
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 async def test_every_problem_of_an_input_is_reported_at_once(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     customer_input = {
@@ -447,11 +435,11 @@ async def test_every_problem_of_an_input_is_reported_at_once(
             ("INVALID", ["input", "metadata", "tier"]),
         ]
     )
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 async def test_duplicate_external_id_is_reported_and_writes_nothing(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     existing = await create(tenant, name="First", externalId="crm-1")
@@ -465,13 +453,13 @@ async def test_duplicate_external_id_is_reported_and_writes_nothing(
     payload = payload_of(body, "createCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("DUPLICATE", ["input", "externalId"])]
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
-    row = await stored_customer(admin_db, tenant.id, existing["id"])
+    assert await stored_counts(admin, tenant.id) == (1, 1)
+    row = await stored_customer(admin, tenant.id, existing["id"])
     assert row["name"] == "First"
 
 
 async def test_duplicate_external_id_leaves_the_rest_of_the_request_working(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     await create(tenant, name="First", externalId="crm-1")
@@ -490,11 +478,11 @@ async def test_duplicate_external_id_leaves_the_rest_of_the_request_working(
     assert codes_and_fields(body["data"]["first"]) == [("DUPLICATE", ["input", "externalId"])]
     assert body["data"]["second"]["userErrors"] == []
     assert body["data"]["second"]["customer"]["externalId"] == "crm-2"
-    assert await stored_counts(admin_db, tenant.id) == (2, 2)
+    assert await stored_counts(admin, tenant.id) == (2, 2)
 
 
 async def test_external_ids_are_unique_within_a_tenant_only(
-    tenant: Tenant, other_tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, other_tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     await create(other_tenant, name="Theirs", externalId="crm-1")
@@ -504,14 +492,14 @@ async def test_external_ids_are_unique_within_a_tenant_only(
 
     # then
     assert mine["externalId"] == "crm-1"
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
+    assert await stored_counts(admin, tenant.id) == (1, 1)
 
 
 # ---------------------------------------------------------------------------- updateCustomer
 
 
 async def test_update_changes_the_given_fields_and_leaves_omitted_ones(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(
@@ -541,20 +529,20 @@ async def test_update_changes_the_given_fields_and_leaves_omitted_ones(
     unchanged = ("id", "email", "externalId", "address", "taxIds", "metadata", "createdAt")
     assert {k: customer[k] for k in unchanged} == {k: created[k] for k in unchanged}
 
-    row = await stored_customer(admin_db, tenant.id, created["id"])
+    row = await stored_customer(admin, tenant.id, created["id"])
     assert row["name"] == "Rear Admiral Hopper"
     assert row["currency"] == "EUR"
     assert row["email"] == "grace@navy.mil"
     assert row["external_id"] == "crm-7"
     assert json.loads(row["address"])["city"] == "Arlington"
     assert json.loads(row["metadata"]) == {"rank": "admiral"}
-    events = await stored_events(admin_db, tenant.id)
+    events = await stored_events(admin, tenant.id)
     assert [e["type"] for e in events] == ["customer.created", "customer.updated"]
     assert json.loads(events[-1]["data"])["name"] == "Rear Admiral Hopper"
 
 
 async def test_update_with_null_clears_optional_fields(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(
@@ -593,7 +581,7 @@ async def test_update_with_null_clears_optional_fields(
     assert customer["metadata"] == {}
     assert customer["name"] == "Clearable"
 
-    row = await stored_customer(admin_db, tenant.id, created["id"])
+    row = await stored_customer(admin, tenant.id, created["id"])
     assert row["email"] is None
     assert row["address"] is None
     assert row["external_id"] is None
@@ -602,11 +590,11 @@ async def test_update_with_null_clears_optional_fields(
 
 
 async def test_update_with_invalid_input_reports_errors_and_changes_nothing(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(tenant, name="Stays", email="stays@example.com")
-    before = await stored_customer(admin_db, tenant.id, created["id"])
+    before = await stored_customer(admin, tenant.id, created["id"])
 
     # when
     body = await tenant.gql(
@@ -630,13 +618,11 @@ async def test_update_with_invalid_input_reports_errors_and_changes_nothing(
             ("INVALID_COUNTRY", ["input", "address", "country"]),
         ]
     )
-    assert await stored_customer(admin_db, tenant.id, created["id"]) == before
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
+    assert await stored_customer(admin, tenant.id, created["id"]) == before
+    assert await stored_counts(admin, tenant.id) == (1, 1)
 
 
-async def test_update_with_null_name_is_required(
-    tenant: Tenant, admin_db: asyncpg.Connection
-) -> None:
+async def test_update_with_null_name_is_required(tenant: Tenant, admin: asyncpg.Connection) -> None:
     # given
     created = await create(tenant, name="Named")
 
@@ -647,11 +633,11 @@ async def test_update_with_null_name_is_required(
     payload = payload_of(body, "updateCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("REQUIRED", ["input", "name"])]
-    assert (await stored_customer(admin_db, tenant.id, created["id"]))["name"] == "Named"
+    assert (await stored_customer(admin, tenant.id, created["id"]))["name"] == "Named"
 
 
 async def test_update_to_another_customers_external_id_is_duplicate(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     await create(tenant, name="Holder", externalId="crm-1")
@@ -664,12 +650,12 @@ async def test_update_to_another_customers_external_id_is_duplicate(
     payload = payload_of(body, "updateCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("DUPLICATE", ["input", "externalId"])]
-    assert (await stored_customer(admin_db, tenant.id, other["id"]))["external_id"] == "crm-2"
-    assert await stored_counts(admin_db, tenant.id) == (2, 2)
+    assert (await stored_customer(admin, tenant.id, other["id"]))["external_id"] == "crm-2"
+    assert await stored_counts(admin, tenant.id) == (2, 2)
 
 
 async def test_update_that_changes_nothing_records_no_event(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(tenant, name="Same", email="same@example.com")
@@ -684,17 +670,17 @@ async def test_update_that_changes_nothing_records_no_event(
     payload = payload_of(body, "updateCustomer")
     assert payload["userErrors"] == []
     assert payload["customer"]["name"] == "Same"
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
+    assert await stored_counts(admin, tenant.id) == (1, 1)
 
 
 async def test_archived_customer_cannot_be_updated(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(tenant, name="Gone")
     archived = await tenant.gql(ARCHIVE_CUSTOMER, {"input": {"id": created["id"]}})
     assert payload_of(archived, "archiveCustomer")["userErrors"] == []
-    before = await stored_customer(admin_db, tenant.id, created["id"])
+    before = await stored_customer(admin, tenant.id, created["id"])
 
     # when
     body = await tenant.gql(UPDATE_CUSTOMER, {"input": {"id": created["id"], "name": "Back"}})
@@ -703,12 +689,12 @@ async def test_archived_customer_cannot_be_updated(
     payload = payload_of(body, "updateCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("ARCHIVED", ["input", "id"])]
-    assert await stored_customer(admin_db, tenant.id, created["id"]) == before
-    assert await stored_counts(admin_db, tenant.id) == (1, 2)
+    assert await stored_customer(admin, tenant.id, created["id"]) == before
+    assert await stored_counts(admin, tenant.id) == (1, 2)
 
 
 async def test_update_of_an_unknown_customer_is_not_found(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # when
     body = await tenant.gql(
@@ -719,14 +705,14 @@ async def test_update_of_an_unknown_customer_is_not_found(
     payload = payload_of(body, "updateCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("NOT_FOUND", ["input", "id"])]
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 # ---------------------------------------------------------------------------- archiveCustomer
 
 
 async def test_archive_marks_the_customer_archived_and_records_an_event(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(tenant, name="Retiring", currency="JPY")
@@ -744,22 +730,22 @@ async def test_archive_marks_the_customer_archived_and_records_an_event(
     assert customer["name"] == "Retiring"
     assert customer["balance"]["amount"] == "0"
 
-    row = await stored_customer(admin_db, tenant.id, created["id"])
+    row = await stored_customer(admin, tenant.id, created["id"])
     assert row["archived_at"] is not None
     assert row["archived_at"].isoformat() == customer["archivedAt"]
-    events = await stored_events(admin_db, tenant.id)
+    events = await stored_events(admin, tenant.id)
     assert [e["type"] for e in events] == ["customer.created", "customer.archived"]
     assert json.loads(events[-1]["data"])["archived"] is True
 
 
 async def test_archiving_twice_is_already_archived_and_writes_nothing(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
     created = await create(tenant, name="Once")
     archived = await tenant.gql(ARCHIVE_CUSTOMER, {"input": {"id": created["id"]}})
     assert payload_of(archived, "archiveCustomer")["userErrors"] == []
-    before = await stored_customer(admin_db, tenant.id, created["id"])
+    before = await stored_customer(admin, tenant.id, created["id"])
 
     # when
     body = await tenant.gql(ARCHIVE_CUSTOMER, {"input": {"id": created["id"]}})
@@ -768,12 +754,12 @@ async def test_archiving_twice_is_already_archived_and_writes_nothing(
     payload = payload_of(body, "archiveCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("ALREADY_ARCHIVED", ["input", "id"])]
-    assert await stored_customer(admin_db, tenant.id, created["id"]) == before
-    assert await stored_counts(admin_db, tenant.id) == (1, 2)
+    assert await stored_customer(admin, tenant.id, created["id"]) == before
+    assert await stored_counts(admin, tenant.id) == (1, 2)
 
 
 async def test_archive_of_an_unknown_customer_is_not_found(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # when
     body = await tenant.gql(ARCHIVE_CUSTOMER, {"input": {"id": "cus_doesNotExist0000000"}})
@@ -782,7 +768,7 @@ async def test_archive_of_an_unknown_customer_is_not_found(
     payload = payload_of(body, "archiveCustomer")
     assert payload["customer"] is None
     assert codes_and_fields(payload) == [("NOT_FOUND", ["input", "id"])]
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 # ---------------------------------------------------------------------------- tenants
@@ -843,14 +829,14 @@ async def test_foreign_customer_never_appears_in_the_customers_list(
 async def test_mutation_on_a_foreign_customer_answers_exactly_like_an_unknown_id(
     tenant: Tenant,
     other_tenant: Tenant,
-    admin_db: asyncpg.Connection,
+    admin: asyncpg.Connection,
     mutation: str,
     name: str,
     variables: dict[str, Any],
 ) -> None:
     # given
     foreign = await create(other_tenant, name="Theirs", email="theirs@example.com")
-    before = await stored_customer(admin_db, other_tenant.id, foreign["id"])
+    before = await stored_customer(admin, other_tenant.id, foreign["id"])
 
     # when
     on_foreign = await tenant.gql(mutation, {"input": {"id": foreign["id"], **variables}})
@@ -862,9 +848,9 @@ async def test_mutation_on_a_foreign_customer_answers_exactly_like_an_unknown_id
     assert on_foreign == on_unknown
     assert codes_and_fields(on_foreign["data"][name]) == [("NOT_FOUND", ["input", "id"])]
     assert on_foreign["data"][name]["customer"] is None
-    assert await stored_customer(admin_db, other_tenant.id, foreign["id"]) == before
-    assert await stored_counts(admin_db, other_tenant.id) == (1, 1)
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_customer(admin, other_tenant.id, foreign["id"]) == before
+    assert await stored_counts(admin, other_tenant.id) == (1, 1)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 async def test_nodes_refuses_more_than_100_ids(tenant: Tenant) -> None:
@@ -901,7 +887,7 @@ async def test_malformed_id_reads_as_null(tenant: Tenant, bad_id: str) -> None:
 
 @pytest.mark.parametrize("bad_id", MALFORMED_IDS)
 async def test_malformed_id_in_a_mutation_is_not_found(
-    tenant: Tenant, admin_db: asyncpg.Connection, bad_id: str
+    tenant: Tenant, admin: asyncpg.Connection, bad_id: str
 ) -> None:
     # when
     updated = await tenant.gql(UPDATE_CUSTOMER, {"input": {"id": bad_id, "name": "X"}})
@@ -915,7 +901,7 @@ async def test_malformed_id_in_a_mutation_is_not_found(
         ],
     }
     assert codes_and_fields(archived["data"]["archiveCustomer"]) == [("NOT_FOUND", ["input", "id"])]
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 # ---------------------------------------------------------------------------- scopes
@@ -971,7 +957,7 @@ async def test_node_without_read_scope_reads_as_null(tenant: Tenant) -> None:
 
 
 async def test_create_customer_without_write_scope_is_forbidden_and_writes_nothing(
-    tenant: Tenant, admin_db: asyncpg.Connection
+    tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # when
     body = await tenant.gql(
@@ -982,7 +968,7 @@ async def test_create_customer_without_write_scope_is_forbidden_and_writes_nothi
 
     # then
     assert_forbidden(body, "customers:write", ["createCustomer"])
-    assert await stored_counts(admin_db, tenant.id) == (0, 0)
+    assert await stored_counts(admin, tenant.id) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -995,14 +981,14 @@ async def test_create_customer_without_write_scope_is_forbidden_and_writes_nothi
 )
 async def test_changing_a_customer_without_write_scope_is_forbidden_and_writes_nothing(
     tenant: Tenant,
-    admin_db: asyncpg.Connection,
+    admin: asyncpg.Connection,
     mutation: str,
     name: str,
     variables: dict[str, Any],
 ) -> None:
     # given
     created = await create(tenant, name="Untouched")
-    before = await stored_customer(admin_db, tenant.id, created["id"])
+    before = await stored_customer(admin, tenant.id, created["id"])
 
     # when
     body = await tenant.gql(
@@ -1011,8 +997,8 @@ async def test_changing_a_customer_without_write_scope_is_forbidden_and_writes_n
 
     # then
     assert_forbidden(body, "customers:write", [name])
-    assert await stored_customer(admin_db, tenant.id, created["id"]) == before
-    assert await stored_counts(admin_db, tenant.id) == (1, 1)
+    assert await stored_customer(admin, tenant.id, created["id"]) == before
+    assert await stored_counts(admin, tenant.id) == (1, 1)
 
 
 # ---------------------------------------------------------------------------- customers list

@@ -4,13 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
-from tests import conftest
 from tests.conftest import Tenant
 
 CREATE_CUSTOMER = """
@@ -71,16 +68,6 @@ query RecentEvents($id: ID!) {
 """
 
 READ_AND_WRITE = ["customers:read", "customers:write"]
-
-
-@pytest.fixture
-async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """The database as its owner (no row-level security), to check state independently."""
-    conn = await asyncpg.connect(test_database.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def _create(tenant: Tenant, **fields: Any) -> dict[str, Any]:

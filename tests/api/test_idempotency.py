@@ -8,7 +8,6 @@ IDEMPOTENCY_KEY_IN_USE; keys are per tenant and expire.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra import idempotency
-from tests import conftest
 from tests.conftest import Tenant
 
 CREATE_CUSTOMER = """
@@ -62,16 +60,6 @@ def _input(name: str = "Ada Lovelace", **extra: Any) -> dict[str, Any]:
 
 def _key(tenant: Tenant, suffix: str = "") -> str:
     return f"key-{tenant.id}-{suffix}"
-
-
-@pytest.fixture
-async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """The database as its owner (no row-level security), to check state independently."""
-    conn = await asyncpg.connect(test_database.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def _customer_count(admin: asyncpg.Connection, tenant: Tenant) -> int:

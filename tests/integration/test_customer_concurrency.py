@@ -8,7 +8,6 @@ constraints as requests of separate replicas would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -16,7 +15,6 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests import conftest
 from tests.conftest import Tenant
 
 CREATE_CUSTOMER = """
@@ -61,16 +59,6 @@ query CustomerDetails($id: ID!) {
   }
 }
 """
-
-
-@pytest.fixture
-async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """The database as its owner (no row-level security), to check state independently."""
-    conn = await asyncpg.connect(test_database.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ policies; CHECK constraints refuse what the domain refuses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -35,16 +34,6 @@ NOT_ROW_LEVEL_SECURED = {
     "oauth_clients",
 }
 INSUFFICIENT_PRIVILEGE = "42501"
-
-
-@pytest.fixture
-async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    """The database as its owner (no row-level security), to check state independently."""
-    conn = await asyncpg.connect(test_database.admin_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def _create_customer(tenant: Tenant, name: str) -> str:
