@@ -26,6 +26,7 @@ from auth.backend import PrincipalUser
 from infra import idempotency
 from infra.db import tenant_transaction
 from resolvers.context import Context
+from schema.schema import MAX_TOKENS
 
 MAX_BODY_BYTES = 1_000_000
 _QUERIES_ONLY = frozenset({StrawberryOperationType.QUERY})
@@ -43,7 +44,7 @@ class ParsedDocument:
 
 @lru_cache(maxsize=512)
 def _parse(query: str) -> ParsedDocument:
-    document = parse(query, max_tokens=5000)
+    document = parse(query, max_tokens=MAX_TOKENS)
     return ParsedDocument(document, print_ast(document))
 
 
@@ -153,7 +154,7 @@ class GraphQLEndpoint:
                     ),
                 )
                 status = 200 if context.began_executing else 400
-                body = self._encode(result)
+                body = self._encode(result, executed=context.began_executing)
                 if key is not None and context.began_executing:
                     await idempotency.remember(
                         db, key, request_fingerprint, idempotency.StoredResponse(status, body)
@@ -162,11 +163,12 @@ class GraphQLEndpoint:
             return error_response(exc.status, exc.message, exc.code.value)
         return Response(body, status, media_type="application/json")
 
-    def _encode(self, result: Any) -> bytes:
+    def _encode(self, result: Any, *, executed: bool) -> bytes:
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [self._format_error(error) for error in result.errors]
-        payload["data"] = result.data
+        if executed:  # a request refused before execution has no `data` (GraphQL spec)
+            payload["data"] = result.data
         return orjson.dumps(payload)
 
     def _format_error(self, error: GraphQLError) -> dict[str, Any]:
