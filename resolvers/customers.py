@@ -102,6 +102,11 @@ def _given(value: Any) -> Any:
     return model.UNSET if value is strawberry.UNSET else value
 
 
+def _required(value: Any) -> Any:
+    # null for a field that cannot be cleared reads as empty, which its rule reports.
+    return "" if value is None else _given(value)
+
+
 async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInput) -> Any:
     from schema.types import CreateCustomerPayload, Customer
 
@@ -126,8 +131,8 @@ async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInp
     from schema.types import Customer, UpdateCustomerPayload
 
     changes = model.CustomerChanges(
-        name=_given(input.name) if input.name is not None else "",
-        currency=_given(input.currency) if input.currency is not None else "",
+        name=_required(input.name),
+        currency=_required(input.currency),
         email=_given(input.email),
         external_id=_given(input.external_id),
         address=model.UNSET if input.address is strawberry.UNSET else _address(input.address),
@@ -137,9 +142,7 @@ async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInp
         ),
     )
     try:
-        updated = await services.update_customer(
-            info.context.uow(), _customer_id(input.id), changes
-        )
+        updated = await services.update_customer(info.context.uow(), str(input.id), changes)
     except DomainError as error:
         return UpdateCustomerPayload(customer=None, user_errors=user_errors(error))
     info.context.loaders.customer_by_id.clear(updated.id).prime(updated.id, updated)
@@ -150,13 +153,8 @@ async def archive_customer(info: strawberry.Info, input: inputs.ArchiveCustomerI
     from schema.types import ArchiveCustomerPayload, Customer
 
     try:
-        archived = await services.archive_customer(info.context.uow(), _customer_id(input.id))
+        archived = await services.archive_customer(info.context.uow(), str(input.id))
     except DomainError as error:
         return ArchiveCustomerPayload(customer=None, user_errors=user_errors(error))
     info.context.loaders.customer_by_id.clear(archived.id).prime(archived.id, archived)
     return ArchiveCustomerPayload(customer=Customer.from_domain(archived), user_errors=[])
-
-
-def _customer_id(value: str) -> str:
-    # A malformed id reads as "not found" in the service, like a foreign one.
-    return str(value) if prefix_of(str(value)) == "cus" else "cus_0"
