@@ -14,28 +14,30 @@ from schema.scalars import JSON, CurrencyCode
 @strawberry.input(description="A postal address; `country` is required.")
 class AddressInput:
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code, e.g. `FR`.")
-    line1: str | None = None
-    line2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
+    line1: str | None = strawberry.field(default=None, description="Street and number.")
+    line2: str | None = strawberry.field(default=None, description="Apartment, suite, building.")
+    city: str | None = strawberry.field(default=None, description="City or locality.")
+    state: str | None = strawberry.field(default=None, description="State, county or region.")
+    postal_code: str | None = strawberry.field(default=None, description="Postal or ZIP code.")
 
 
 @strawberry.input(description="A tax registration.")
 class TaxIdInput:
-    type: TaxIdType
-    value: str
+    type: TaxIdType = strawberry.field(description="Which registry the id belongs to.")
+    value: str = strawberry.field(
+        description="Letters, digits, spaces, `.`, `-` or `/`; 64 at most."
+    )
 
 
 @strawberry.input(description="A new customer.")
 class CreateCustomerInput:
     name: str = strawberry.field(description="1 to 200 characters.")
     currency: CurrencyCode = strawberry.field(description="ISO 4217 billing currency.")
-    email: str | None = None
+    email: str | None = strawberry.field(default=None, description="Billing email address.")
     external_id: str | None = strawberry.field(
         default=None, description="Your own id for the customer; unique in your account."
     )
-    address: AddressInput | None = None
+    address: AddressInput | None = strawberry.field(default=None, description="Billing address.")
     tax_ids: list[TaxIdInput] | None = strawberry.field(default=None, description="Up to 5.")
     metadata: JSON | None = strawberry.field(
         default=None, description="Up to 50 string keys with string values."
@@ -46,19 +48,29 @@ class CreateCustomerInput:
     description="Changes to a customer. Omitted fields stay as they are; null clears a field."
 )
 class UpdateCustomerInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    currency: CurrencyCode | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    external_id: str | None = strawberry.UNSET
-    address: AddressInput | None = strawberry.UNSET
-    tax_ids: list[TaxIdInput] | None = strawberry.UNSET
-    metadata: JSON | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="The customer to change (`cus_…`).")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Cannot be null.")
+    currency: CurrencyCode | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 4217 billing currency; cannot be null."
+    )
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="null clears it.")
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET, description="null clears it."
+    )
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the whole address; null clears it."
+    )
+    tax_ids: list[TaxIdInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the list; null or [] clears it."
+    )
+    metadata: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces all metadata; null or {} clears it."
+    )
 
 
 @strawberry.input(description="The customer to archive.")
 class ArchiveCustomerInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The customer to archive (`cus_…`).")
 
 
 @strawberry.input(description="Narrows the customers list; all given conditions must hold.")
@@ -82,8 +94,12 @@ class CustomerOrderField(Enum):
 
 @strawberry.input(description="Sort order of the customers list.")
 class CustomerOrder:
-    field: CustomerOrderField = CustomerOrderField.CREATED_AT
-    direction: SortDirection = SortDirection.DESC
+    field: CustomerOrderField = strawberry.field(
+        default=CustomerOrderField.CREATED_AT, description="Sort key; ties broken by id."
+    )
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="ASC or DESC."
+    )
 
 
 @strawberry.input(description="Narrows the events list.")
@@ -100,4 +116,6 @@ class EventFilter:
 
 @strawberry.input(description="Sort order of the events list (by creation time).")
 class EventOrder:
-    direction: SortDirection = SortDirection.DESC
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="DESC lists the newest first."
+    )

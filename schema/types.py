@@ -63,11 +63,11 @@ class Money:
 
 @strawberry.type(description="A postal address.")
 class Address:
-    line1: str | None
-    line2: str | None
-    city: str | None
+    line1: str | None = strawberry.field(description="Street and number.")
+    line2: str | None = strawberry.field(description="Apartment, suite, building.")
+    city: str | None = strawberry.field(description="City or locality.")
     state: str | None = strawberry.field(description="State, county, province or region.")
-    postal_code: str | None
+    postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. `DE`.")
 
     @classmethod
@@ -84,8 +84,8 @@ class Address:
 
 @strawberry.type(description="A customer's tax registration, printed on invoices.")
 class TaxId:
-    type: TaxIdType
-    value: str
+    type: TaxIdType = strawberry.field(description="Which registry the id belongs to.")
+    value: str = strawberry.field(description="The id as registered, e.g. `DE123456789`.")
 
     @classmethod
     def from_domain(cls, tax_id: customers_domain.TaxId) -> TaxId:
@@ -97,7 +97,7 @@ class Event(Node):
     type: str = strawberry.field(description="`customer.created`, `customer.updated`, ...")
     object_id: strawberry.ID = strawberry.field(description="Id of the object that changed.")
     data: JSON = strawberry.field(description="The object as it was right after the change.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When the change was committed.")
     subject: Node | None = strawberry.field(
         resolver=event_resolvers.subject,
         description="The object that changed, as it is now (null if you may not read it).",
@@ -116,22 +116,22 @@ class Event(Node):
 
 @strawberry.type(description="Someone a merchant bills.")
 class Customer(Node):
-    name: str
-    email: str | None
+    name: str = strawberry.field(description="Legal or display name, 1 to 200 characters.")
+    email: str | None = strawberry.field(description="Billing email address, normalised.")
     currency: CurrencyCode = strawberry.field(description="The currency the customer is billed in.")
     external_id: str | None = strawberry.field(
         description="The merchant's own id for this customer; unique within the account."
     )
-    address: Address | None
-    tax_ids: list[TaxId]
+    address: Address | None = strawberry.field(description="Billing address; sets tax rules.")
+    tax_ids: list[TaxId] = strawberry.field(description="Tax registrations, up to 5.")
     metadata: JSON = strawberry.field(description="The merchant's own key/value strings.")
     balance: Money = strawberry.field(
         description="Credit balance applied to the next invoices (negative when owed)."
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(description="When the customer was created.")
+    updated_at: datetime = strawberry.field(description="When its details last changed.")
     archived: bool = strawberry.field(description="Archived customers are kept but not billed.")
-    archived_at: datetime | None
+    archived_at: datetime | None = strawberry.field(description="When it was archived.")
     recent_events: list[Event] = strawberry.field(
         resolver=customer_resolvers.recent_events,
         description="The newest events about this customer, newest first.",
@@ -159,24 +159,26 @@ class Customer(Node):
 
 @strawberry.type(description="A merchant: the tenant every object belongs to.")
 class Account:
-    id: strawberry.ID
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The account id: the `tenant` of tokens.")
+    name: str = strawberry.field(description="The merchant's name.")
+    created_at: datetime = strawberry.field(description="When the account was opened.")
 
 
 @strawberry.type(description="Who is calling: the account and what the token allows.")
 class Viewer:
-    account: Account | None
+    account: Account | None = strawberry.field(description="The merchant the token acts for.")
     client_id: str = strawberry.field(description="The OAuth client (or subject) of the token.")
     scopes: list[str] = strawberry.field(description="The scopes granted to this token.")
 
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More items follow `endCursor`.")
+    has_previous_page: bool = strawberry.field(description="More items precede `startCursor`.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge: pass it as `after` for the next page."
+    )
 
 
 T = TypeVar("T")
@@ -184,14 +186,14 @@ T = TypeVar("T")
 
 @strawberry.type(description="One item of a list, with the cursor that points at it.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque position of this item in the list.")
+    node: T = strawberry.field(description="The item.")
 
 
 @strawberry.type(description="A page of a list (Relay cursor connection).")
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     total_count: int = strawberry.field(
         resolver=lambda root: root.count_total(),
         description="Items matching the filter across all pages (counted only when asked).",
@@ -202,16 +204,22 @@ class Connection(Generic[T]):
 @strawberry.type(description="Result of `createCustomer`.")
 class CreateCustomerPayload:
     customer: Customer | None = strawberry.field(description="The new customer; null on errors.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
 
 
 @strawberry.type(description="Result of `updateCustomer`.")
 class UpdateCustomerPayload:
     customer: Customer | None = strawberry.field(description="The customer after the change.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
 
 
 @strawberry.type(description="Result of `archiveCustomer`.")
 class ArchiveCustomerPayload:
     customer: Customer | None = strawberry.field(description="The archived customer.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
