@@ -94,24 +94,16 @@ class Customer:
         }
 
 
-class _Unset:
-    """Marks a field an update leaves as it is (distinct from null, which clears it)."""
+class _Unset(Enum):
+    """Marks a field an update leaves as it is (distinct from None, which clears it).
 
-    _instance: _Unset | None = None
+    An enum member, so type checkers narrow `value is UNSET` away.
+    """
 
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
+    UNSET = "UNSET"
 
 
-UNSET: Final = _Unset()
+UNSET: Final = _Unset.UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,20 +189,18 @@ def validate_changes(changes: CustomerChanges) -> CustomerChanges:
 
 def apply_changes(customer: Customer, changes: CustomerChanges) -> Customer:
     """The customer with validated changes applied; UNSET fields keep their value."""
-    updates = {
-        name: value
-        for name, value in (
-            ("name", changes.name),
-            ("email", changes.email),
-            ("currency", changes.currency),
-            ("external_id", changes.external_id),
-            ("address", changes.address),
-            ("tax_ids", changes.tax_ids),
-            ("metadata", changes.metadata),
-        )
-        if value is not UNSET
-    }
-    return replace(customer, **updates)
+    return replace(
+        customer,
+        name=customer.name if changes.name is UNSET else changes.name,
+        email=customer.email if changes.email is UNSET else changes.email,
+        currency=customer.currency if changes.currency is UNSET else changes.currency,
+        external_id=(
+            customer.external_id if changes.external_id is UNSET else changes.external_id
+        ),
+        address=customer.address if changes.address is UNSET else changes.address,
+        tax_ids=customer.tax_ids if changes.tax_ids is UNSET else changes.tax_ids,
+        metadata=customer.metadata if changes.metadata is UNSET else changes.metadata,
+    )
 
 
 def _refuse_unstorable_text(errors: FieldErrors, fields: CustomerDraft | CustomerChanges) -> None:

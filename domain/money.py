@@ -112,6 +112,6 @@ def format_money(money: Money, locale: str = "en_US") -> str:
 
 @lru_cache(maxsize=256)
 def _currency_pattern(locale: str, exponent: int) -> NumberPattern:
-    pattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
+    pattern: NumberPattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
     pattern.frac_prec = (exponent, exponent)
     return pattern
