@@ -194,9 +194,7 @@ def apply_changes(customer: Customer, changes: CustomerChanges) -> Customer:
         name=customer.name if changes.name is UNSET else changes.name,
         email=customer.email if changes.email is UNSET else changes.email,
         currency=customer.currency if changes.currency is UNSET else changes.currency,
-        external_id=(
-            customer.external_id if changes.external_id is UNSET else changes.external_id
-        ),
+        external_id=(customer.external_id if changes.external_id is UNSET else changes.external_id),
         address=customer.address if changes.address is UNSET else changes.address,
         tax_ids=customer.tax_ids if changes.tax_ids is UNSET else changes.tax_ids,
         metadata=customer.metadata if changes.metadata is UNSET else changes.metadata,
