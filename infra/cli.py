@@ -32,14 +32,20 @@ def _settings() -> Settings:
 
 
 def _with_database(work: Callable[[str], Awaitable[T]]) -> T:
-    """Runs `work(url)` against the configured database, starting the embedded one if needed."""
+    """Runs `work(url)` against the configured database, starting the embedded one if needed.
+
+    In development the database is migrated first, so any command works on a fresh machine.
+    """
     from infra.database import open_database
+    from infra.migrate import upgrade_async
 
     settings = _settings()
 
     async def run() -> T:
         database = await open_database(settings)
         try:
+            if not settings.is_production:
+                await upgrade_async(database.url)
             return await work(database.url)
         finally:
             database.stop()
@@ -217,7 +223,7 @@ def serve() -> None:
     from infra.database import open_database
     from infra.db import create_engine
     from infra.logging import configure_logging
-    from infra.migrate import upgrade_async
+    from infra.migrate import SchemaOutOfDate, require_current_schema, upgrade_async
     from infra.seed import DEMO_TENANT, is_empty, seed_demo
 
     settings = _settings()
@@ -232,6 +238,15 @@ def serve() -> None:
                 try:
                     if await is_empty(engine):
                         await seed_demo(engine)
+                finally:
+                    await engine.dispose()
+            else:
+                engine = create_engine(database.url, pool_size=1)
+                try:
+                    await require_current_schema(engine)
+                except SchemaOutOfDate as exc:
+                    typer.echo(f"error: {exc}", err=True)
+                    raise typer.Exit(2) from None
                 finally:
                     await engine.dispose()
             config = uvicorn.Config(
