@@ -28,13 +28,14 @@ class PrincipalUser(BaseUser):
 
 
 class BearerTokenBackend(AuthenticationBackend):
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: TokenVerifier, paths: frozenset[str]) -> None:
         self._verifier = verifier
+        self._paths = paths
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if not header:
-            return None
+        if not header or conn.url.path not in self._paths:
+            return None  # /healthz, /oauth/token... never fail on a stray bearer token
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":
             return None  # e.g. HTTP Basic on the token endpoint

@@ -216,6 +216,8 @@ def _refuse_unstorable_text(errors: FieldErrors, fields: CustomerDraft | Custome
             (("address", "state"), fields.address.state),
             (("address", "postalCode"), fields.address.postal_code),
         ]
+    if isinstance(fields.tax_ids, tuple):
+        texts += [(("taxIds", str(i), "value"), t.value) for i, t in enumerate(fields.tax_ids)]
     if isinstance(fields.metadata, dict):
         texts += [(("metadata", str(key)), value) for key, value in fields.metadata.items()]
         texts += [(("metadata", str(key)), key) for key in fields.metadata]
@@ -269,7 +271,7 @@ def _currency(errors: FieldErrors, currency: str) -> str:
         errors.add(
             ErrorCode.UNKNOWN_CURRENCY,
             _path("currency"),
-            f"{currency!r} is not an ISO 4217 currency code.",
+            "Not an ISO 4217 currency code (such as USD, EUR, JPY).",
         )
     return code
 
@@ -308,7 +310,7 @@ def _address(errors: FieldErrors, address: Address | None) -> Address | None:
         errors.add(
             ErrorCode.INVALID_COUNTRY,
             _path("address", "country"),
-            f"{address.country!r} is not an ISO 3166-1 alpha-2 country code.",
+            "Not an ISO 3166-1 alpha-2 country code (such as US, DE, JP).",
         )
     return Address(
         country=country,

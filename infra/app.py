@@ -80,7 +80,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.engine = engine
         app.state.keys = keys
         app.state.issuer = issuer
-        app.state.auth_backend = BearerTokenBackend(verifier)
+        app.state.auth_backend = BearerTokenBackend(verifier, frozenset({"/graphql"}))
         app.state.graphql = GraphQLEndpoint(
             schema, engine, graphiql=settings.graphiql_enabled, production=settings.is_production
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.engine import make_url
 
 from infra.settings import Settings, SettingsError, get_settings
 
@@ -164,7 +165,29 @@ def token(
     except UnknownScope as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(_with_database(lambda url: _issue_token(url, settings, tenant, scope_list)))
+
+    async def work(url: str) -> str | None:
+        from infra.db import create_engine
+        from infra.repositories.accounts import account_exists
+
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                if not await account_exists(conn, tenant):
+                    return None
+        finally:
+            await engine.dispose()
+        return await _issue_token(url, settings, tenant, scope_list)
+
+    issued = _with_database(work)
+    if issued is None:
+        typer.echo(
+            f"error: no account {tenant!r}; `ledgerline seed` creates `demo`, "
+            "`ledgerline clients create --tenant ...` creates others",
+            err=True,
+        )
+        raise typer.Exit(2)
+    typer.echo(issued)
 
 
 @app.command("export-schema")
@@ -285,7 +308,7 @@ async def _banner_when_started(
 
 def _print_banner(settings: Settings, database: object, token: str) -> None:
     url = f"http://{settings.host}:{settings.port}/graphql"
-    where = getattr(database, "url", "")
+    where = make_url(getattr(database, "url", "")).render_as_string(hide_password=True)
     embedded = getattr(database, "embedded", None) is not None
     lines = [
         "",

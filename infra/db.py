@@ -20,10 +20,13 @@ from sqlalchemy.sql import Executable
 
 APP_ROLE = "ledgerline_app"
 # Scoped to the transaction (is_local = true): a pooled connection never carries a tenant
-# or a timeout on to the next request.
+# or a timeout on to the next request. The role is set again here (SET LOCAL ROLE), so a
+# connection whose session role was reset (RESET ROLE, DISCARD ALL, a pooler) still runs
+# every tenant transaction under row-level security.
 _SET_TENANT = text(
     "select set_config('app.tenant_id', :tenant_id, true),"
-    " set_config('statement_timeout', :timeout, true)"
+    " set_config('statement_timeout', :timeout, true),"
+    f" set_config('role', '{APP_ROLE}', true)"
 )
 STATEMENT_TIMEOUT = "15s"
 
@@ -39,6 +42,8 @@ def create_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> As
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        # SQL parameters carry customers' personal data: keep them out of errors and logs.
+        hide_parameters=True,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )

@@ -42,9 +42,15 @@ class IdempotencyError(Exception):
         self.message = message
 
 
-def fingerprint(document: str, operation_name: str | None, variables: Any) -> str:
-    """What makes two requests "the same": the normalised document, operation and variables."""
-    payload = orjson.dumps([document, operation_name, variables or {}], option=orjson.OPT_SORT_KEYS)
+def fingerprint(
+    document: str, operation_name: str | None, variables: Any, scopes: frozenset[str]
+) -> str:
+    """What makes two requests "the same": the normalised document, operation, variables and
+    the caller's scopes (so a replay never hands a response to a token that could not have
+    asked for it)."""
+    payload = orjson.dumps(
+        [document, operation_name, variables or {}, sorted(scopes)], option=orjson.OPT_SORT_KEYS
+    )
     return hashlib.sha256(payload).hexdigest()
 
 

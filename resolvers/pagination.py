@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -28,8 +28,15 @@ def decode_cursor(cursor: str, sort: str, *, is_datetime: bool) -> Keyset:
         cursor_sort, value, item_id = orjson.loads(raw)
         if cursor_sort != sort or not isinstance(item_id, str) or not isinstance(value, str):
             raise ValueError
-        return Keyset(datetime.fromisoformat(value) if is_datetime else value, item_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        if "\x00" in value or "\x00" in item_id:
+            raise ValueError
+        if not is_datetime:
+            return Keyset(value, item_id)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError
+        return Keyset(moment.astimezone(UTC), item_id)
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise bad_user_input(
             "The cursor is not valid for this list and order; "
             "use a cursor returned by the same query."

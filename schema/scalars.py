@@ -6,7 +6,7 @@ Registered through `StrawberryConfig.scalar_map` in `schema/schema.py`.
 from __future__ import annotations
 
 import decimal
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NewType
 
 import strawberry
@@ -45,6 +45,10 @@ def _parse_datetime(value: Any) -> datetime:
         raise GraphQLError(f"{value!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise GraphQLError("DateTime needs an offset, such as 2026-01-31T12:00:00Z")
+    try:
+        parsed.astimezone(UTC)  # the instant must exist in UTC for PostgreSQL to compare it
+    except OverflowError:
+        raise GraphQLError(f"{value!r} is out of the supported range") from None
     return parsed
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -32,8 +28,6 @@ from schema.types import (
     UpdateCustomerPayload,
     Viewer,
 )
-
-_log = logging.getLogger("ledgerline.graphql")
 
 # graphql-armor's defaults, loosened where a dashboard's queries need it (OWASP GraphQL).
 MAX_DEPTH = 8
@@ -124,20 +118,15 @@ class ExecutionStarted(SchemaExtension):
 
 
 class LedgerlineSchema(strawberry.Schema):
-    """Logs only unexpected errors: a refused document or a denied field is the caller's
-    business, and echoing documents into logs would fill them with callers' text."""
+    """The HTTP endpoint reports unexpected errors (with an error id, and masked in
+    production); strawberry's own logging would print every refused document."""
 
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
-        for error in errors:
-            if _is_unexpected(error):
-                _log.error(
-                    "unexpected error in %s",
-                    ".".join(str(part) for part in error.path or ()) or "request",
-                    exc_info=error.original_error,
-                )
+        return None
 
 
 def build_schema(*, introspection: bool = True, production: bool = False) -> strawberry.Schema:
+    """`production` turns field suggestions off; unexpected errors are masked by the endpoint."""
     extensions: list = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
@@ -147,8 +136,6 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    if production:
-        extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
@@ -156,16 +143,6 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
-
-
-def _is_unexpected(error) -> bool:  # type: ignore[no-untyped-def]
-    """Errors we raised on purpose (codes in extensions), GraphQL's own (validation, variable
-    coercion) and scalar parsing errors are the caller's; anything else is a bug, masked in
-    production."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
-    return not (error.extensions or {}).get("code")
 
 
 schema = build_schema()

@@ -12,7 +12,7 @@ from domain.customers import (
     validate_draft,
 )
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
-from domain.ids import new_id
+from domain.ids import new_id, prefix_of
 from domain.ports import UnitOfWork
 
 _ID_FIELD = ("input", "id")
@@ -34,6 +34,17 @@ async def update_customer(uow: UnitOfWork, customer_id: str, changes: CustomerCh
         changed = apply_changes(current, clean)
         if changed == current:
             return current
+        if changed.currency != current.currency and current.balance.minor_units != 0:
+            # The balance is held in the customer's currency; it would change meaning.
+            raise DomainError(
+                [
+                    FieldError(
+                        ErrorCode.INVALID,
+                        ("input", "currency"),
+                        "The currency cannot change while the customer has a balance.",
+                    )
+                ]
+            )
         saved = await uow.customers.save(changed)
         await uow.events.add(events.CUSTOMER_UPDATED, saved.id, saved.snapshot())
         await uow.commit()
@@ -42,9 +53,7 @@ async def update_customer(uow: UnitOfWork, customer_id: str, changes: CustomerCh
 
 async def archive_customer(uow: UnitOfWork, customer_id: str) -> Customer:
     async with uow:
-        current = await uow.customers.get(customer_id, for_update=True)
-        if current is None:
-            raise NotFound(_ID_FIELD, "Customer")
+        current = await _customer(uow, customer_id)
         if current.archived:
             raise DomainError(
                 [FieldError(ErrorCode.ALREADY_ARCHIVED, _ID_FIELD, "Customer is already archived.")]
@@ -55,11 +64,19 @@ async def archive_customer(uow: UnitOfWork, customer_id: str) -> Customer:
     return archived
 
 
-async def _editable_customer(uow: UnitOfWork, customer_id: str) -> Customer:
-    # Locked so two concurrent updates apply one after the other, never over each other.
-    customer = await uow.customers.get(customer_id, for_update=True)
+async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
+    """The customer, locked so concurrent changes apply one after the other; a malformed,
+    unknown or foreign id is "not found" alike."""
+    customer = None
+    if prefix_of(customer_id) == "cus":
+        customer = await uow.customers.get(customer_id, for_update=True)
     if customer is None:
         raise NotFound(_ID_FIELD, "Customer")
+    return customer
+
+
+async def _editable_customer(uow: UnitOfWork, customer_id: str) -> Customer:
+    customer = await _customer(uow, customer_id)
     if customer.archived:
         raise DomainError(
             [FieldError(ErrorCode.ARCHIVED, _ID_FIELD, "An archived customer cannot be changed.")]

@@ -7,7 +7,9 @@ can be stored for idempotent replay, and parsed documents are cached.
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,6 +27,8 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from auth.backend import PrincipalUser
 from infra import idempotency
 from infra.db import tenant_transaction
+from infra.http.screening import RefusedRequest, screen_request
+from infra.repositories.accounts import account_exists
 from resolvers.context import Context
 from schema.schema import MAX_TOKENS
 
@@ -34,6 +38,7 @@ _QUERIES_AND_MUTATIONS = frozenset(
     {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}
 )
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
+_log = logging.getLogger("ledgerline.graphql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class GraphQLEndpoint:
         self.engine = engine
         self.graphiql = graphiql
         self.production = production
+        self._known_accounts: set[str] = set()
 
     async def __call__(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params:
@@ -88,6 +94,9 @@ class GraphQLEndpoint:
             )
         try:
             query, variables, operation_name = await self._read_request(request)
+            screen_request(query, variables, operation_name)
+        except RefusedRequest as exc:
+            return error_response(400, str(exc), exc.code)
         except ValueError as exc:
             return error_response(400, str(exc), "BAD_REQUEST")
         try:
@@ -131,9 +140,15 @@ class GraphQLEndpoint:
             if key is not None:
                 idempotency.check_key(key)
                 request_fingerprint = idempotency.fingerprint(
-                    parsed.normalised, operation_name, variables
+                    parsed.normalised, operation_name, variables, principal.scopes
                 )
             async with tenant_transaction(self.engine, principal.tenant_id) as db:
+                if not await self._account_exists(db, principal.tenant_id):
+                    return error_response(
+                        403,
+                        "The token's account does not exist on this server.",
+                        "UNKNOWN_ACCOUNT",
+                    )
                 if key is not None:
                     stored = await idempotency.claim(db, key, request_fingerprint)
                     if stored is not None:
@@ -153,15 +168,26 @@ class GraphQLEndpoint:
                         _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
                     ),
                 )
-                status = 200 if context.began_executing else 400
-                body = self._encode(result, executed=context.began_executing)
-                if key is not None and context.began_executing:
+                executed = context.began_executing and not _refused_before_execution(result)
+                status = 200 if executed else 400
+                body = self._encode(result, executed=executed)
+                if key is not None and executed:
                     await idempotency.remember(
                         db, key, request_fingerprint, idempotency.StoredResponse(status, body)
                     )
         except idempotency.IdempotencyError as exc:
             return error_response(exc.status, exc.message, exc.code.value)
         return Response(body, status, media_type="application/json")
+
+    async def _account_exists(self, db: Any, tenant_id: str) -> bool:
+        # Accounts are never deleted, so one that exists is remembered; an external identity
+        # provider may name one that was never created here.
+        if tenant_id in self._known_accounts:
+            return True
+        if await account_exists(db, tenant_id):
+            self._known_accounts.add(tenant_id)
+            return True
+        return False
 
     def _encode(self, result: Any, *, executed: bool) -> bytes:
         payload: dict[str, Any] = {}
@@ -173,7 +199,20 @@ class GraphQLEndpoint:
 
     def _format_error(self, error: GraphQLError) -> dict[str, Any]:
         formatted = error.formatted
-        if self.production:
+        if _is_unexpected(error):
+            # A bug, not the caller's doing: logged with an id the caller can quote to us;
+            # in production the answer says nothing about internals.
+            error_id = secrets.token_hex(8)
+            _log.error(
+                "unexpected error %s at %s",
+                error_id,
+                ".".join(str(part) for part in error.path or ()) or "request",
+                exc_info=error.original_error,
+            )
+            if self.production:
+                formatted["message"] = "Unexpected error."
+            formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+        elif self.production:
             formatted["message"] = _SUGGESTION.sub("", formatted["message"])
         return formatted
 
@@ -194,9 +233,7 @@ class GraphQLEndpoint:
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
             raise ValueError("POST a JSON body with Content-Type: application/json.")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise ValueError(f"The request body is over {MAX_BODY_BYTES} bytes.")
+        body = await read_body(request, MAX_BODY_BYTES)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -206,6 +243,39 @@ class GraphQLEndpoint:
         return _checked(
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Errors raised on purpose (a code in extensions), GraphQL's own (validation, variable
+    coercion, scalar parsing) are the caller's; anything else is a bug."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return not (error.extensions or {}).get("code")
+
+
+def _refused_before_execution(result: Any) -> bool:
+    """Variables that do not fit the operation are refused before any field runs: a request
+    error (400, not stored for replay), though strawberry reports it from execution."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors)
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused past `limit` bytes without reading the rest into memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ValueError(f"The request body is over {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"The request body is over {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _checked(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import orjson
 from authlib.oauth2.rfc6749.errors import (
@@ -20,9 +20,23 @@ from starlette.responses import JSONResponse, Response
 from auth.client_secrets import verify_client_secret
 from auth.scopes import UnknownScope, parse_scopes
 from auth.tokens import TokenIssuer
+from domain.ids import prefix_of
+from infra.http.graphql import read_body
 from infra.repositories.accounts import find_client
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FORM_BYTES = 8192
+
+
+def parse_qs(body: str) -> dict[str, str]:
+    """Form parameters; RFC 6749 §3.2 forbids repeating one, so a repeat is refused."""
+    pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=20, strict_parsing=False)
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise ValueError(f"{name} given twice")
+        form[name] = value
+    return form
 
 
 def _oauth_error(error: OAuth2Error, *, status: int | None = None, basic: bool = False) -> Response:
@@ -63,7 +77,10 @@ class TokenEndpoint:
                     description="Send application/x-www-form-urlencoded parameters."
                 )
             )
-        form = await request.form()
+        try:
+            form = parse_qs((await read_body(request, MAX_FORM_BYTES)).decode())
+        except (ValueError, UnicodeDecodeError):
+            return _oauth_error(InvalidRequestError(description="Malformed or oversized form."))
         if form.get("grant_type") != "client_credentials":
             return _oauth_error(
                 OAuth2Error(
@@ -80,8 +97,10 @@ class TokenEndpoint:
         client_id, secret = (
             basic if basic is not None else (str(form_id or ""), str(form_secret or ""))
         )
-        async with self._engine.connect() as conn:
-            client = await find_client(conn, client_id) if client_id else None
+        client = None
+        if prefix_of(client_id) == "cli":  # anything else cannot be a client: no query
+            async with self._engine.connect() as conn:
+                client = await find_client(conn, client_id)
         if client is None or client.revoked or not verify_client_secret(secret, client.secret_hash):
             return _oauth_error(
                 InvalidClientError(description="Client authentication failed."),
@@ -89,7 +108,7 @@ class TokenEndpoint:
                 basic=basic is not None,
             )
         try:
-            requested = parse_scopes(str(form["scope"])) if form.get("scope") else None
+            requested = parse_scopes(form["scope"]) if form.get("scope") else None
         except UnknownScope:
             # The caller's text is not echoed: RFC 6749 limits the description's characters.
             return _oauth_error(

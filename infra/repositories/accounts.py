@@ -51,6 +51,11 @@ async def accounts_by_ids(conn: Any, ids: list[str]) -> list[Account | None]:
     return [found.get(account_id) for account_id in ids]
 
 
+async def account_exists(conn: Any, account_id: str) -> bool:
+    statement = select(accounts.c.id).where(accounts.c.id == account_id)
+    return (await conn.execute(statement)).first() is not None
+
+
 async def all_account_ids(conn: AsyncConnection) -> list[str]:
     return list((await conn.execute(select(accounts.c.id).order_by(accounts.c.id))).scalars())
 

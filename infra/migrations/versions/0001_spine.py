@@ -55,7 +55,7 @@ CREATE TABLE customers (
     address jsonb CHECK (address IS NULL OR jsonb_typeof(address) = 'object'),
     tax_ids jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(tax_ids) = 'array'),
     metadata jsonb NOT NULL DEFAULT '{}' CHECK (
-        jsonb_typeof(metadata) = 'object' AND pg_column_size(metadata) <= 32768
+        jsonb_typeof(metadata) = 'object' AND pg_column_size(metadata) <= 262144
     ),
     balance bigint NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
