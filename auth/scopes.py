@@ -25,8 +25,15 @@ ALL_SCOPES: tuple[str, ...] = (
     "webhooks:manage",
 )
 
-# An event is readable with the read scope of the object it is about.
-_EVENT_READ_SCOPES = {"customer": CUSTOMERS_READ}
+# The scope that reads each kind of object: through its list and singular fields, through
+# `node`/`nodes`, and through the events about it (`customer.*` events are customers).
+_READ_SCOPES = {"customer": CUSTOMERS_READ}
+
+
+def may_read(kind: str, scopes: frozenset[str]) -> bool:
+    """Whether a token with `scopes` may read objects of `kind` ("customer", ...)."""
+    scope = _READ_SCOPES.get(kind.lower())
+    return scope is not None and scope in scopes
 
 
 class UnknownScope(ValueError):
@@ -44,11 +51,7 @@ def parse_scopes(text: str | None) -> list[str]:
 
 def readable_event_types(event_types: tuple[str, ...], scopes: frozenset[str]) -> list[str]:
     """The event types a caller may read: `customer.*` needs customers:read, and so on."""
-    return [
-        event_type
-        for event_type in event_types
-        if _EVENT_READ_SCOPES.get(event_type.split(".", 1)[0]) in scopes
-    ]
+    return [t for t in event_types if may_read(t.split(".", 1)[0], scopes)]
 
 
 @cache

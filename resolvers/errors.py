@@ -18,9 +18,3 @@ def user_errors(error: DomainError) -> list[Any]:
 def bad_user_input(message: str) -> GraphQLError:
     """A query argument that cannot be served (page size, cursor): a GraphQL error."""
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
-
-
-def forbidden(scope: str) -> GraphQLError:
-    return GraphQLError(
-        f"This needs the {scope} scope.", extensions={"code": "FORBIDDEN", "requiredScope": scope}
-    )

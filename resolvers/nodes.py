@@ -7,11 +7,8 @@ from typing import Any
 
 import strawberry
 
-from auth.scopes import CUSTOMERS_READ, readable_event_types
-from domain.ids import prefix_of
-
-# The scope needed to read each kind of node; events are checked by their type.
-_READ_SCOPE = {"cus": CUSTOMERS_READ}
+from auth.scopes import may_read, readable_event_types
+from domain.ids import PREFIXES, prefix_of
 
 
 async def load_node(info: strawberry.Info, node_id: str) -> Any:
@@ -21,7 +18,7 @@ async def load_node(info: strawberry.Info, node_id: str) -> Any:
     prefix = prefix_of(node_id)
     context = info.context
     scopes = context.principal.scopes
-    if prefix == "cus" and _READ_SCOPE["cus"] in scopes:
+    if prefix == "cus" and may_read(PREFIXES[prefix], scopes):
         found = await context.loaders.customer_by_id.load(node_id)
         return Customer.from_domain(found) if found else None
     if prefix == "evt":

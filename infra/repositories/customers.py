@@ -85,11 +85,6 @@ class SqlCustomerRepository:
         row = (await self._db.execute(statement)).first()
         return None if row is None else customer_from_row(row)
 
-    async def get_by_external_id(self, external_id: str) -> Customer | None:
-        statement = self._scoped().where(customers.c.external_id == external_id)
-        row = (await self._db.execute(statement)).first()
-        return None if row is None else customer_from_row(row)
-
     async def add(self, customer_id: str, draft: CustomerDraft) -> Customer:
         statement = (
             insert(customers)

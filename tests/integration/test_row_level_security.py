@@ -366,3 +366,22 @@ async def test_check_constraints_refuse_what_the_domain_refuses(
 
 async def _count_customers(admin: asyncpg.Connection, tenant: Tenant) -> int:
     return await admin.fetchval("select count(*) from customers where tenant_id = $1", tenant.id)
+
+
+async def test_a_tenant_transaction_runs_as_the_app_role_even_after_the_session_role_was_reset(
+    test_database: conftest.TestDatabase,
+) -> None:
+    # given a one-connection pool whose session role was reset to the login role
+    engine = create_engine(test_database.url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("reset role"))
+            await conn.commit()
+            assert (await conn.execute(text("select current_user"))).scalar() != APP_ROLE
+        # when the same connection serves a tenant transaction
+        async with tenant_transaction(engine, "any-tenant") as db:
+            role = (await db.execute(text("select current_user"))).scalar()
+        # then row-level security still binds it
+        assert role == APP_ROLE
+    finally:
+        await engine.dispose()
