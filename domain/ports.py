@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from domain.accounts import Account
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
+from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
 
 
 class CustomerRepository(Protocol):
@@ -44,3 +47,34 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+class ReadModel(Protocol):
+    """The reads of one request, within its tenant: each call is one SQL statement.
+
+    Batch reads answer in key order, with None (or an empty list) for a key not found.
+    """
+
+    async def accounts_by_ids(self, ids: Sequence[str]) -> list[Account | None]: ...
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> list[Customer | None]: ...
+
+    async def page_of_customers(
+        self, where: CustomerFilter, sort: CustomerSort, descending: bool, page: PageRequest
+    ) -> list[Customer]:
+        """Up to `page.limit + 1` customers in the order asked (backwards pages reversed)."""
+        ...
+
+    async def count_customers(self, where: CustomerFilter) -> int: ...
+
+    async def events_by_ids(self, ids: Sequence[str]) -> list[Event | None]: ...
+
+    async def page_of_events(
+        self, where: EventFilter, descending: bool, page: PageRequest
+    ) -> list[Event]: ...
+
+    async def count_events(self, where: EventFilter) -> int: ...
+
+    async def recent_events_by_objects(
+        self, object_ids: Sequence[str], limit: int, types: Sequence[str]
+    ) -> list[list[Event]]: ...

@@ -1,29 +1,29 @@
-"""The typed request context: who calls, the tenant transaction, and this request's loaders."""
+"""The typed request context: who calls, what it may read and change, and its loaders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from auth.principal import Principal
-from infra.db import TenantConnection
-from infra.uow import SqlUnitOfWork
+from domain.ports import ReadModel, UnitOfWork
 from resolvers.loaders import Loaders
 
 
 @dataclass
 class Context:
     principal: Principal
-    db: TenantConnection
+    reads: ReadModel
+    new_unit_of_work: Callable[[], UnitOfWork]
     request: Any = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.db, self.principal)
+        return Loaders(self.reads, self.principal)
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db)
+    def uow(self) -> UnitOfWork:
+        return self.new_unit_of_work()

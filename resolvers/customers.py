@@ -11,7 +11,6 @@ from domain.errors import DomainError
 from domain.ids import prefix_of
 from domain.queries import CustomerFilter, CustomerSort, InvalidQuery, clean_filter_text
 from domain.services import customers as services
-from infra.repositories.customers import count_customers, page_of_customers
 from resolvers.errors import bad_user_input, user_errors
 from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
@@ -60,8 +59,8 @@ async def customers(
         created_before=filter.created_before if filter else None,
         archived=filter.archived if filter else None,
     )
-    db = info.context.db
-    rows = await page_of_customers(db, where, sort, descending, page)
+    reads = info.context.reads
+    rows = await reads.page_of_customers(where, sort, descending, page)
     loader = info.context.loaders.customer_by_id
     for row in rows:
         loader.prime(row.id, row)
@@ -70,7 +69,7 @@ async def customers(
         page,
         cursor_of=lambda c: encode_cursor(sort.value, getattr(c, sort.value), c.id),
         to_node=Customer.from_domain,
-        count_total=lambda: count_customers(db, where),
+        count_total=lambda: reads.count_customers(where),
     )
 
 

@@ -9,7 +9,6 @@ import strawberry
 from auth.scopes import readable_event_types
 from domain.events import EVENT_TYPES
 from domain.queries import EventFilter
-from infra.repositories.events import count_events, page_of_events
 from resolvers.nodes import load_node
 from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
@@ -40,14 +39,14 @@ async def events(
         created_after=filter.created_after if filter else None,
         created_before=filter.created_before if filter else None,
     )
-    db = info.context.db
-    rows = await page_of_events(db, where, descending, page) if where.types else []
+    reads = info.context.reads
+    rows = await reads.page_of_events(where, descending, page) if where.types else []
     return build_connection(
         rows,
         page,
         cursor_of=lambda e: encode_cursor("created_at", e.created_at, e.id),
         to_node=Event.from_domain,
-        count_total=(lambda: count_events(db, where)) if where.types else _zero,
+        count_total=(lambda: reads.count_events(where)) if where.types else _zero,
     )
 
 

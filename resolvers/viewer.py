@@ -6,14 +6,12 @@ from typing import Any
 
 import strawberry
 
-from infra.repositories.accounts import accounts_by_ids
-
 
 async def viewer(info: strawberry.Info) -> Any:
     from schema.types import Account, Viewer
 
     principal = info.context.principal
-    (account,) = await accounts_by_ids(info.context.db, [principal.tenant_id])
+    account = await info.context.loaders.account_by_id.load(principal.tenant_id)
     return Viewer(
         account=Account(
             id=strawberry.ID(account.id), name=account.name, created_at=account.created_at

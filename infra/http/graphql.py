@@ -28,7 +28,9 @@ from auth.backend import PrincipalUser
 from infra import idempotency
 from infra.db import tenant_transaction
 from infra.http.screening import RefusedRequest, screen_request
+from infra.read_model import SqlReadModel
 from infra.repositories.accounts import account_exists
+from infra.uow import SqlUnitOfWork
 from resolvers.context import Context
 from schema.schema import MAX_TOKENS
 
@@ -158,7 +160,12 @@ class GraphQLEndpoint:
                             media_type="application/json",
                             headers={"Idempotent-Replayed": "true"},
                         )
-                context = Context(principal=principal, db=db, request=request)
+                context = Context(
+                    principal=principal,
+                    reads=SqlReadModel(db),
+                    new_unit_of_work=lambda: SqlUnitOfWork(db),
+                    request=request,
+                )
                 result = await self.schema.execute(
                     query,
                     variable_values=variables,

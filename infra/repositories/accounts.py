@@ -4,21 +4,14 @@ looks a client up before any tenant is known."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.accounts import Account
 from infra.tables import accounts, oauth_clients
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: str
-    name: str
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

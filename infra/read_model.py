@@ -1,0 +1,47 @@
+"""The SQL read model: the reads resolvers and loaders make, bound to one tenant transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.accounts import Account
+from domain.customers import Customer
+from domain.events import Event
+from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
+from infra.db import TenantConnection
+from infra.repositories import accounts, customers, events
+
+
+class SqlReadModel:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def accounts_by_ids(self, ids: Sequence[str]) -> list[Account | None]:
+        return await accounts.accounts_by_ids(self._db, list(ids))
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> list[Customer | None]:
+        return await customers.customers_by_ids(self._db, ids)
+
+    async def page_of_customers(
+        self, where: CustomerFilter, sort: CustomerSort, descending: bool, page: PageRequest
+    ) -> list[Customer]:
+        return await customers.page_of_customers(self._db, where, sort, descending, page)
+
+    async def count_customers(self, where: CustomerFilter) -> int:
+        return await customers.count_customers(self._db, where)
+
+    async def events_by_ids(self, ids: Sequence[str]) -> list[Event | None]:
+        return await events.events_by_ids(self._db, ids)
+
+    async def page_of_events(
+        self, where: EventFilter, descending: bool, page: PageRequest
+    ) -> list[Event]:
+        return await events.page_of_events(self._db, where, descending, page)
+
+    async def count_events(self, where: EventFilter) -> int:
+        return await events.count_events(self._db, where)
+
+    async def recent_events_by_objects(
+        self, object_ids: Sequence[str], limit: int, types: Sequence[str]
+    ) -> list[list[Event]]:
+        return await events.recent_events_by_objects(self._db, object_ids, limit, types)
