@@ -7,6 +7,7 @@ identity provider are checked against its JWKS with asymmetric algorithms only, 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -22,6 +23,7 @@ from joserfc.jwk import ECKey, KeySet
 from auth.principal import Principal
 
 ALGORITHM = "ES256"
+ACCESS_TOKEN_TYPE = "at+jwt"
 EXTERNAL_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"]
 LEEWAY_SECONDS = 30
 # JWTs bigger than this are refused before any parsing: nothing legitimate is that large.
@@ -62,7 +64,7 @@ class TokenIssuer:
             "exp": now + self._ttl,
             "jti": _random_jti(),
         }
-        header = {"alg": ALGORITHM, "kid": self._key.kid, "typ": "at+jwt"}
+        header = {"alg": ALGORITHM, "kid": self._key.kid, "typ": ACCESS_TOKEN_TYPE}
         return IssuedToken(jwt.encode(header, claims, self._key), self._ttl, scope)
 
 
@@ -79,8 +81,14 @@ class ExternalKeys:
         self._min_refresh = min_refresh_seconds
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
+        # One fetch at a time: requests arriving while the cache is stale wait for it.
+        self._refreshing = asyncio.Lock()
 
     async def key_set(self, kid: str | None) -> KeySet:
+        async with self._refreshing:
+            return await self._current(kid)
+
+    async def _current(self, kid: str | None) -> KeySet:
         now = time.monotonic()
         stale = self._keys is None or now - self._fetched_at > self._ttl
         unknown_kid = (
@@ -150,6 +158,9 @@ class TokenVerifier:
             self._claims.validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise InvalidToken(_reason(exc)) from None
+        if keys is self._own_keys and decoded.header.get("typ") != ACCESS_TOKEN_TYPE:
+            # RFC 9068 §4: our keys sign access tokens only; anything else is not one.
+            raise InvalidToken("not an access token")
         return _principal(decoded.claims), float(decoded.claims["exp"])
 
 

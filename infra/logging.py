@@ -9,6 +9,8 @@ import structlog
 
 def configure_logging(level: str, *, production: bool) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
+    # Alembic narrates every migration context at INFO; its errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     renderer = (
         structlog.processors.JSONRenderer() if production else structlog.dev.ConsoleRenderer()
     )

@@ -467,3 +467,16 @@ async def test_unsigned_token_naming_the_providers_kid_is_refused(
     response = await call_viewer(external_idp_client, token)
     # then
     assert_refused(response)
+
+
+@pytest.mark.parametrize("typ", ["JWT", None])
+async def test_a_token_of_ours_that_is_not_typed_as_an_access_token_is_refused(
+    tenant: Tenant, client: httpx.AsyncClient, settings: Settings, server_key: ECKey, typ: Any
+) -> None:
+    # given a token signed with our key whose header does not say at+jwt (RFC 9068 §4)
+    header = {"alg": "ES256", "kid": server_key.kid, **({"typ": typ} if typ else {})}
+    token = jwt.encode(header, claims_for(settings, tenant.id), server_key)
+    # when
+    response = await call_viewer(client, token)
+    # then
+    assert_refused(response)
