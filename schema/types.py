@@ -126,7 +126,10 @@ class Customer(Node):
     tax_ids: list[TaxId] = strawberry.field(description="Tax registrations, up to 5.")
     metadata: JSON = strawberry.field(description="The merchant's own key/value strings.")
     balance: Money = strawberry.field(
-        description="Credit balance applied to the next invoices (negative when owed)."
+        description=(
+            "Amount carried to the next invoices, in the customer's currency: negative is a "
+            "credit in the customer's favour, positive is owed (Stripe's convention)."
+        )
     )
     created_at: datetime = strawberry.field(description="When the customer was created.")
     updated_at: datetime = strawberry.field(description="When its details last changed.")
