@@ -9,6 +9,9 @@ from strawberry.permission import BasePermission
 
 CUSTOMERS_READ = "customers:read"
 CUSTOMERS_WRITE = "customers:write"
+CATALOG_READ = "catalog:read"
+CATALOG_WRITE = "catalog:write"
+USAGE_WRITE = "usage:write"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",
@@ -27,7 +30,7 @@ ALL_SCOPES: tuple[str, ...] = (
 
 # The scope that reads each kind of object: through its list and singular fields, through
 # `node`/`nodes`, and through the events about it (`customer.*` events are customers).
-_READ_SCOPES = {"customer": CUSTOMERS_READ}
+_READ_SCOPES = {"customer": CUSTOMERS_READ, "billablemetric": CATALOG_READ}
 
 
 def may_read(kind: str, scopes: frozenset[str]) -> bool:

@@ -14,6 +14,7 @@ PREFIXES: dict[str, str] = {
     "cus": "Customer",
     "evt": "Event",
     "cli": "OAuthClient",
+    "bm": "BillableMetric",
 }
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol
 
 from domain.accounts import Account
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
+from domain.metrics import BillableMetric, MetricDraft
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
+from domain.usage import UsageEvent
 
 
 class CustomerRepository(Protocol):
@@ -26,6 +31,30 @@ class CustomerRepository(Protocol):
     async def archive(self, customer_id: str) -> Customer: ...
 
 
+class MetricRepository(Protocol):
+    async def add(self, metric_id: str, draft: MetricDraft) -> BillableMetric:
+        """Stores a new metric; raises DomainError(DUPLICATE) if its code is taken."""
+        ...
+
+    async def by_codes(self, codes: set[str]) -> dict[str, BillableMetric]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRefs:
+    """Active customers' ids, found by id and by the merchant's external id."""
+
+    by_id: dict[str, str]
+    by_external_id: dict[str, str]
+
+
+class UsageRepository(Protocol):
+    async def customer_ids(self, ids: set[str], external_ids: set[str]) -> CustomerRefs: ...
+
+    async def add_new(self, events: list[UsageEvent]) -> int:
+        """Stores the events whose idempotency keys are new; answers how many were stored."""
+        ...
+
+
 class EventRepository(Protocol):
     async def add(self, event_type: str, object_id: str, data: dict[str, Any]) -> Event: ...
 
@@ -36,6 +65,8 @@ class UnitOfWork(Protocol):
     tenant_id: str
     customers: CustomerRepository
     events: EventRepository
+    metrics: MetricRepository
+    usage: UsageRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -78,3 +109,19 @@ class ReadModel(Protocol):
     async def recent_events_by_objects(
         self, object_ids: Sequence[str], limit: int, types: Sequence[str]
     ) -> list[list[Event]]: ...
+
+    async def metrics_by_ids(self, ids: Sequence[str]) -> list[BillableMetric | None]: ...
+
+    async def metrics_by_codes(self, codes: set[str]) -> dict[str, BillableMetric]: ...
+
+    async def page_of_metrics(
+        self, codes: Sequence[str] | None, descending: bool, page: PageRequest
+    ) -> list[BillableMetric]: ...
+
+    async def count_metrics(self, codes: Sequence[str] | None) -> int: ...
+
+    async def usage_by_customers(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, tuple[Decimal, int]]:
+        """Each customer's quantity and event count in [start, end); absent when none."""
+        ...

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 
 from domain.accounts import Account
 from domain.customers import Customer
 from domain.events import Event
+from domain.metrics import BillableMetric
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
 from infra.db import TenantConnection
-from infra.repositories import accounts, customers, events
+from infra.repositories import accounts, customers, events, metrics, usage
+from infra.repositories.metrics import SqlMetricRepository
 
 
 class SqlReadModel:
@@ -45,3 +49,22 @@ class SqlReadModel:
         self, object_ids: Sequence[str], limit: int, types: Sequence[str]
     ) -> list[list[Event]]:
         return await events.recent_events_by_objects(self._db, object_ids, limit, types)
+
+    async def metrics_by_ids(self, ids: Sequence[str]) -> list[BillableMetric | None]:
+        return await metrics.metrics_by_ids(self._db, ids)
+
+    async def metrics_by_codes(self, codes: set[str]) -> dict[str, BillableMetric]:
+        return await SqlMetricRepository(self._db).by_codes(codes)
+
+    async def page_of_metrics(
+        self, codes: Sequence[str] | None, descending: bool, page: PageRequest
+    ) -> list[BillableMetric]:
+        return await metrics.page_of_metrics(self._db, codes, descending, page)
+
+    async def count_metrics(self, codes: Sequence[str] | None) -> int:
+        return await metrics.count_metrics(self._db, codes)
+
+    async def usage_by_customers(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, tuple[Decimal, int]]:
+        return await usage.usage_by_customers(self._db, customer_ids, metric, start, end)

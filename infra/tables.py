@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -92,4 +93,31 @@ events = Table(
     Column("object_id", Text, nullable=False),
     Column("data", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+billable_metrics = Table(
+    "billable_metrics",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("aggregation", Text, nullable=False),
+    Column("property", Text),
+    Column("filters", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("archived_at", DateTime(timezone=True)),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("idempotency_key", Text, primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("metric_code", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("properties", JSONB, nullable=False),
+    Column("value", Numeric(38, 12)),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -13,6 +13,8 @@ from typing import Any
 from infra.db import TenantConnection
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
+from infra.repositories.metrics import SqlMetricRepository
+from infra.repositories.usage import SqlUsageRepository
 
 
 class SqlUnitOfWork:
@@ -21,6 +23,8 @@ class SqlUnitOfWork:
         self.tenant_id = db.tenant_id
         self.customers = SqlCustomerRepository(db)
         self.events = SqlEventRepository(db)
+        self.metrics = SqlMetricRepository(db)
+        self.usage = SqlUsageRepository(db)
         self._savepoint: Any = None
         self._committed = False
 

@@ -6,6 +6,9 @@ requests or tenants.
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 from aiodataloader import DataLoader
 
 from auth.principal import Principal
@@ -13,6 +16,7 @@ from auth.scopes import readable_event_types
 from domain.accounts import Account
 from domain.customers import Customer
 from domain.events import EVENT_TYPES, Event
+from domain.metrics import BillableMetric
 from domain.ports import ReadModel
 
 RECENT_EVENTS_LIMIT = 5
@@ -57,11 +61,56 @@ class AccountByIdLoader(DataLoader):  # type: ignore[type-arg]
         return await self._reads.accounts_by_ids(ids)
 
 
+class MetricByIdLoader(DataLoader):  # type: ignore[type-arg]
+    def __init__(self, reads: ReadModel) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(self, ids: list[str]) -> list[BillableMetric | None]:
+        return await self._reads.metrics_by_ids(ids)
+
+
+UsageKey = tuple[str, str, datetime, datetime]  # customer id, metric code, from, to
+
+
+class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
+    """A customer's usage of a metric in a window; customers asking the same metric and
+    window share one statement (a dashboard's list asks the same of every row)."""
+
+    def __init__(self, reads: ReadModel) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(
+        self, keys: list[UsageKey]
+    ) -> list[tuple[BillableMetric, Decimal, int] | None]:
+        metrics = await self._reads.metrics_by_codes({code for _, code, _, _ in keys})
+        windows: dict[tuple[str, datetime, datetime], list[str]] = {}
+        for customer_id, code, start, end in keys:
+            windows.setdefault((code, start, end), []).append(customer_id)
+        found: dict[UsageKey, tuple[Decimal, int]] = {}
+        for (code, start, end), customer_ids in windows.items():
+            if code in metrics:
+                usage = await self._reads.usage_by_customers(
+                    customer_ids, metrics[code], start, end
+                )
+                for customer_id, measured in usage.items():
+                    found[(customer_id, code, start, end)] = measured
+        answers: list[tuple[BillableMetric, Decimal, int] | None] = []
+        for key in keys:
+            metric = metrics.get(key[1])
+            quantity, count = found.get(key, (Decimal(0), 0))
+            answers.append(None if metric is None else (metric, quantity, count))
+        return answers
+
+
 class Loaders:
     def __init__(self, reads: ReadModel, principal: Principal) -> None:
         self.customer_by_id = CustomerByIdLoader(reads)
         self.event_by_id = EventByIdLoader(reads)
         self.account_by_id = AccountByIdLoader(reads)
+        self.metric_by_id = MetricByIdLoader(reads)
+        self.usage_by_customer = UsageByCustomerLoader(reads)
         self.recent_events_by_object = RecentEventsByObjectLoader(
             reads, readable_event_types(EVENT_TYPES, principal.scopes)
         )

@@ -13,7 +13,7 @@ from domain.ids import PREFIXES, prefix_of
 
 async def load_node(info: strawberry.Info, node_id: str) -> Any:
     """The object, or None when unknown, foreign, or not readable with this token."""
-    from schema.types import Customer, Event
+    from schema.types import BillableMetric, Customer, Event
 
     prefix = prefix_of(node_id)
     context = info.context
@@ -21,6 +21,9 @@ async def load_node(info: strawberry.Info, node_id: str) -> Any:
     if prefix == "cus" and may_read(PREFIXES[prefix], scopes):
         found = await context.loaders.customer_by_id.load(node_id)
         return Customer.from_domain(found) if found else None
+    if prefix == "bm" and may_read(PREFIXES[prefix], scopes):
+        metric = await context.loaders.metric_by_id.load(node_id)
+        return BillableMetric.from_domain(metric) if metric else None
     if prefix == "evt":
         event = await context.loaders.event_by_id.load(node_id)
         if event is None or not readable_event_types((event.type,), scopes):

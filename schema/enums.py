@@ -7,6 +7,7 @@ from enum import Enum
 import strawberry
 
 import domain.customers as customers_domain
+import domain.metrics as metrics_domain
 from domain.errors import ErrorCode
 
 UserErrorCode = strawberry.enum(
@@ -21,3 +22,10 @@ TaxIdType = strawberry.enum(
 class SortDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+Aggregation = strawberry.enum(
+    metrics_domain.Aggregation,
+    name="Aggregation",
+    description="How a period's usage events become one quantity.",
+)

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from schema.enums import SortDirection, TaxIdType
+from schema.enums import Aggregation, SortDirection, TaxIdType
 from schema.scalars import JSON, CurrencyCode
 
 
@@ -116,6 +116,57 @@ class EventFilter:
 
 @strawberry.input(description="Sort order of the events list (by creation time).")
 class EventOrder:
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="DESC lists the newest first."
+    )
+
+
+@strawberry.input(description="A new billable metric.")
+class CreateBillableMetricInput:
+    code: str = strawberry.field(
+        description="1 to 64 lowercase letters, digits, `_`, `.` or `-`; unique in your account."
+    )
+    name: str = strawberry.field(description="1 to 200 characters.")
+    aggregation: Aggregation = strawberry.field(description="How events become a quantity.")
+    property: str | None = strawberry.field(
+        default=None, description="The event property aggregated; required except for COUNT."
+    )
+    filters: JSON | None = strawberry.field(
+        default=None,
+        description='Only events with these property values count, e.g. `{"region": ["eu"]}`.',
+    )
+
+
+@strawberry.input(description="One usage event. Name the customer by id or by external id.")
+class UsageEventInput:
+    idempotency_key: str = strawberry.field(
+        description="Your unique id for this event: a replay of it is counted once."
+    )
+    metric_code: str = strawberry.field(description="The billable metric's code.")
+    timestamp: datetime = strawberry.field(
+        description="When it happened: at most 5 minutes ahead, at most 31 days back."
+    )
+    customer_id: strawberry.ID | None = strawberry.field(default=None, description="`cus_…`.")
+    external_customer_id: str | None = strawberry.field(
+        default=None, description="The customer's `externalId`."
+    )
+    properties: JSON | None = strawberry.field(
+        default=None, description="Up to 50 string, number or boolean values."
+    )
+
+
+@strawberry.input(description="A batch of up to 1,000 usage events.")
+class RecordUsageInput:
+    events: list[UsageEventInput] = strawberry.field(description="1 to 1,000 events.")
+
+
+@strawberry.input(description="Narrows the billable metrics list.")
+class BillableMetricFilter:
+    codes: list[str] | None = strawberry.field(default=None, description="Only these codes.")
+
+
+@strawberry.input(description="Sort order of the billable metrics list (by creation time).")
+class BillableMetricOrder:
     direction: SortDirection = strawberry.field(
         default=SortDirection.DESC, description="DESC lists the newest first."
     )

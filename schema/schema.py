@@ -15,16 +15,26 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from auth.scopes import CUSTOMERS_READ, CUSTOMERS_WRITE, requires
-from resolvers import customers, events, nodes, viewer
+from auth.scopes import (
+    CATALOG_READ,
+    CATALOG_WRITE,
+    CUSTOMERS_READ,
+    CUSTOMERS_WRITE,
+    USAGE_WRITE,
+    requires,
+)
+from resolvers import customers, events, nodes, usage, viewer
 from schema.scalars import SCALAR_MAP
 from schema.types import (
     ArchiveCustomerPayload,
+    BillableMetric,
     Connection,
+    CreateBillableMetricPayload,
     CreateCustomerPayload,
     Customer,
     Event,
     Node,
+    RecordUsagePayload,
     UpdateCustomerPayload,
     Viewer,
 )
@@ -57,6 +67,11 @@ class Query:
         description="Customers, newest first unless `orderBy` says otherwise. Page size 1-100.",
         permission_classes=[requires(CUSTOMERS_READ)],
     )
+    billable_metrics: Connection[BillableMetric] = strawberry.field(
+        resolver=usage.billable_metrics,
+        description="Billable metrics, newest first. Page size 1-100.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
     events: Connection[Event] = strawberry.field(
         resolver=events.events,
         description=(
@@ -82,6 +97,17 @@ class Mutation:
         resolver=customers.update_customer,
         description="Changes a customer's details. Emits `customer.updated`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    create_billable_metric: CreateBillableMetricPayload = strawberry.field(
+        resolver=usage.create_billable_metric,
+        description="Creates a billable metric: what usage counts and how it is aggregated.",
+        permission_classes=[requires(CATALOG_WRITE)],
+    )
+    record_usage: RecordUsagePayload = strawberry.field(
+        resolver=usage.record_usage,
+        description="Records up to 1,000 usage events. Each event's idempotencyKey makes a "
+        "replay count once; valid events are kept even when others in the batch are rejected.",
+        permission_classes=[requires(USAGE_WRITE)],
     )
     archive_customer: ArchiveCustomerPayload = strawberry.field(
         resolver=customers.archive_customer,
@@ -139,7 +165,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Event],
+        types=[Customer, Event, BillableMetric],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

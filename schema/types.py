@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 import domain.customers as customers_domain
+import domain.metrics as metrics_domain
 from auth.scopes import CUSTOMERS_READ, requires
 from domain.errors import FieldError
 from domain.events import Event as DomainEvent
@@ -16,7 +17,8 @@ from domain.money import Money as DomainMoney
 from domain.money import format_money
 from resolvers import customers as customer_resolvers
 from resolvers import events as event_resolvers
-from schema.enums import TaxIdType, UserErrorCode
+from resolvers import usage as usage_resolvers
+from schema.enums import Aggregation, TaxIdType, UserErrorCode
 from schema.scalars import JSON, CurrencyCode
 
 
@@ -114,6 +116,46 @@ class Event(Node):
         )
 
 
+@strawberry.type(description="What usage is counted for billing, and how it is aggregated.")
+class BillableMetric(Node):
+    code: str = strawberry.field(
+        description="Unique in your account; usage events and metered prices name it."
+    )
+    name: str = strawberry.field(description="For people: shown on dashboards and invoices.")
+    aggregation: Aggregation = strawberry.field(description="How events become a quantity.")
+    property: str | None = strawberry.field(
+        description="The event property aggregated (null for COUNT)."
+    )
+    filters: JSON = strawberry.field(
+        description="Only events whose properties have one of these values count, "
+        'e.g. `{"region": ["eu"]}`.'
+    )
+    created_at: datetime = strawberry.field(description="When the metric was created.")
+
+    @classmethod
+    def from_domain(cls, metric: metrics_domain.BillableMetric) -> BillableMetric:
+        return cls(
+            id=strawberry.ID(metric.id),
+            code=metric.code,
+            name=metric.name,
+            aggregation=metric.aggregation,
+            property=metric.property,
+            filters=JSON(metric.filters),
+            created_at=metric.created_at,
+        )
+
+
+@strawberry.type(description="A customer's usage of one metric over a time window.")
+class Usage:
+    metric: BillableMetric = strawberry.field(description="The metric measured.")
+    quantity: Decimal = strawberry.field(
+        description="The window's events aggregated as the metric says (0 with no events)."
+    )
+    event_count: int = strawberry.field(description="Events counted in the window.")
+    start: datetime = strawberry.field(name="from", description="Start of the window, inclusive.")
+    end: datetime = strawberry.field(name="to", description="End of the window, exclusive.")
+
+
 @strawberry.type(description="Someone a merchant bills.")
 class Customer(Node):
     name: str = strawberry.field(description="Legal or display name, 1 to 200 characters.")
@@ -138,6 +180,12 @@ class Customer(Node):
     recent_events: list[Event] = strawberry.field(
         resolver=customer_resolvers.recent_events,
         description="The newest events about this customer, newest first.",
+        permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    usage: Usage | None = strawberry.field(
+        resolver=usage_resolvers.customer_usage,
+        description="Usage of a billable metric in [from, to), aggregated in the database; "
+        "null when no such metric exists.",
         permission_classes=[requires(CUSTOMERS_READ)],
     )
 
@@ -225,4 +273,41 @@ class ArchiveCustomerPayload:
     customer: Customer | None = strawberry.field(description="The archived customer.")
     user_errors: list[UserError] = strawberry.field(
         description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.type(description="Result of `createBillableMetric`.")
+class CreateBillableMetricPayload:
+    billable_metric: BillableMetric | None = strawberry.field(
+        description="The new metric; null on errors."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.type(description="An event of a `recordUsage` batch that was not recorded.")
+class UsageEventError:
+    index: int = strawberry.field(description="Position of the event in `input.events`.")
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    field: list[str] | None = strawberry.field(
+        description='Path to the field at fault, e.g. `["input", "events", "3", "timestamp"]`.'
+    )
+    message: str = strawberry.field(description="Explanation for humans; may change.")
+
+
+@strawberry.type(
+    description="Result of `recordUsage`: valid events are kept even when others are not."
+)
+class RecordUsagePayload:
+    accepted: int = strawberry.field(description="Events recorded by this call.")
+    duplicates: int = strawberry.field(
+        description="Valid events whose idempotency key was already recorded: counted once."
+    )
+    rejected: list[UsageEventError] = strawberry.field(
+        description="Events not recorded, by index, with the reason."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Errors of the whole batch (such as more than 1,000 events): "
+        "then nothing was recorded."
     )

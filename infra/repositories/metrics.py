@@ -1,0 +1,105 @@
+"""Billable metrics in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from domain.errors import DomainError, ErrorCode, FieldError
+from domain.metrics import Aggregation, BillableMetric, MetricDraft
+from domain.queries import PageRequest
+from infra.db import TenantConnection
+from infra.pagination import paginate
+from infra.repositories.customers import UNIQUE_VIOLATION
+from infra.tables import billable_metrics
+
+
+def metric_from_row(row: Any) -> BillableMetric:
+    return BillableMetric(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        aggregation=Aggregation(row.aggregation),
+        property=row.property,
+        filters=row.filters,
+        created_at=row.created_at,
+    )
+
+
+class SqlMetricRepository:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def add(self, metric_id: str, draft: MetricDraft) -> BillableMetric:
+        statement = (
+            insert(billable_metrics)
+            .values(
+                tenant_id=self._db.tenant_id,
+                id=metric_id,
+                code=draft.code,
+                name=draft.name,
+                aggregation=draft.aggregation.value,
+                property=draft.property,
+                filters=draft.filters,
+            )
+            .returning(*billable_metrics.c)
+        )
+        try:
+            return metric_from_row((await self._db.execute(statement)).one())
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise DomainError(
+                    [
+                        FieldError(
+                            ErrorCode.DUPLICATE,
+                            ("input", "code"),
+                            "Another billable metric has this code.",
+                        )
+                    ]
+                ) from None
+            raise
+
+    async def by_codes(self, codes: set[str]) -> dict[str, BillableMetric]:
+        if not codes:
+            return {}
+        statement = select(billable_metrics).where(
+            billable_metrics.c.tenant_id == self._db.tenant_id,
+            billable_metrics.c.code.in_(sorted(codes)),
+            billable_metrics.c.archived_at.is_(None),
+        )
+        return {row.code: metric_from_row(row) for row in await self._db.execute(statement)}
+
+
+async def metrics_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[BillableMetric | None]:
+    statement = select(billable_metrics).where(
+        billable_metrics.c.tenant_id == db.tenant_id, billable_metrics.c.id.in_(list(ids))
+    )
+    found = {row.id: metric_from_row(row) for row in await db.execute(statement)}
+    return [found.get(metric_id) for metric_id in ids]
+
+
+def _filtered(db: TenantConnection, codes: Sequence[str] | None, columns: Any) -> Any:
+    statement = select(columns).where(billable_metrics.c.tenant_id == db.tenant_id)
+    if codes:
+        statement = statement.where(billable_metrics.c.code.in_(list(codes)))
+    return statement
+
+
+async def page_of_metrics(
+    db: TenantConnection, codes: Sequence[str] | None, descending: bool, page: PageRequest
+) -> list[BillableMetric]:
+    statement = paginate(
+        _filtered(db, codes, billable_metrics),
+        billable_metrics.c.created_at,
+        billable_metrics.c.id,
+        descending=descending,
+        page=page,
+    )
+    return [metric_from_row(row) for row in await db.execute(statement)]
+
+
+async def count_metrics(db: TenantConnection, codes: Sequence[str] | None) -> int:
+    return int((await db.execute(_filtered(db, codes, func.count()))).scalar_one())

@@ -1,0 +1,134 @@
+"""Usage events in PostgreSQL: set-based ingestion and aggregation in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Numeric, Text, and_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.types import DateTime
+
+from domain.metrics import Aggregation, BillableMetric
+from domain.ports import CustomerRefs
+from domain.usage import UsageEvent
+from infra.db import TenantConnection
+from infra.tables import customers, usage_events
+
+# One statement per batch, whatever its size: the arrays travel as parameters, PostgreSQL
+# unnests them, and the primary key drops every event already recorded (or repeated within
+# the batch), so concurrent senders of the same events count each once.
+_INSERT_BATCH = text(
+    """
+    INSERT INTO usage_events
+        (tenant_id, idempotency_key, customer_id, metric_code, occurred_at, properties, value)
+    SELECT :tenant_id, e.key, e.customer_id, e.metric_code, e.occurred_at,
+           e.properties::jsonb, e.value
+    FROM unnest(:keys, :customer_ids, :metric_codes, :occurred_at, :properties, :values)
+        AS e(key, customer_id, metric_code, occurred_at, properties, value)
+    ON CONFLICT DO NOTHING
+    """
+).bindparams(
+    bindparam("keys", type_=ARRAY(Text)),
+    bindparam("customer_ids", type_=ARRAY(Text)),
+    bindparam("metric_codes", type_=ARRAY(Text)),
+    bindparam("occurred_at", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("properties", type_=ARRAY(Text)),
+    bindparam("values", type_=ARRAY(Numeric(38, 12))),
+)
+
+
+class SqlUsageRepository:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def customer_ids(self, ids: set[str], external_ids: set[str]) -> CustomerRefs:
+        if not ids and not external_ids:
+            return CustomerRefs({}, {})
+        statement = select(customers.c.id, customers.c.external_id).where(
+            customers.c.tenant_id == self._db.tenant_id,
+            customers.c.archived_at.is_(None),
+            or_(customers.c.id.in_(sorted(ids)), customers.c.external_id.in_(sorted(external_ids))),
+        )
+        by_id: dict[str, str] = {}
+        by_external_id: dict[str, str] = {}
+        for row in await self._db.execute(statement):
+            if row.id in ids:
+                by_id[row.id] = row.id
+            if row.external_id in external_ids:
+                by_external_id[row.external_id] = row.id
+        return CustomerRefs(by_id, by_external_id)
+
+    async def add_new(self, events: list[UsageEvent]) -> int:
+        result = await self._db.execute(
+            _INSERT_BATCH,
+            {
+                "tenant_id": self._db.tenant_id,
+                "keys": [e.idempotency_key for e in events],
+                "customer_ids": [e.customer_id for e in events],
+                "metric_codes": [e.metric_code for e in events],
+                "occurred_at": [e.timestamp for e in events],
+                "properties": [orjson.dumps(e.properties).decode() for e in events],
+                "values": [e.value for e in events],
+            },
+        )
+        return int(result.rowcount or 0)
+
+
+def _aggregate(metric: BillableMetric) -> Any:
+    prop = usage_events.c.properties[metric.property].astext if metric.property else None
+    match metric.aggregation:
+        case Aggregation.COUNT:
+            return func.count()
+        case Aggregation.SUM:
+            return func.coalesce(func.sum(usage_events.c.value), 0)
+        case Aggregation.MAX:
+            return func.coalesce(func.max(usage_events.c.value), 0)
+        case Aggregation.UNIQUE_COUNT:
+            return func.count(prop.distinct())
+        case Aggregation.LATEST:
+            latest = func.array_agg(
+                aggregate_order_by(
+                    usage_events.c.value,
+                    usage_events.c.occurred_at.desc(),
+                    usage_events.c.received_at.desc(),
+                )
+            )
+            return func.coalesce(latest[1], 0)
+    raise AssertionError(metric.aggregation)
+
+
+async def usage_by_customers(
+    db: TenantConnection,
+    customer_ids: Sequence[str],
+    metric: BillableMetric,
+    start: datetime,
+    end: datetime,
+) -> dict[str, tuple[Decimal, int]]:
+    """Each customer's quantity and event count for the metric in [start, end), one statement."""
+    conditions = [
+        usage_events.c.tenant_id == db.tenant_id,
+        usage_events.c.customer_id.in_(list(customer_ids)),
+        usage_events.c.metric_code == metric.code,
+        usage_events.c.occurred_at >= start,
+        usage_events.c.occurred_at < end,
+    ]
+    for name, allowed in metric.filters.items():
+        conditions.append(usage_events.c.properties[name].astext.in_(list(allowed)))
+    statement = (
+        select(
+            usage_events.c.customer_id,
+            _aggregate(metric).label("quantity"),
+            func.count().label("events"),
+        )
+        .where(and_(*conditions))
+        .group_by(usage_events.c.customer_id)
+    )
+    return {
+        # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000".
+        row.customer_id: (Decimal(row.quantity).normalize(), int(row.events))
+        for row in await db.execute(statement)
+    }

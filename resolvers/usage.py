@@ -1,0 +1,129 @@
+"""Billable metrics and usage: creating metrics, recording events, reading usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from domain.errors import DomainError
+from domain.metrics import MetricDraft
+from domain.services.metrics import create_billable_metric as create_metric
+from domain.services.usage import record_usage as record
+from domain.usage import UsageEventIn
+from resolvers.errors import bad_user_input, user_errors
+from resolvers.pagination import build_connection, encode_cursor, page_request
+from schema import inputs
+from schema.enums import SortDirection
+
+
+async def billable_metrics(
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: inputs.BillableMetricFilter | None = None,
+    order_by: inputs.BillableMetricOrder | None = None,
+) -> Any:
+    from schema.types import BillableMetric
+
+    descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
+    page = page_request(
+        first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
+    )
+    codes = filter.codes if filter and filter.codes else None
+    reads = info.context.reads
+    rows = await reads.page_of_metrics(codes, descending, page)
+    return build_connection(
+        rows,
+        page,
+        cursor_of=lambda m: encode_cursor("created_at", m.created_at, m.id),
+        to_node=BillableMetric.from_domain,
+        count_total=lambda: reads.count_metrics(codes),
+    )
+
+
+async def customer_usage(
+    root: Any,
+    info: strawberry.Info,
+    metric_code: str,
+    start: Annotated[datetime, strawberry.argument(name="from")],
+    end: Annotated[datetime, strawberry.argument(name="to")],
+) -> Any:
+    from schema.types import BillableMetric, Usage
+
+    if end <= start:
+        raise bad_user_input("`to` must be after `from`.")
+    found = await info.context.loaders.usage_by_customer.load(
+        (str(root.id), metric_code, start, end)
+    )
+    if found is None:
+        return None
+    metric, quantity, event_count = found
+    return Usage(
+        metric=BillableMetric.from_domain(metric),
+        quantity=quantity,
+        event_count=event_count,
+        start=start,
+        end=end,
+    )
+
+
+async def create_billable_metric(
+    info: strawberry.Info, input: inputs.CreateBillableMetricInput
+) -> Any:
+    from schema.types import BillableMetric, CreateBillableMetricPayload
+
+    draft = MetricDraft(
+        code=input.code,
+        name=input.name,
+        aggregation=input.aggregation,
+        property=input.property,
+        filters=input.filters if input.filters is not None else {},  # type: ignore[arg-type]
+    )
+    try:
+        metric = await create_metric(info.context.uow(), draft)
+    except DomainError as error:
+        return CreateBillableMetricPayload(billable_metric=None, user_errors=user_errors(error))
+    return CreateBillableMetricPayload(
+        billable_metric=BillableMetric.from_domain(metric), user_errors=[]
+    )
+
+
+async def record_usage(info: strawberry.Info, input: inputs.RecordUsageInput) -> Any:
+    from schema.types import RecordUsagePayload, UsageEventError
+
+    events = [
+        UsageEventIn(
+            index=index,
+            idempotency_key=event.idempotency_key,
+            metric_code=event.metric_code,
+            timestamp=event.timestamp,
+            properties=event.properties if event.properties is not None else {},  # type: ignore[arg-type]
+            customer_id=str(event.customer_id) if event.customer_id is not None else None,
+            external_customer_id=event.external_customer_id,
+        )
+        for index, event in enumerate(input.events)
+    ]
+    try:
+        result = await record(info.context.uow(), events, datetime.now(UTC))
+    except DomainError as error:
+        return RecordUsagePayload(
+            accepted=0, duplicates=0, rejected=[], user_errors=user_errors(error)
+        )
+    return RecordUsagePayload(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=[
+            UsageEventError(
+                index=r.index,
+                code=r.error.code,
+                field=list(r.error.field) if r.error.field else None,
+                message=r.error.message,
+            )
+            for r in result.rejected
+        ],
+        user_errors=[],
+    )

@@ -1,0 +1,349 @@
+"""Billable metrics and usage ingestion through the API: batches keep their valid events,
+replays count once, and usage is aggregated in the database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import Tenant
+
+CREATE_METRIC = """
+mutation CreateMetric($input: CreateBillableMetricInput!) {
+  createBillableMetric(input: $input) {
+    billableMetric { id code name aggregation property filters }
+    userErrors { code field message }
+  }
+}
+"""
+CREATE_CUSTOMER = """
+mutation CreateCustomer($input: CreateCustomerInput!) {
+  createCustomer(input: $input) { customer { id } userErrors { code } }
+}
+"""
+RECORD_USAGE = """
+mutation RecordUsage($input: RecordUsageInput!) {
+  recordUsage(input: $input) {
+    accepted duplicates
+    rejected { index code field message }
+    userErrors { code field message }
+  }
+}
+"""
+USAGE = """
+query Usage($id: ID!, $code: String!, $from: DateTime!, $to: DateTime!) {
+  customer(id: $id) {
+    usage(metricCode: $code, from: $from, to: $to) {
+      quantity eventCount metric { code aggregation }
+    }
+  }
+}
+"""
+CUSTOMERS_USAGE = """
+query CustomersUsage($code: String!, $from: DateTime!, $to: DateTime!) {
+  customers(first: 100) {
+    edges { node { id usage(metricCode: $code, from: $from, to: $to) { quantity } } }
+  }
+}
+"""
+METRICS = """
+query Metrics($first: Int, $after: String) {
+  billableMetrics(first: $first, after: $after) {
+    totalCount
+    edges { cursor node { code } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+WINDOW = {
+    "from": (NOW - timedelta(days=2)).isoformat(),
+    "to": (NOW + timedelta(hours=1)).isoformat(),
+}
+
+
+async def _metric(
+    tenant: Tenant, code: str, aggregation: str, prop: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body = await tenant.gql(
+        CREATE_METRIC,
+        {
+            "input": {
+                "code": code,
+                "name": code.title(),
+                "aggregation": aggregation,
+                "property": prop,
+                **extra,
+            }
+        },
+    )
+    payload = body["data"]["createBillableMetric"]
+    assert payload["userErrors"] == [], payload
+    return payload["billableMetric"]
+
+
+async def _customer(tenant: Tenant, external_id: str | None = None) -> str:
+    body = await tenant.gql(
+        CREATE_CUSTOMER,
+        {"input": {"name": "Usage Co", "currency": "USD", "externalId": external_id}},
+    )
+    return body["data"]["createCustomer"]["customer"]["id"]
+
+
+def _event(
+    key: str, customer_id: str, code: str, minutes_ago: int = 10, **properties: Any
+) -> dict[str, Any]:
+    return {
+        "idempotencyKey": key,
+        "customerId": customer_id,
+        "metricCode": code,
+        "timestamp": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
+        "properties": properties,
+    }
+
+
+async def _record(tenant: Tenant, events: list[dict[str, Any]]) -> dict[str, Any]:
+    body = await tenant.gql(RECORD_USAGE, {"input": {"events": events}})
+    return body["data"]["recordUsage"]
+
+
+async def _usage(tenant: Tenant, customer_id: str, code: str) -> dict[str, Any] | None:
+    body = await tenant.gql(USAGE, {"id": customer_id, "code": code, **WINDOW})
+    return body["data"]["customer"]["usage"]
+
+
+async def test_a_metric_is_created_and_listed(tenant: Tenant) -> None:
+    # given
+    metric = await _metric(tenant, "api.calls", "COUNT", filters={"region": ["eu", "us"]})
+    # then
+    assert metric["id"].startswith("bm_")
+    assert (metric["aggregation"], metric["property"]) == ("COUNT", None)
+    assert metric["filters"] == {"region": ["eu", "us"]}
+    listed = (await tenant.gql(METRICS, {"first": 10}))["data"]["billableMetrics"]
+    assert listed["totalCount"] == 1
+    assert [e["node"]["code"] for e in listed["edges"]] == ["api.calls"]
+
+
+@pytest.mark.parametrize(
+    ("metric_input", "code", "field"),
+    [
+        ({"code": "Bad Code", "aggregation": "COUNT"}, "INVALID", ["input", "code"]),
+        ({"code": "gb", "aggregation": "SUM"}, "REQUIRED", ["input", "property"]),
+        ({"code": "gb", "aggregation": "SUM", "property": "a b"}, "INVALID", ["input", "property"]),
+        (
+            {"code": "gb", "aggregation": "COUNT", "filters": {"r": "eu"}},
+            "INVALID",
+            ["input", "filters", "r"],
+        ),
+    ],
+)
+async def test_an_invalid_metric_is_refused_with_its_field(
+    tenant: Tenant, metric_input: dict[str, Any], code: str, field: list[str]
+) -> None:
+    body = await tenant.gql(CREATE_METRIC, {"input": {"name": "Metric", **metric_input}})
+    payload = body["data"]["createBillableMetric"]
+    assert payload["billableMetric"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
+
+
+async def test_a_metric_code_is_unique_in_an_account(tenant: Tenant, other_tenant: Tenant) -> None:
+    await _metric(tenant, "storage", "MAX", "gb")
+    body = await tenant.gql(
+        CREATE_METRIC, {"input": {"code": "storage", "name": "x", "aggregation": "COUNT"}}
+    )
+    assert body["data"]["createBillableMetric"]["userErrors"][0]["code"] == "DUPLICATE"
+    # another account may use the same code
+    await _metric(other_tenant, "storage", "MAX", "gb")
+
+
+async def test_a_batch_keeps_its_valid_events_and_reports_the_others_by_index(
+    tenant: Tenant, other_tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given
+    customer = await _customer(tenant, external_id="ext-1")
+    foreign = await _customer(other_tenant)
+    await _metric(tenant, "gb", "SUM", "gb")
+    events = [
+        _event("ok-1", customer, "gb", gb=1.5),
+        {
+            **_event("ok-2", customer, "gb", gb="2.25"),
+            "customerId": None,
+            "externalCustomerId": "ext-1",
+        },
+        _event("bad-customer", foreign, "gb", gb=1),
+        _event("bad-metric", customer, "nope", gb=1),
+        _event("future", customer, "gb", minutes_ago=-60, gb=1),
+        _event("too-old", customer, "gb", minutes_ago=60 * 24 * 40, gb=1),
+        _event("no-property", customer, "gb"),
+        _event("not-a-number", customer, "gb", gb="lots"),
+    ]
+    # when
+    result = await _record(tenant, events)
+    # then
+    assert (result["accepted"], result["duplicates"]) == (2, 0)
+    assert [(r["index"], r["code"], r["field"][-1]) for r in result["rejected"]] == [
+        (2, "NOT_FOUND", "customerId"),
+        (3, "NOT_FOUND", "metricCode"),
+        (4, "INVALID", "timestamp"),
+        (5, "INVALID", "timestamp"),
+        (6, "REQUIRED", "gb"),
+        (7, "INVALID", "gb"),
+    ]
+    stored = await admin.fetch(
+        "select idempotency_key, value from usage_events where tenant_id = $1 order by 1", tenant.id
+    )
+    assert [(r["idempotency_key"], str(r["value"].normalize())) for r in stored] == [
+        ("ok-1", "1.5"),
+        ("ok-2", "2.25"),
+    ]
+    usage = await _usage(tenant, customer, "gb")
+    assert usage == {
+        "quantity": "3.75",
+        "eventCount": 2,
+        "metric": {"code": "gb", "aggregation": "SUM"},
+    }
+
+
+async def test_a_replayed_event_is_a_duplicate_and_counted_once(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    first = await _record(
+        tenant, [_event("k1", customer, "calls"), _event("k2", customer, "calls")]
+    )
+    again = await _record(
+        tenant,
+        [
+            _event("k1", customer, "calls"),
+            _event("k2", customer, "calls"),
+            _event("k2", customer, "calls"),
+        ],
+    )
+    assert (first["accepted"], first["duplicates"]) == (2, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+    assert (await _usage(tenant, customer, "calls"))["eventCount"] == 2
+
+
+async def test_concurrent_senders_of_the_same_events_count_each_once(tenant: Tenant) -> None:
+    # given 50 events sent by 10 clients at once
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    events = [_event(f"evt-{i}", customer, "calls") for i in range(50)]
+    # when
+    results = await asyncio.gather(*(_record(tenant, events) for _ in range(10)))
+    # then
+    assert sum(r["accepted"] for r in results) == 50
+    assert sum(r["duplicates"] for r in results) == 450
+    assert (await _usage(tenant, customer, "calls"))["quantity"] == "50"
+
+
+async def test_more_than_a_thousand_events_are_refused_whole(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    result = await _record(tenant, [_event(f"e{i}", customer, "calls") for i in range(1001)])
+    assert result["accepted"] == 0
+    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [
+        ("TOO_MANY", ["input", "events"])
+    ]
+    assert (
+        await admin.fetchval("select count(*) from usage_events where tenant_id = $1", tenant.id)
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "prop", "values", "expected"),
+    [
+        ("COUNT", None, [1, 2, 3], "3"),
+        ("SUM", "n", [1, 2.5, "3"], "6.5"),
+        ("MAX", "n", [4, 9, 2], "9"),
+        ("UNIQUE_COUNT", "n", ["a", "b", "a"], "2"),
+        ("LATEST", "n", [7, 8, 5], "5"),
+    ],
+)
+async def test_each_aggregation_is_computed_in_the_database(
+    tenant: Tenant, aggregation: str, prop: str | None, values: list[Any], expected: str
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "m", aggregation, prop)
+    # the last value is the newest event
+    events = [
+        _event(f"k{i}", customer, "m", minutes_ago=30 - i, n=value)
+        for i, value in enumerate(values)
+    ]
+    assert (await _record(tenant, events))["accepted"] == len(values)
+    assert (await _usage(tenant, customer, "m"))["quantity"] == expected
+
+
+async def test_filters_count_only_matching_events(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "eu.calls", "COUNT", filters={"region": ["eu"]})
+    events = [
+        _event("a", customer, "eu.calls", region="eu"),
+        _event("b", customer, "eu.calls", region="us"),
+        _event("c", customer, "eu.calls"),
+    ]
+    await _record(tenant, events)
+    assert (await _usage(tenant, customer, "eu.calls"))["quantity"] == "1"
+
+
+async def test_usage_of_an_unknown_metric_is_null_and_of_no_events_is_zero(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    assert await _usage(tenant, customer, "nope") is None
+    assert (await _usage(tenant, customer, "calls"))["quantity"] == "0"
+
+
+async def test_usage_of_a_page_of_customers_costs_the_same_statements_for_5_and_50(
+    tenant: Tenant, other_tenant: Tenant, count_statements: Any
+) -> None:
+    # given two accounts, one with 5 customers and one with 50, each with usage
+    async def setup(owner: Tenant, n: int) -> None:
+        await _metric(owner, "calls", "COUNT")
+        ids = [await _customer(owner) for _ in range(n)]
+        await _record(owner, [_event(f"k{i}", cid, "calls") for i, cid in enumerate(ids)])
+
+    await setup(tenant, 5)
+    await setup(other_tenant, 50)
+    variables = {"code": "calls", **WINDOW}
+    # when
+    with count_statements as small:
+        await tenant.gql(CUSTOMERS_USAGE, variables)
+    with count_statements as large:
+        body = await other_tenant.gql(CUSTOMERS_USAGE, variables)
+    # then
+    assert small.count == large.count
+    assert {e["node"]["usage"]["quantity"] for e in body["data"]["customers"]["edges"]} == {"1"}
+
+
+async def test_usage_needs_the_usage_write_scope_and_metrics_the_catalog_scopes(
+    tenant: Tenant,
+) -> None:
+    customer = await _customer(tenant)
+    refused = await tenant.gql(
+        RECORD_USAGE,
+        {"input": {"events": [_event("k", customer, "x")]}},
+        scopes=["customers:write"],
+    )
+    assert refused["errors"][0]["extensions"] == {
+        "code": "FORBIDDEN",
+        "requiredScope": "usage:write",
+    }
+    listed = await tenant.gql(METRICS, {"first": 1}, scopes=["customers:read"])
+    assert listed["errors"][0]["extensions"]["requiredScope"] == "catalog:read"
+
+
+async def test_a_foreign_metric_reads_as_null(tenant: Tenant, other_tenant: Tenant) -> None:
+    metric = await _metric(other_tenant, "calls", "COUNT")
+    body = await tenant.gql("query($id: ID!) { node(id: $id) { id } }", {"id": metric["id"]})
+    assert body["data"]["node"] is None
+    own = await other_tenant.gql(
+        "query($id: ID!) { node(id: $id) { ... on BillableMetric { code } } }", {"id": metric["id"]}
+    )
+    assert own["data"]["node"] == {"code": "calls"}
