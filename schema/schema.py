@@ -24,6 +24,7 @@ from auth.scopes import (
     requires,
 )
 from resolvers import customers, events, nodes, usage, viewer
+from schema import inputs
 from schema.scalars import SCALAR_MAP
 from schema.types import (
     ArchiveCustomerPayload,
@@ -116,6 +117,9 @@ class Mutation:
         permission_classes=[requires(CUSTOMERS_WRITE)],
     )
 
+
+# A usage batch is built by its resolver module from graphql-core's checked values.
+inputs.RecordUsageInput.__strawberry_definition__.from_input = usage.usage_batch_from_input
 
 # Validation rules built once: a rule class made per request would defeat ValidationCache,
 # whose key includes the rules, and every request would be validated afresh.

@@ -27,7 +27,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from auth.backend import PrincipalUser
 from infra import idempotency
 from infra.db import tenant_transaction
-from infra.http.screening import RefusedRequest, screen_request
+from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.read_model import SqlReadModel
 from infra.repositories.accounts import account_exists
 from infra.uow import SqlUnitOfWork
@@ -95,8 +95,11 @@ class GraphQLEndpoint:
                 {"WWW-Authenticate": 'Bearer realm="ledgerline"'},
             )
         try:
-            query, variables, operation_name = await self._read_request(request)
-            screen_request(query, variables, operation_name)
+            query, variables, operation_name, raw = await self._read_request(request)
+            if raw is None:
+                screen_request(query, variables, operation_name)
+            else:
+                screen_body(raw, query, variables, operation_name)
         except RefusedRequest as exc:
             return error_response(400, str(exc), exc.code)
         except ValueError as exc:
@@ -228,7 +231,10 @@ class GraphQLEndpoint:
         return Response(orjson.dumps(payload), status, media_type="application/json")
 
     @staticmethod
-    async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+    async def _read_request(
+        request: Request,
+    ) -> tuple[str, dict[str, Any] | None, str | None, str | None]:
+        """query, variables, operationName, and the raw JSON body (None for GET)."""
         if request.method == "GET":
             params = request.query_params
             raw_variables = params.get("variables")
@@ -236,7 +242,7 @@ class GraphQLEndpoint:
                 variables = orjson.loads(raw_variables) if raw_variables else None
             except orjson.JSONDecodeError:
                 raise ValueError("`variables` is not valid JSON.") from None
-            return _checked(params.get("query"), variables, params.get("operationName"))
+            return (*_checked(params.get("query"), variables, params.get("operationName")), None)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
             raise ValueError("POST a JSON body with Content-Type: application/json.")
@@ -247,9 +253,10 @@ class GraphQLEndpoint:
             raise ValueError("The request body is not valid JSON.") from None
         if not isinstance(payload, dict):
             raise ValueError("The body is one JSON object {query, variables, operationName}.")
-        return _checked(
+        checked = _checked(
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
+        return (*checked, body.decode("utf-8", errors="replace"))
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

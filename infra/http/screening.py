@@ -30,13 +30,25 @@ def _strings(value: Any) -> Any:
             yield from _strings(item)
 
 
+def screen_body(body: str, *texts: Any) -> None:
+    """Screens a request given its raw JSON text and the values parsed from it.
+
+    A cheap first look at the raw text: only a body with an escape sequence (which could
+    hide a NUL or a digit) or a run of digits that passes the card check is walked value
+    by value, so a 1,000-event usage batch costs one regex pass.
+    """
+    if "\\u" in body or contains_card_number(body):
+        screen_request(*texts)
+
+
 def screen_request(*texts: Any) -> None:
-    for text in _strings(list(texts)):
-        if "\x00" in text:
-            raise RefusedRequest("BAD_REQUEST", "The request contains a NUL character.")
-        if contains_card_number(text):
-            raise RefusedRequest(
-                "CARD_DATA_REFUSED",
-                "The request contains what looks like a card number. Ledgerline never "
-                "receives card data: attach payment methods as a payment provider's token.",
-            )
+    # One pass over all strings at once; the newlines keep digits of two strings apart.
+    text = "\n".join(_strings(list(texts)))
+    if "\x00" in text:
+        raise RefusedRequest("BAD_REQUEST", "The request contains a NUL character.")
+    if contains_card_number(text):
+        raise RefusedRequest(
+            "CARD_DATA_REFUSED",
+            "The request contains what looks like a card number. Ledgerline never "
+            "receives card data: attach payment methods as a payment provider's token.",
+        )

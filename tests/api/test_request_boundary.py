@@ -263,3 +263,23 @@ async def test_an_oversized_token_request_is_refused(client: httpx.AsyncClient) 
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+async def test_a_card_number_hidden_behind_json_escapes_is_still_refused(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given "4242 4242 4242 4242" with its first digit and a space written as JSON escapes
+    raw = (
+        '{"query": "mutation($n: String!) { createCustomer(input: {name: $n, currency: \\"USD\\"})'
+        ' { customer { id } } }", "variables": {"n": "\\u0034242\\u00204242 4242 4242"}}'
+    )
+    # when
+    response = await tenant.client.post(
+        "/graphql",
+        content=raw,
+        headers={"Authorization": f"Bearer {tenant.token()}", "Content-Type": "application/json"},
+    )
+    # then
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "CARD_DATA_REFUSED"
+    assert await _written(admin, tenant) == (0, 0, 0)
