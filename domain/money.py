@@ -1,12 +1,39 @@
-"""Exact money: integer minor units of one ISO 4217 currency. Never floats."""
+"""Exact money: integer minor units of one ISO 4217 currency. Never floats.
+
+THE rounding rule
+-----------------
+An amount that is computed (a quantity times a unit price, a percentage of an amount)
+is worked out exactly in `Decimal` and rounded **once per computed line**, **half-up to
+the currency's minor unit**: `ROUND_HALF_UP`, a tie (exactly .5 of a minor unit) goes
+away from zero, so 0.125 USD is 0.13 and -0.125 USD is -0.13. Only `Money.round_from`
+(and `line_amount`, built on it) rounds; sums of lines, allocations and differences of
+`Money` are exact integer arithmetic and never round again. An amount beyond a
+PostgreSQL BIGINT of minor units is refused (`InvalidAmount`), never wrapped or clipped.
+
+Splitting an amount (discounts, taxes across lines) uses `Money.allocate`: the parts
+always sum exactly to the whole, by the largest-remainder method.
+"""
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DecimalException,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from functools import lru_cache
+from typing import Final
 
 from babel import Locale
 from babel.numbers import NumberPattern
@@ -17,6 +44,16 @@ from domain.currency import exponent_of
 DECIMAL_PATTERN = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 # Amounts live in PostgreSQL BIGINT columns.
 MAX_MINOR_UNITS = 2**63 - 1
+# THE rounding rule (see the module docstring).
+ROUNDING: Final = ROUND_HALF_UP
+# Digits that exact intermediate arithmetic may use; beyond them a computation is refused
+# rather than rounded (inputs are at most 64-character numerals, so products fit easily).
+EXACT_DIGITS: Final = 400
+_EXACT_CONTEXT: Final = Context(
+    prec=EXACT_DIGITS,
+    rounding=ROUNDING,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
 
 
 class InvalidAmount(ValueError):
@@ -86,6 +123,35 @@ class Money:
         exponent = exponent_of(self.currency)
         return Decimal(self.minor_units).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
+    @classmethod
+    def round_from(cls, amount: Decimal, currency: str) -> Money:
+        """An amount in major units rounded half-up to the currency's minor unit (THE rule).
+
+        Integer arithmetic on the decimal's digits, so no context precision can round
+        first; an amount beyond BIGINT minor units, or not finite, is refused.
+        """
+        if not isinstance(amount, Decimal) or not amount.is_finite():
+            raise InvalidAmount("amounts are finite decimals")
+        sign, digits, exponent = amount.as_tuple()
+        assert isinstance(exponent, int)
+        coefficient = int("".join(map(str, digits)))
+        if coefficient == 0:
+            return cls.zero(currency)
+        shift = exponent + exponent_of(currency)
+        magnitude = len(digits) + shift  # the amount in minor units is below 10**magnitude
+        if magnitude > 19:  # at least 10**18 * 10 > BIGINT; never build huge ints
+            raise InvalidAmount("amount is out of range")
+        if shift >= 0:
+            minor = coefficient * 10**shift
+        elif magnitude < 0:  # below a tenth of a minor unit
+            minor = 0
+        else:
+            divisor = 10**-shift
+            minor, remainder = divmod(coefficient, divisor)
+            if 2 * remainder >= divisor:  # half-up: a tie goes away from zero
+                minor += 1
+        return cls(-minor if sign else minor, currency)
+
     def __add__(self, other: Money) -> Money:
         self._require_same_currency(other)
         return Money(self.minor_units + other.minor_units, self.currency)
@@ -94,6 +160,65 @@ class Money:
         self._require_same_currency(other)
         return Money(self.minor_units - other.minor_units, self.currency)
 
+    def __neg__(self) -> Money:
+        return Money(-self.minor_units, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._require_same_currency(other)
+        return self.minor_units < other.minor_units
+
+    def __le__(self, other: Money) -> bool:
+        self._require_same_currency(other)
+        return self.minor_units <= other.minor_units
+
+    def __gt__(self, other: Money) -> bool:
+        self._require_same_currency(other)
+        return self.minor_units > other.minor_units
+
+    def __ge__(self, other: Money) -> bool:
+        self._require_same_currency(other)
+        return self.minor_units >= other.minor_units
+
+    def is_zero(self) -> bool:
+        return self.minor_units == 0
+
+    def is_negative(self) -> bool:
+        return self.minor_units < 0
+
+    def allocate(self, weights: Sequence[int]) -> list[Money]:
+        """Split into parts proportional to non-negative integer weights, exactly.
+
+        Largest remainder: each part gets the floor of its exact share (of the amount's
+        magnitude), and the minor units left over go one each to the parts with the
+        largest remainders (the earlier part on a tie). The parts sum exactly to the
+        whole, each differs from its exact share by less than one minor unit, a zero
+        weight gets zero, and a negative amount splits like its magnitude, negated.
+        """
+        weights = list(weights)
+        if not weights:
+            raise InvalidAllocation("allocation needs at least one weight")
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in weights):
+            raise InvalidAllocation("allocation weights are non-negative integers")
+        total = sum(weights)
+        if total == 0:
+            raise InvalidAllocation("allocation weights cannot all be zero")
+        magnitude = abs(self.minor_units)
+        shares = [divmod(magnitude * weight, total) for weight in weights]
+        parts = [share for share, _ in shares]
+        left_over = magnitude - sum(parts)  # fewer than len(weights)
+        by_remainder = sorted(range(len(weights)), key=lambda i: (-shares[i][1], i))
+        for index in by_remainder[:left_over]:
+            parts[index] += 1
+        sign = -1 if self.minor_units < 0 else 1
+        return [Money(sign * part, self.currency) for part in parts]
+
+    def split(self, parts: int) -> list[Money]:
+        """Split into `parts` equal parts that sum exactly; they differ by at most one minor
+        unit, the larger ones first."""
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise InvalidAllocation("split into a positive whole number of parts")
+        return self.allocate([1] * parts)
+
     def _require_same_currency(self, other: Money) -> None:
         if not isinstance(other, Money) or other.currency != self.currency:
             raise CurrencyMismatch(f"cannot combine {self.currency} with {other!r}")
@@ -101,6 +226,46 @@ class Money:
 
 class CurrencyMismatch(ValueError):
     pass
+
+
+class InvalidAllocation(ValueError):
+    pass
+
+
+def sum_money(items: Iterable[Money], currency: str) -> Money:
+    """The exact sum of amounts of `currency` (zero for none); another currency is refused.
+
+    Intermediate sums are unbounded integers: only the total must fit a BIGINT.
+    """
+    exponent_of(currency)
+    total = 0
+    for item in items:
+        if not isinstance(item, Money) or item.currency != currency:
+            raise CurrencyMismatch(f"cannot add {item!r} to a sum of {currency}")
+        total += item.minor_units
+    return Money(total, currency)
+
+
+@contextmanager
+def exact_decimals() -> Iterator[None]:
+    """Decimal arithmetic inside is exact or refused: an operation that would round
+    (beyond `EXACT_DIGITS` digits) or is invalid raises `InvalidAmount` instead."""
+    try:
+        with localcontext(_EXACT_CONTEXT):
+            yield
+    except DecimalException as error:
+        raise InvalidAmount("the computation is out of range") from error
+
+
+def line_amount(unit_price: Decimal, quantity: Decimal, currency: str) -> Money:
+    """One computed line: `quantity` units at an exact `unit_price` in major units (which may
+    be finer than the minor unit, "0.0125"), multiplied exactly and rounded once (THE rule)."""
+    for value in (unit_price, quantity):
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise InvalidAmount("unit prices and quantities are decimals, never floats")
+    with exact_decimals():
+        exact = Decimal(unit_price) * Decimal(quantity)
+    return Money.round_from(exact, currency)
 
 
 def format_money(money: Money, locale: str = "en_US") -> str:
