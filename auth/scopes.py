@@ -30,7 +30,12 @@ ALL_SCOPES: tuple[str, ...] = (
 
 # The scope that reads each kind of object: through its list and singular fields, through
 # `node`/`nodes`, and through the events about it (`customer.*` events are customers).
-_READ_SCOPES = {"customer": CUSTOMERS_READ, "billablemetric": CATALOG_READ}
+_READ_SCOPES = {
+    "customer": CUSTOMERS_READ,
+    "billablemetric": CATALOG_READ,
+    "plan": CATALOG_READ,
+    "price": CATALOG_READ,
+}
 
 
 def may_read(kind: str, scopes: frozenset[str]) -> bool:

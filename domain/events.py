@@ -9,8 +9,18 @@ from typing import Any, Final
 CUSTOMER_CREATED: Final = "customer.created"
 CUSTOMER_UPDATED: Final = "customer.updated"
 CUSTOMER_ARCHIVED: Final = "customer.archived"
+PLAN_CREATED: Final = "plan.created"
+PLAN_UPDATED: Final = "plan.updated"
+PLAN_ARCHIVED: Final = "plan.archived"
 
-EVENT_TYPES: Final = (CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_ARCHIVED)
+EVENT_TYPES: Final = (
+    CUSTOMER_CREATED,
+    CUSTOMER_UPDATED,
+    CUSTOMER_ARCHIVED,
+    PLAN_CREATED,
+    PLAN_UPDATED,
+    PLAN_ARCHIVED,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ PREFIXES: dict[str, str] = {
     "evt": "Event",
     "cli": "OAuthClient",
     "bm": "BillableMetric",
+    "plan": "Plan",
+    "price": "Price",
 }
 
 

@@ -13,6 +13,7 @@ from domain.accounts import Account
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
 from domain.metrics import BillableMetric, MetricDraft
+from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
 from domain.usage import UsageEvent
 
@@ -29,6 +30,20 @@ class CustomerRepository(Protocol):
         ...
 
     async def archive(self, customer_id: str) -> Customer: ...
+
+
+class PlanRepository(Protocol):
+    async def add(self, plan_id: str, price_ids: list[str], draft: PlanDraft) -> Plan:
+        """Stores a plan and its prices; raises DomainError(DUPLICATE) if its code is taken."""
+        ...
+
+    async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None: ...
+
+    async def save_details(self, plan: Plan) -> Plan:
+        """Stores the name, description and trial; prices are never rewritten."""
+        ...
+
+    async def archive(self, plan_id: str) -> Plan: ...
 
 
 class MetricRepository(Protocol):
@@ -67,6 +82,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     metrics: MetricRepository
     usage: UsageRepository
+    plans: PlanRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -119,6 +135,16 @@ class ReadModel(Protocol):
     ) -> list[BillableMetric]: ...
 
     async def count_metrics(self, codes: Sequence[str] | None) -> int: ...
+
+    async def plans_by_ids(self, ids: Sequence[str]) -> list[Plan | None]: ...
+
+    async def page_of_plans(
+        self, archived: bool | None, descending: bool, page: PageRequest
+    ) -> list[Plan]: ...
+
+    async def count_plans(self, archived: bool | None) -> int: ...
+
+    async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]: ...
 
     async def usage_by_customers(
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime

@@ -10,9 +10,10 @@ from domain.accounts import Account
 from domain.customers import Customer
 from domain.events import Event
 from domain.metrics import BillableMetric
+from domain.plans import Plan, PlanPrice
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
 from infra.db import TenantConnection
-from infra.repositories import accounts, customers, events, metrics, usage
+from infra.repositories import accounts, customers, events, metrics, plans, usage
 from infra.repositories.metrics import SqlMetricRepository
 
 
@@ -68,3 +69,17 @@ class SqlReadModel:
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
     ) -> dict[str, tuple[Decimal, int]]:
         return await usage.usage_by_customers(self._db, customer_ids, metric, start, end)
+
+    async def plans_by_ids(self, ids: Sequence[str]) -> list[Plan | None]:
+        return await plans.plans_by_ids(self._db, ids)
+
+    async def page_of_plans(
+        self, archived: bool | None, descending: bool, page: PageRequest
+    ) -> list[Plan]:
+        return await plans.page_of_plans(self._db, archived, descending, page)
+
+    async def count_plans(self, archived: bool | None) -> int:
+        return await plans.count_plans(self._db, archived)
+
+    async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]:
+        return await plans.prices_by_ids(self._db, ids)

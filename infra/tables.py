@@ -121,3 +121,21 @@ usage_events = Table(
     Column("value", Numeric(38, 12)),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("interval", Text, nullable=False),
+    Column("interval_count", Integer, nullable=False),
+    Column("trial_days", Integer, nullable=False),
+    Column("minimum_commitments", JSONB, nullable=False),
+    Column("prices", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("archived_at", DateTime(timezone=True)),
+)

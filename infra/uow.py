@@ -14,6 +14,7 @@ from infra.db import TenantConnection
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
 from infra.repositories.metrics import SqlMetricRepository
+from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.usage import SqlUsageRepository
 
 
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
         self.events = SqlEventRepository(db)
         self.metrics = SqlMetricRepository(db)
         self.usage = SqlUsageRepository(db)
+        self.plans = SqlPlanRepository(db)
         self._savepoint: Any = None
         self._committed = False
 

@@ -17,6 +17,7 @@ from domain.accounts import Account
 from domain.customers import Customer
 from domain.events import EVENT_TYPES, Event
 from domain.metrics import BillableMetric
+from domain.plans import Plan, PlanPrice
 from domain.ports import ReadModel
 
 RECENT_EVENTS_LIMIT = 5
@@ -104,6 +105,24 @@ class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
         return answers
 
 
+class PlanByIdLoader(DataLoader):  # type: ignore[type-arg]
+    def __init__(self, reads: ReadModel) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(self, ids: list[str]) -> list[Plan | None]:
+        return await self._reads.plans_by_ids(ids)
+
+
+class PriceByIdLoader(DataLoader):  # type: ignore[type-arg]
+    def __init__(self, reads: ReadModel) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(self, ids: list[str]) -> list[PlanPrice | None]:
+        return await self._reads.prices_by_ids(ids)
+
+
 class Loaders:
     def __init__(self, reads: ReadModel, principal: Principal) -> None:
         self.customer_by_id = CustomerByIdLoader(reads)
@@ -111,6 +130,8 @@ class Loaders:
         self.account_by_id = AccountByIdLoader(reads)
         self.metric_by_id = MetricByIdLoader(reads)
         self.usage_by_customer = UsageByCustomerLoader(reads)
+        self.plan_by_id = PlanByIdLoader(reads)
+        self.price_by_id = PriceByIdLoader(reads)
         self.recent_events_by_object = RecentEventsByObjectLoader(
             reads, readable_event_types(EVENT_TYPES, principal.scopes)
         )

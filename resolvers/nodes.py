@@ -13,7 +13,7 @@ from domain.ids import PREFIXES, prefix_of
 
 async def load_node(info: strawberry.Info, node_id: str) -> Any:
     """The object, or None when unknown, foreign, or not readable with this token."""
-    from schema.types import BillableMetric, Customer, Event
+    from schema.types import BillableMetric, Customer, Event, Plan, Price
 
     prefix = prefix_of(node_id)
     context = info.context
@@ -24,6 +24,12 @@ async def load_node(info: strawberry.Info, node_id: str) -> Any:
     if prefix == "bm" and may_read(PREFIXES[prefix], scopes):
         metric = await context.loaders.metric_by_id.load(node_id)
         return BillableMetric.from_domain(metric) if metric else None
+    if prefix == "plan" and may_read(PREFIXES[prefix], scopes):
+        plan = await context.loaders.plan_by_id.load(node_id)
+        return Plan.from_domain(plan) if plan else None
+    if prefix == "price" and may_read(PREFIXES[prefix], scopes):
+        price = await context.loaders.price_by_id.load(node_id)
+        return Price.from_domain(price) if price else None
     if prefix == "evt":
         event = await context.loaders.event_by_id.load(node_id)
         if event is None or not readable_event_types((event.type,), scopes):

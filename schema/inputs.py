@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
-from schema.enums import Aggregation, SortDirection, TaxIdType
+from schema.enums import (
+    Aggregation,
+    BillingMode,
+    Interval,
+    PriceModelKind,
+    SortDirection,
+    TaxIdType,
+)
 from schema.scalars import JSON, CurrencyCode
 
 
@@ -167,6 +175,112 @@ class BillableMetricFilter:
 
 @strawberry.input(description="Sort order of the billable metrics list (by creation time).")
 class BillableMetricOrder:
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.DESC, description="DESC lists the newest first."
+    )
+
+
+@strawberry.input(description="An amount of one currency.")
+class MoneyInput:
+    amount: Decimal = strawberry.field(description='Decimal string, e.g. "12.50".')
+    currency: CurrencyCode = strawberry.field(description="ISO 4217 code.")
+
+
+@strawberry.input(description="One tier of a graduated or volume price.")
+class TierInput:
+    up_to: Decimal | None = strawberry.field(
+        default=None, description="Last quantity of the tier, inclusive; null for the last tier."
+    )
+    unit_amount: Decimal = strawberry.field(
+        description="Price per unit in major units; may be finer than the minor unit."
+    )
+    flat_amount: Decimal | None = strawberry.field(
+        default=None, description="A flat fee charged once the tier is reached."
+    )
+
+
+@strawberry.input(
+    description="A price. Fill the fields of its model: FLAT_FEE `amount`; PER_UNIT "
+    "`unitAmount`; GRADUATED and VOLUME `tiers`; PACKAGE `packageAmount` and `packageSize`; "
+    "PERCENTAGE `rate` and optionally `fixedAmount`, `minAmount`, `maxAmount`."
+)
+class PriceInput:
+    model: PriceModelKind = strawberry.field(description="How the price is computed.")
+    currency: CurrencyCode = strawberry.field(description="ISO 4217 code of the price.")
+    billing_mode: BillingMode = strawberry.field(
+        default=BillingMode.LICENSED, description="LICENSED (default) or METERED."
+    )
+    metric_code: str | None = strawberry.field(
+        default=None, description="The billable metric a METERED price charges for."
+    )
+    amount: Decimal | None = strawberry.field(default=None, description="FLAT_FEE per period.")
+    unit_amount: Decimal | None = strawberry.field(default=None, description="PER_UNIT price.")
+    tiers: list[TierInput] | None = strawberry.field(
+        default=None, description="GRADUATED or VOLUME tiers, ascending; the last open-ended."
+    )
+    package_amount: Decimal | None = strawberry.field(
+        default=None, description="PACKAGE: the price of one block."
+    )
+    package_size: int | None = strawberry.field(
+        default=None, description="PACKAGE: units per block; a partial block counts whole."
+    )
+    rate: Decimal | None = strawberry.field(
+        default=None, description='PERCENTAGE: percent of each transaction ("2.9").'
+    )
+    fixed_amount: Decimal | None = strawberry.field(
+        default=None, description="PERCENTAGE: fixed fee per transaction."
+    )
+    min_amount: Decimal | None = strawberry.field(
+        default=None, description="PERCENTAGE: minimum fee per transaction."
+    )
+    max_amount: Decimal | None = strawberry.field(
+        default=None, description="PERCENTAGE: maximum fee per transaction."
+    )
+
+
+@strawberry.input(description="A new plan with its prices.")
+class CreatePlanInput:
+    code: str = strawberry.field(description="Unique in your account, e.g. `pro-monthly`.")
+    name: str = strawberry.field(description="1 to 200 characters.")
+    interval: Interval = strawberry.field(description="The unit of the billing period.")
+    prices: list[PriceInput] = strawberry.field(
+        description="1 to 20 prices, in one or more currencies; they never change later."
+    )
+    interval_count: int = strawberry.field(default=1, description="Periods of 1 to 36 units.")
+    description: str | None = strawberry.field(default=None, description="For customers.")
+    trial_days: int = strawberry.field(default=0, description="Free days before billing.")
+    minimum_commitments: list[MoneyInput] | None = strawberry.field(
+        default=None, description="A minimum spend per period, at most one per currency."
+    )
+
+
+@strawberry.input(
+    description="Changes to a plan's name, description or trial. Prices never change: "
+    "create a new plan for new prices."
+)
+class UpdatePlanInput:
+    id: strawberry.ID = strawberry.field(description="The plan (`plan_…`).")
+    name: str | None = strawberry.field(default=None, description="A new name.")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new description; null clears it."
+    )
+    trial_days: int | None = strawberry.field(default=None, description="A new trial length.")
+
+
+@strawberry.input(description="The plan to archive.")
+class ArchivePlanInput:
+    id: strawberry.ID = strawberry.field(description="The plan (`plan_…`).")
+
+
+@strawberry.input(description="Narrows the plans list.")
+class PlanFilter:
+    archived: bool | None = strawberry.field(
+        default=None, description="true: only archived; false: only active; null: both."
+    )
+
+
+@strawberry.input(description="Sort order of the plans list (by creation time).")
+class PlanOrder:
     direction: SortDirection = strawberry.field(
         default=SortDirection.DESC, description="DESC lists the newest first."
     )

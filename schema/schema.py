@@ -24,19 +24,26 @@ from auth.scopes import (
     requires,
 )
 from resolvers import customers, events, nodes, usage, viewer
+from resolvers import plans as plan_resolvers
 from schema import inputs
 from schema.scalars import SCALAR_MAP
 from schema.types import (
     ArchiveCustomerPayload,
+    ArchivePlanPayload,
     BillableMetric,
     Connection,
     CreateBillableMetricPayload,
     CreateCustomerPayload,
+    CreatePlanPayload,
     Customer,
     Event,
     Node,
+    Plan,
+    Price,
+    PricePreview,
     RecordUsagePayload,
     UpdateCustomerPayload,
+    UpdatePlanPayload,
     Viewer,
 )
 
@@ -73,6 +80,22 @@ class Query:
         description="Billable metrics, newest first. Page size 1-100.",
         permission_classes=[requires(CATALOG_READ)],
     )
+    plans: Connection[Plan] = strawberry.field(
+        resolver=plan_resolvers.plans,
+        description="Plans, newest first. Page size 1-100.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
+    plan: Plan | None = strawberry.field(
+        resolver=plan_resolvers.plan,
+        description="A plan by id; null when it does not exist in your account.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
+    preview_price: PricePreview = strawberry.field(
+        resolver=plan_resolvers.preview_price,
+        description="How a price (not yet saved) turns a quantity into an amount, tier by "
+        "tier: for pricing pages and plan editors.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
     events: Connection[Event] = strawberry.field(
         resolver=events.events,
         description=(
@@ -98,6 +121,22 @@ class Mutation:
         resolver=customers.update_customer,
         description="Changes a customer's details. Emits `customer.updated`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    create_plan: CreatePlanPayload = strawberry.field(
+        resolver=plan_resolvers.create_plan,
+        description="Creates a plan with its prices. Emits `plan.created`.",
+        permission_classes=[requires(CATALOG_WRITE)],
+    )
+    update_plan: UpdatePlanPayload = strawberry.field(
+        resolver=plan_resolvers.update_plan,
+        description="Changes a plan's name, description or trial (never its prices). "
+        "Emits `plan.updated`.",
+        permission_classes=[requires(CATALOG_WRITE)],
+    )
+    archive_plan: ArchivePlanPayload = strawberry.field(
+        resolver=plan_resolvers.archive_plan,
+        description="Archives a plan: no longer sold. Emits `plan.archived`.",
+        permission_classes=[requires(CATALOG_WRITE)],
     )
     create_billable_metric: CreateBillableMetricPayload = strawberry.field(
         resolver=usage.create_billable_metric,
@@ -169,7 +208,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Event, BillableMetric],
+        types=[Customer, Event, BillableMetric, Plan, Price],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

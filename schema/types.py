@@ -10,6 +10,8 @@ import strawberry
 
 import domain.customers as customers_domain
 import domain.metrics as metrics_domain
+import domain.plans as plans_domain
+import domain.pricing as pricing_domain
 from auth.scopes import CUSTOMERS_READ, requires
 from domain.errors import FieldError
 from domain.events import Event as DomainEvent
@@ -17,8 +19,16 @@ from domain.money import Money as DomainMoney
 from domain.money import format_money
 from resolvers import customers as customer_resolvers
 from resolvers import events as event_resolvers
+from resolvers import plans as plan_resolvers
 from resolvers import usage as usage_resolvers
-from schema.enums import Aggregation, TaxIdType, UserErrorCode
+from schema.enums import (
+    Aggregation,
+    BillingMode,
+    Interval,
+    PriceModelKind,
+    TaxIdType,
+    UserErrorCode,
+)
 from schema.scalars import JSON, CurrencyCode
 
 
@@ -310,4 +320,175 @@ class RecordUsagePayload:
     user_errors: list[UserError] = strawberry.field(
         description="Errors of the whole batch (such as more than 1,000 events): "
         "then nothing was recorded."
+    )
+
+
+@strawberry.type(description="One tier of a graduated or volume price.")
+class PriceTier:
+    up_to: Decimal | None = strawberry.field(
+        description="Last quantity of the tier, inclusive; null for the open-ended last tier."
+    )
+    unit_amount: Decimal = strawberry.field(description="Price per unit, in major units.")
+    flat_amount: Money | None = strawberry.field(description="Flat fee once the tier is reached.")
+
+
+@strawberry.type(description="One line of a computed price.")
+class PriceLine:
+    description: str = strawberry.field(description='For people, e.g. "6 to 10".')
+    tier: int | None = strawberry.field(description="Index of the tier (tiered prices).")
+    quantity: Decimal = strawberry.field(description="Quantity priced on this line.")
+    unit_amount: Decimal | None = strawberry.field(description="Price per unit on this line.")
+    flat_amount: Money | None = strawberry.field(description="Flat fee on this line.")
+    amount: Money = strawberry.field(description="The line's amount, rounded once (half-up).")
+
+
+@strawberry.type(description="How a price turns a quantity into an amount, line by line.")
+class PriceBreakdown:
+    total: Money = strawberry.field(description="The sum of the lines.")
+    lines: list[PriceLine] = strawberry.field(description="The computation, for dashboards.")
+
+    @classmethod
+    def from_domain(cls, breakdown: pricing_domain.PriceBreakdown) -> PriceBreakdown:
+        return cls(
+            total=Money.from_domain(breakdown.total),
+            lines=[
+                PriceLine(
+                    description=line.description,
+                    tier=line.tier,
+                    quantity=line.quantity,
+                    unit_amount=line.unit_amount,
+                    flat_amount=Money.from_domain(line.flat_amount) if line.flat_amount else None,
+                    amount=Money.from_domain(line.amount),
+                )
+                for line in breakdown.lines
+            ],
+        )
+
+
+@strawberry.type(description="A price of a plan. It never changes once created.")
+class Price(Node):
+    model: PriceModelKind = strawberry.field(description="How the price is computed.")
+    currency: CurrencyCode = strawberry.field(description="ISO 4217 code.")
+    billing_mode: BillingMode = strawberry.field(description="LICENSED or METERED.")
+    metric_code: str | None = strawberry.field(description="The metric a METERED price charges.")
+    amount: Money | None = strawberry.field(description="FLAT_FEE: the amount per period.")
+    unit_amount: Decimal | None = strawberry.field(description="PER_UNIT: price per unit.")
+    tiers: list[PriceTier] | None = strawberry.field(description="GRADUATED or VOLUME tiers.")
+    package_amount: Decimal | None = strawberry.field(description="PACKAGE: price of a block.")
+    package_size: int | None = strawberry.field(description="PACKAGE: units per block.")
+    rate: Decimal | None = strawberry.field(description="PERCENTAGE: percent per transaction.")
+    fixed_amount: Money | None = strawberry.field(description="PERCENTAGE: fixed fee.")
+    min_amount: Money | None = strawberry.field(description="PERCENTAGE: minimum fee.")
+    max_amount: Money | None = strawberry.field(description="PERCENTAGE: maximum fee.")
+    price_for: PriceBreakdown = strawberry.field(
+        resolver=plan_resolvers.price_for,
+        description="What a quantity costs under this price (for PERCENTAGE: the fee of one "
+        "transaction of that amount).",
+    )
+    price_model: strawberry.Private[object]
+
+    @classmethod
+    def from_domain(cls, price: plans_domain.PlanPrice) -> Price:
+        model = price.model
+        money = Money.from_domain
+        tiers = getattr(model, "tiers", None)
+        return cls(
+            id=strawberry.ID(price.id),
+            model=PriceModelKind[plans_domain.MODEL_KINDS[type(model)]],
+            currency=CurrencyCode(model.currency),
+            billing_mode=price.billing_mode,
+            metric_code=price.metric_code,
+            amount=money(model.amount) if isinstance(model, pricing_domain.FlatFee) else None,
+            unit_amount=getattr(model, "unit_amount", None),
+            tiers=None
+            if tiers is None
+            else [
+                PriceTier(
+                    up_to=t.up_to,
+                    unit_amount=t.unit_amount,
+                    flat_amount=money(t.flat_amount) if t.flat_amount else None,
+                )
+                for t in tiers
+            ],
+            package_amount=getattr(model, "package_amount", None),
+            package_size=getattr(model, "package_size", None),
+            rate=getattr(model, "rate", None),
+            fixed_amount=_money_or_none(getattr(model, "fixed_amount", None)),
+            min_amount=_money_or_none(getattr(model, "min_amount", None)),
+            max_amount=_money_or_none(getattr(model, "max_amount", None)),
+            price_model=model,
+        )
+
+
+def _money_or_none(money: DomainMoney | None) -> Money | None:
+    return None if money is None else Money.from_domain(money)
+
+
+@strawberry.type(description="What a merchant sells: a billing period and its prices.")
+class Plan(Node):
+    code: str = strawberry.field(description="Unique in your account.")
+    name: str = strawberry.field(description="For people.")
+    description: str | None = strawberry.field(description="For customers.")
+    interval: Interval = strawberry.field(description="Unit of the billing period.")
+    interval_count: int = strawberry.field(description="Units per billing period.")
+    trial_days: int = strawberry.field(description="Free days before the first bill.")
+    prices: list[Price] = strawberry.field(description="Its prices, in order of creation.")
+    currencies: list[CurrencyCode] = strawberry.field(description="Currencies it is sold in.")
+    minimum_commitments: list[Money] = strawberry.field(
+        description="Minimum spend per period, per currency; a shortfall is charged."
+    )
+    created_at: datetime = strawberry.field(description="When the plan was created.")
+    updated_at: datetime = strawberry.field(description="When its details last changed.")
+    archived: bool = strawberry.field(description="Archived plans are not sold anymore.")
+    archived_at: datetime | None = strawberry.field(description="When it was archived.")
+
+    @classmethod
+    def from_domain(cls, plan: plans_domain.Plan) -> Plan:
+        return cls(
+            id=strawberry.ID(plan.id),
+            code=plan.code,
+            name=plan.name,
+            description=plan.description,
+            interval=plan.interval,
+            interval_count=plan.interval_count,
+            trial_days=plan.trial_days,
+            prices=[Price.from_domain(price) for price in plan.prices],
+            currencies=[CurrencyCode(c) for c in plan.currencies],
+            minimum_commitments=[Money.from_domain(m) for m in plan.minimum_commitments],
+            created_at=plan.created_at,
+            updated_at=plan.updated_at,
+            archived=plan.archived,
+            archived_at=plan.archived_at,
+        )
+
+
+@strawberry.type(description="Result of `previewPrice`: a breakdown, or what is wrong.")
+class PricePreview:
+    breakdown: PriceBreakdown | None = strawberry.field(description="Null on errors.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the price or quantity."
+    )
+
+
+@strawberry.type(description="Result of `createPlan`.")
+class CreatePlanPayload:
+    plan: Plan | None = strawberry.field(description="The new plan; null on errors.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.type(description="Result of `updatePlan`.")
+class UpdatePlanPayload:
+    plan: Plan | None = strawberry.field(description="The plan after the change.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.type(description="Result of `archivePlan`.")
+class ArchivePlanPayload:
+    plan: Plan | None = strawberry.field(description="The archived plan.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
     )

@@ -1,0 +1,263 @@
+"""Plans: what a merchant sells, billed every interval, with one or more prices.
+
+A plan's prices never change in place: once customers may be billed on them, changing a
+price would rewrite what they agreed to. A new price is a new plan (a new version); a
+plan's name, description and trial can change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from domain.errors import ErrorCode, FieldErrors
+from domain.money import Money
+from domain.pricing import (
+    FlatFee,
+    GraduatedTiers,
+    Package,
+    Percentage,
+    PerUnit,
+    PriceModel,
+    VolumeTiers,
+    price_errors,
+)
+
+CODE_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+NAME_MAX_LENGTH: Final = 200
+DESCRIPTION_MAX_LENGTH: Final = 2000
+PRICES_MAX: Final = 20
+TRIAL_DAYS_MAX: Final = 730
+INTERVAL_COUNT_MAX: Final = 36
+
+
+# The name of each price model in the API and in storage.
+MODEL_KINDS: Final[dict[type, str]] = {
+    FlatFee: "FLAT_FEE",
+    PerUnit: "PER_UNIT",
+    GraduatedTiers: "GRADUATED",
+    VolumeTiers: "VOLUME",
+    Package: "PACKAGE",
+    Percentage: "PERCENTAGE",
+}
+
+
+class Interval(str, Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+class BillingMode(str, Enum):
+    """LICENSED: a quantity set on the subscription (seats). METERED: the period's usage of
+    a billable metric."""
+
+    LICENSED = "LICENSED"
+    METERED = "METERED"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceDraft:
+    model: PriceModel
+    billing_mode: BillingMode = BillingMode.LICENSED
+    metric_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPrice:
+    id: str
+    model: PriceModel
+    billing_mode: BillingMode
+    metric_code: str | None
+
+    @property
+    def currency(self) -> str:
+        return self.model.currency
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDraft:
+    code: str
+    name: str
+    interval: Interval
+    prices: tuple[PriceDraft, ...]
+    interval_count: int = 1
+    description: str | None = None
+    trial_days: int = 0
+    # At most one per currency: the period's minimum spend in that currency.
+    minimum_commitments: tuple[Money, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    code: str
+    name: str
+    description: str | None
+    interval: Interval
+    interval_count: int
+    trial_days: int
+    minimum_commitments: tuple[Money, ...]
+    prices: tuple[PlanPrice, ...]
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def currencies(self) -> list[str]:
+        return sorted({price.currency for price in self.prices})
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "name": self.name,
+            "description": self.description,
+            "interval": self.interval.value,
+            "intervalCount": self.interval_count,
+            "trialDays": self.trial_days,
+            "currencies": self.currencies,
+            "priceIds": [price.id for price in self.prices],
+            "archived": self.archived,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChanges:
+    """What may change on a plan: never its prices (see the module docstring)."""
+
+    name: str | None = None
+    description: str | None = None
+    clear_description: bool = False
+    trial_days: int | None = None
+
+
+def validate_plan(draft: PlanDraft, metric_codes: set[str]) -> PlanDraft:
+    """`metric_codes`: the account's billable metrics, which metered prices must name."""
+    errors = FieldErrors()
+    code = (draft.code or "").strip()
+    if not CODE_PATTERN.fullmatch(code):
+        errors.add(
+            ErrorCode.INVALID,
+            ("input", "code"),
+            "A code is 1 to 64 lowercase letters, digits, '_', '.' or '-'.",
+        )
+    name = _name(errors, draft.name)
+    description = _description(errors, draft.description)
+    if not 1 <= draft.interval_count <= INTERVAL_COUNT_MAX:
+        errors.add(
+            ErrorCode.INVALID,
+            ("input", "intervalCount"),
+            f"Bill every 1 to {INTERVAL_COUNT_MAX} intervals.",
+        )
+    _trial(errors, draft.trial_days)
+    if not draft.prices:
+        errors.add(ErrorCode.REQUIRED, ("input", "prices"), "A plan has at least one price.")
+    elif len(draft.prices) > PRICES_MAX:
+        errors.add(ErrorCode.TOO_MANY, ("input", "prices"), f"At most {PRICES_MAX} prices.")
+    for index, price in enumerate(draft.prices):
+        path = ("input", "prices", str(index))
+        for error in price_errors(price.model, path):
+            errors.errors.append(error)
+        _billing(errors, price, metric_codes, path)
+    seen: set[str] = set()
+    currencies = {price.model.currency for price in draft.prices}
+    for index, minimum in enumerate(draft.minimum_commitments):
+        path = ("input", "minimumCommitments", str(index))
+        if minimum.currency in seen:
+            errors.add(ErrorCode.DUPLICATE, path, "One minimum commitment per currency.")
+        elif minimum.currency not in currencies:
+            errors.add(ErrorCode.INVALID, path, "The plan has no price in this currency.")
+        elif minimum.minor_units <= 0:
+            errors.add(ErrorCode.INVALID, path, "A minimum commitment is positive.")
+        seen.add(minimum.currency)
+    errors.raise_if_any()
+    return PlanDraft(
+        code=code,
+        name=name,
+        interval=draft.interval,
+        prices=draft.prices,
+        interval_count=draft.interval_count,
+        description=description,
+        trial_days=draft.trial_days,
+        minimum_commitments=draft.minimum_commitments,
+    )
+
+
+def validate_changes(changes: PlanChanges) -> PlanChanges:
+    errors = FieldErrors()
+    name = _name(errors, changes.name) if changes.name is not None else None
+    description = _description(errors, changes.description)
+    if changes.trial_days is not None:
+        _trial(errors, changes.trial_days)
+    errors.raise_if_any()
+    return PlanChanges(
+        name=name,
+        description=description,
+        clear_description=changes.clear_description,
+        trial_days=changes.trial_days,
+    )
+
+
+def _name(errors: FieldErrors, name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        errors.add(ErrorCode.REQUIRED, ("input", "name"), "Name is required.")
+    elif len(name) > NAME_MAX_LENGTH:
+        errors.add(ErrorCode.TOO_LONG, ("input", "name"), f"At most {NAME_MAX_LENGTH} characters.")
+    return name
+
+
+def _description(errors: FieldErrors, description: str | None) -> str | None:
+    if description is None or not description.strip():
+        return None
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        errors.add(
+            ErrorCode.TOO_LONG,
+            ("input", "description"),
+            f"At most {DESCRIPTION_MAX_LENGTH} characters.",
+        )
+    return description.strip()
+
+
+def _trial(errors: FieldErrors, trial_days: int) -> None:
+    if not 0 <= trial_days <= TRIAL_DAYS_MAX:
+        errors.add(
+            ErrorCode.INVALID, ("input", "trialDays"), f"0 to {TRIAL_DAYS_MAX} days of trial."
+        )
+
+
+def _billing(
+    errors: FieldErrors, price: PriceDraft, metric_codes: set[str], path: tuple[str, ...]
+) -> None:
+    metered = price.billing_mode is BillingMode.METERED
+    if metered and not price.metric_code:
+        errors.add(
+            ErrorCode.REQUIRED,
+            (*path, "metricCode"),
+            "A metered price names the billable metric it charges for.",
+        )
+    elif metered and price.metric_code not in metric_codes:
+        errors.add(ErrorCode.NOT_FOUND, (*path, "metricCode"), "Billable metric not found.")
+    elif not metered and price.metric_code:
+        errors.add(
+            ErrorCode.INVALID,
+            (*path, "metricCode"),
+            "Only a metered price names a billable metric.",
+        )
+    if metered and isinstance(price.model, FlatFee):
+        errors.add(ErrorCode.INVALID, (*path, "billingMode"), "A flat fee is not metered.")
+    if isinstance(price.model, Percentage) and not metered:
+        errors.add(
+            ErrorCode.INVALID,
+            (*path, "billingMode"),
+            "A percentage price is metered: it charges a metric of transaction amounts.",
+        )

@@ -1,0 +1,74 @@
+"""Creating, renaming and archiving plans. Prices never change in place."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from domain import events
+from domain.errors import DomainError, ErrorCode, FieldError, NotFound
+from domain.ids import new_id, prefix_of
+from domain.plans import Plan, PlanChanges, PlanDraft, validate_changes, validate_plan
+from domain.ports import UnitOfWork
+
+_ID_FIELD = ("input", "id")
+
+
+async def create_plan(uow: UnitOfWork, draft: PlanDraft) -> Plan:
+    async with uow:
+        named = {p.metric_code for p in draft.prices if p.metric_code}
+        known = set(await uow.metrics.by_codes(named)) if named else set()
+        clean = validate_plan(draft, known)
+        plan = await uow.plans.add(new_id("plan"), [new_id("price") for _ in clean.prices], clean)
+        await uow.events.add(events.PLAN_CREATED, plan.id, plan.snapshot())
+        await uow.commit()
+    return plan
+
+
+async def update_plan(uow: UnitOfWork, plan_id: str, changes: PlanChanges) -> Plan:
+    clean = validate_changes(changes)
+    async with uow:
+        current = await _plan(uow, plan_id)
+        if current.archived:
+            raise DomainError(
+                [FieldError(ErrorCode.ARCHIVED, _ID_FIELD, "An archived plan cannot change.")]
+            )
+        changed = replace(
+            current,
+            name=clean.name if clean.name is not None else current.name,
+            description=(
+                None
+                if clean.clear_description
+                else clean.description
+                if clean.description is not None
+                else current.description
+            ),
+            trial_days=clean.trial_days if clean.trial_days is not None else current.trial_days,
+        )
+        if changed == current:
+            return current
+        saved = await uow.plans.save_details(changed)
+        await uow.events.add(events.PLAN_UPDATED, saved.id, saved.snapshot())
+        await uow.commit()
+    return saved
+
+
+async def archive_plan(uow: UnitOfWork, plan_id: str) -> Plan:
+    async with uow:
+        current = await _plan(uow, plan_id)
+        if current.archived:
+            raise DomainError(
+                [FieldError(ErrorCode.ALREADY_ARCHIVED, _ID_FIELD, "Plan is already archived.")]
+            )
+        archived = await uow.plans.archive(plan_id)
+        await uow.events.add(events.PLAN_ARCHIVED, archived.id, archived.snapshot())
+        await uow.commit()
+    return archived
+
+
+async def _plan(uow: UnitOfWork, plan_id: str) -> Plan:
+    plan = None
+    if prefix_of(plan_id) == "plan":
+        plan = await uow.plans.get(plan_id, for_update=True)
+    if plan is None:
+        raise NotFound(_ID_FIELD, "Plan")
+    return plan

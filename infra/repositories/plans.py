@@ -1,0 +1,254 @@
+"""Plans in PostgreSQL. Price models are stored as JSON with exact decimals as strings and
+money as integer minor units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from domain.errors import DomainError, ErrorCode, FieldError
+from domain.money import Money
+from domain.plans import MODEL_KINDS, BillingMode, Interval, Plan, PlanDraft, PlanPrice
+from domain.pricing import (
+    FlatFee,
+    GraduatedTiers,
+    Package,
+    Percentage,
+    PerUnit,
+    PriceModel,
+    Tier,
+    VolumeTiers,
+)
+from domain.queries import PageRequest
+from infra.db import TenantConnection
+from infra.pagination import paginate
+from infra.repositories.customers import UNIQUE_VIOLATION
+from infra.tables import plans
+
+
+def _minor(money: Money | None) -> int | None:
+    return None if money is None else money.minor_units
+
+
+def _money(minor: int | None, currency: str) -> Money | None:
+    return None if minor is None else Money(minor, currency)
+
+
+def _tiers_to_json(tiers: Sequence[Tier]) -> list[dict[str, Any]]:
+    return [
+        {
+            "upTo": None if t.up_to is None else str(t.up_to),
+            "unitAmount": str(t.unit_amount),
+            "flatAmount": _minor(t.flat_amount),
+        }
+        for t in tiers
+    ]
+
+
+def _tiers_from_json(tiers: list[dict[str, Any]], currency: str) -> tuple[Tier, ...]:
+    return tuple(
+        Tier(
+            up_to=None if t["upTo"] is None else Decimal(t["upTo"]),
+            unit_amount=Decimal(t["unitAmount"]),
+            flat_amount=_money(t["flatAmount"], currency),
+        )
+        for t in tiers
+    )
+
+
+def model_to_json(model: PriceModel) -> dict[str, Any]:
+    data: dict[str, Any] = {"model": MODEL_KINDS[type(model)], "currency": model.currency}
+    match model:
+        case FlatFee():
+            data["amount"] = model.amount.minor_units
+        case PerUnit():
+            data["unitAmount"] = str(model.unit_amount)
+        case GraduatedTiers() | VolumeTiers():
+            data["tiers"] = _tiers_to_json(model.tiers)
+        case Package():
+            data["packageAmount"] = str(model.package_amount)
+            data["packageSize"] = model.package_size
+        case Percentage():
+            data["rate"] = str(model.rate)
+            data["fixedAmount"] = _minor(model.fixed_amount)
+            data["minAmount"] = _minor(model.min_amount)
+            data["maxAmount"] = _minor(model.max_amount)
+    return data
+
+
+def model_from_json(data: dict[str, Any]) -> PriceModel:
+    currency = data["currency"]
+    match data["model"]:
+        case "FLAT_FEE":
+            return FlatFee(Money(data["amount"], currency))
+        case "PER_UNIT":
+            return PerUnit(Decimal(data["unitAmount"]), currency)
+        case "GRADUATED":
+            return GraduatedTiers(_tiers_from_json(data["tiers"], currency), currency)
+        case "VOLUME":
+            return VolumeTiers(_tiers_from_json(data["tiers"], currency), currency)
+        case "PACKAGE":
+            return Package(Decimal(data["packageAmount"]), data["packageSize"], currency)
+        case "PERCENTAGE":
+            return Percentage(
+                Decimal(data["rate"]),
+                currency,
+                _money(data["fixedAmount"], currency),
+                _money(data["minAmount"], currency),
+                _money(data["maxAmount"], currency),
+            )
+    raise ValueError(f"unknown price model {data['model']!r}")
+
+
+def plan_from_row(row: Any) -> Plan:
+    return Plan(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        description=row.description,
+        interval=Interval(row.interval),
+        interval_count=row.interval_count,
+        trial_days=row.trial_days,
+        minimum_commitments=tuple(
+            Money(m["amount"], m["currency"]) for m in row.minimum_commitments
+        ),
+        prices=tuple(
+            PlanPrice(
+                id=p["id"],
+                model=model_from_json(p["definition"]),
+                billing_mode=BillingMode(p["billingMode"]),
+                metric_code=p["metricCode"],
+            )
+            for p in row.prices
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        archived_at=row.archived_at,
+    )
+
+
+class SqlPlanRepository:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def add(self, plan_id: str, price_ids: list[str], draft: PlanDraft) -> Plan:
+        prices = [
+            {
+                "id": price_id,
+                "billingMode": price.billing_mode.value,
+                "metricCode": price.metric_code,
+                "definition": model_to_json(price.model),
+            }
+            for price_id, price in zip(price_ids, draft.prices, strict=True)
+        ]
+        statement = (
+            insert(plans)
+            .values(
+                tenant_id=self._db.tenant_id,
+                id=plan_id,
+                code=draft.code,
+                name=draft.name,
+                description=draft.description,
+                interval=draft.interval.value,
+                interval_count=draft.interval_count,
+                trial_days=draft.trial_days,
+                minimum_commitments=[
+                    {"currency": m.currency, "amount": m.minor_units}
+                    for m in draft.minimum_commitments
+                ],
+                prices=prices,
+            )
+            .returning(*plans.c)
+        )
+        try:
+            return plan_from_row((await self._db.execute(statement)).one())
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise DomainError(
+                    [
+                        FieldError(
+                            ErrorCode.DUPLICATE, ("input", "code"), "Another plan has this code."
+                        )
+                    ]
+                ) from None
+            raise
+
+    async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None:
+        statement = select(plans).where(
+            plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else plan_from_row(row)
+
+    async def save_details(self, plan: Plan) -> Plan:
+        statement = (
+            update(plans)
+            .where(plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan.id)
+            .values(
+                name=plan.name,
+                description=plan.description,
+                trial_days=plan.trial_days,
+                updated_at=func.clock_timestamp(),
+            )
+            .returning(*plans.c)
+        )
+        return plan_from_row((await self._db.execute(statement)).one())
+
+    async def archive(self, plan_id: str) -> Plan:
+        statement = (
+            update(plans)
+            .where(plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id)
+            .values(archived_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
+            .returning(*plans.c)
+        )
+        return plan_from_row((await self._db.execute(statement)).one())
+
+
+async def plans_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[Plan | None]:
+    statement = select(plans).where(plans.c.tenant_id == db.tenant_id, plans.c.id.in_(list(ids)))
+    found = {row.id: plan_from_row(row) for row in await db.execute(statement)}
+    return [found.get(plan_id) for plan_id in ids]
+
+
+def _filtered(db: TenantConnection, archived: bool | None, columns: Any) -> Any:
+    statement = select(columns).where(plans.c.tenant_id == db.tenant_id)
+    if archived is not None:
+        statement = statement.where(
+            plans.c.archived_at.isnot(None) if archived else plans.c.archived_at.is_(None)
+        )
+    return statement
+
+
+async def page_of_plans(
+    db: TenantConnection, archived: bool | None, descending: bool, page: PageRequest
+) -> list[Plan]:
+    statement = paginate(
+        _filtered(db, archived, plans),
+        plans.c.created_at,
+        plans.c.id,
+        descending=descending,
+        page=page,
+    )
+    return [plan_from_row(row) for row in await db.execute(statement)]
+
+
+async def count_plans(db: TenantConnection, archived: bool | None) -> int:
+    return int((await db.execute(_filtered(db, archived, func.count()))).scalar_one())
+
+
+async def prices_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[PlanPrice | None]:
+    """Prices by id, in one statement (the GIN index finds the plans that hold them)."""
+    holds = [plans.c.prices.contains([{"id": price_id}]) for price_id in ids]
+    statement = select(plans).where(plans.c.tenant_id == db.tenant_id, or_(*holds))
+    found = {
+        price.id: price
+        for row in await db.execute(statement)
+        for price in plan_from_row(row).prices
+    }
+    return [found.get(price_id) for price_id in ids]

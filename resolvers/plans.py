@@ -1,0 +1,248 @@
+"""Plans and prices: queries, previews and mutations."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from domain.currency import is_known_currency
+from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors
+from domain.ids import prefix_of
+from domain.money import InvalidAmount, Money
+from domain.plans import BillingMode, Interval, PlanChanges, PlanDraft, PriceDraft
+from domain.pricing import (
+    FlatFee,
+    GraduatedTiers,
+    Package,
+    Percentage,
+    PerUnit,
+    PriceModel,
+    Tier,
+    VolumeTiers,
+)
+from domain.pricing import (
+    price_for as compute_price,
+)
+from domain.services import plans as services
+from resolvers.errors import user_errors
+from resolvers.pagination import build_connection, encode_cursor, page_request
+from schema import inputs
+from schema.enums import SortDirection
+
+
+async def plans(
+    info: strawberry.Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: inputs.PlanFilter | None = None,
+    order_by: inputs.PlanOrder | None = None,
+) -> Any:
+    from schema.types import Plan
+
+    descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
+    page = page_request(
+        first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
+    )
+    archived = filter.archived if filter else None
+    reads = info.context.reads
+    rows = await reads.page_of_plans(archived, descending, page)
+    loader = info.context.loaders.plan_by_id
+    for row in rows:
+        loader.prime(row.id, row)
+    return build_connection(
+        rows,
+        page,
+        cursor_of=lambda p: encode_cursor("created_at", p.created_at, p.id),
+        to_node=Plan.from_domain,
+        count_total=lambda: reads.count_plans(archived),
+    )
+
+
+async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
+    from schema.types import Plan
+
+    if prefix_of(str(id)) != "plan":
+        return None
+    found = await info.context.loaders.plan_by_id.load(str(id))
+    return Plan.from_domain(found) if found else None
+
+
+async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
+    from resolvers.errors import bad_user_input
+    from schema.types import PriceBreakdown
+
+    try:
+        return PriceBreakdown.from_domain(compute_price(root.price_model, quantity))
+    except DomainError as error:
+        raise bad_user_input("; ".join(e.message for e in error.errors)) from None
+
+
+async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantity: Decimal) -> Any:
+    from schema.types import PriceBreakdown, PricePreview
+
+    try:
+        model = price_model_from_input(price, ("price",))
+        breakdown = compute_price(model, quantity, field=("quantity",))
+    except DomainError as error:
+        return PricePreview(breakdown=None, user_errors=user_errors(error))
+    return PricePreview(breakdown=PriceBreakdown.from_domain(breakdown), user_errors=[])
+
+
+def _money(
+    errors: FieldErrors, amount: Decimal | None, currency: str, path: tuple[str, ...]
+) -> Money | None:
+    if amount is None:
+        return None
+    try:
+        return Money.from_decimal(amount, currency)
+    except (InvalidAmount, ValueError) as exc:
+        errors.add(ErrorCode.INVALID, path, str(exc))
+        return None
+
+
+def _required(errors: FieldErrors, value: Any, path: tuple[str, ...], model: str) -> Any:
+    if value is None:
+        errors.add(ErrorCode.REQUIRED, path, f"A {model} price needs {path[-1]}.")
+    return value
+
+
+def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> PriceModel:
+    """The domain price model an input describes; fields its model needs are required."""
+    errors = FieldErrors()
+    currency = str(price.currency)
+    kind = price.model.value
+    model: PriceModel | None = None
+    if not is_known_currency(currency):
+        errors.add(ErrorCode.UNKNOWN_CURRENCY, (*path, "currency"), "Not an ISO 4217 code.")
+        errors.raise_if_any()
+    if kind == "FLAT_FEE":
+        amount = _money(
+            errors,
+            _required(errors, price.amount, (*path, "amount"), kind),
+            currency,
+            (*path, "amount"),
+        )
+        model = FlatFee(amount) if amount else None
+    elif kind == "PER_UNIT":
+        unit = _required(errors, price.unit_amount, (*path, "unitAmount"), kind)
+        model = PerUnit(unit, currency) if unit is not None else None
+    elif kind in ("GRADUATED", "VOLUME"):
+        given = _required(errors, price.tiers, (*path, "tiers"), kind)
+        tiers = tuple(
+            Tier(
+                up_to=tier.up_to,
+                unit_amount=tier.unit_amount,
+                flat_amount=_money(
+                    errors, tier.flat_amount, currency, (*path, "tiers", str(i), "flatAmount")
+                ),
+            )
+            for i, tier in enumerate(given or ())
+        )
+        model = (GraduatedTiers if kind == "GRADUATED" else VolumeTiers)(tiers, currency)
+    elif kind == "PACKAGE":
+        amount = _required(errors, price.package_amount, (*path, "packageAmount"), kind)
+        size = _required(errors, price.package_size, (*path, "packageSize"), kind)
+        model = Package(amount, size, currency) if amount is not None and size is not None else None
+    elif kind == "PERCENTAGE":
+        rate = _required(errors, price.rate, (*path, "rate"), kind)
+        model = (
+            Percentage(
+                rate,
+                currency,
+                _money(errors, price.fixed_amount, currency, (*path, "fixedAmount")),
+                _money(errors, price.min_amount, currency, (*path, "minAmount")),
+                _money(errors, price.max_amount, currency, (*path, "maxAmount")),
+            )
+            if rate is not None
+            else None
+        )
+    errors.raise_if_any()
+    assert model is not None
+    return model
+
+
+async def create_plan(info: strawberry.Info, input: inputs.CreatePlanInput) -> Any:
+    from schema.types import CreatePlanPayload, Plan
+
+    try:
+        draft = _plan_draft(input)
+        created = await services.create_plan(info.context.uow(), draft)
+    except DomainError as error:
+        return CreatePlanPayload(plan=None, user_errors=user_errors(error))
+    info.context.loaders.plan_by_id.prime(created.id, created)
+    return CreatePlanPayload(plan=Plan.from_domain(created), user_errors=[])
+
+
+def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
+    models: list[PriceModel | None] = []
+    problems: list[FieldError] = []
+    for index, price in enumerate(input.prices):
+        try:
+            models.append(price_model_from_input(price, ("input", "prices", str(index))))
+        except DomainError as error:
+            problems.extend(error.errors)
+            models.append(None)
+    minimums = []
+    errors = FieldErrors()
+    for index, minimum in enumerate(input.minimum_commitments or ()):
+        money = _money(
+            errors,
+            minimum.amount,
+            str(minimum.currency),
+            ("input", "minimumCommitments", str(index), "amount"),
+        )
+        if money is not None:
+            minimums.append(money)
+    problems.extend(errors.errors)
+    if problems:
+        raise DomainError(problems)
+    return PlanDraft(
+        code=input.code,
+        name=input.name,
+        interval=Interval(input.interval.value),
+        interval_count=input.interval_count,
+        description=input.description,
+        trial_days=input.trial_days,
+        minimum_commitments=tuple(minimums),
+        prices=tuple(
+            PriceDraft(
+                model=model,
+                billing_mode=BillingMode(price.billing_mode.value),
+                metric_code=price.metric_code,
+            )
+            for model, price in zip(models, input.prices, strict=True)
+            if model is not None
+        ),
+    )
+
+
+async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> Any:
+    from schema.types import Plan, UpdatePlanPayload
+
+    changes = PlanChanges(
+        name=input.name,
+        description=None if input.description is strawberry.UNSET else input.description,
+        clear_description=input.description is None,
+        trial_days=input.trial_days,
+    )
+    try:
+        updated = await services.update_plan(info.context.uow(), str(input.id), changes)
+    except DomainError as error:
+        return UpdatePlanPayload(plan=None, user_errors=user_errors(error))
+    info.context.loaders.plan_by_id.clear(updated.id).prime(updated.id, updated)
+    return UpdatePlanPayload(plan=Plan.from_domain(updated), user_errors=[])
+
+
+async def archive_plan(info: strawberry.Info, input: inputs.ArchivePlanInput) -> Any:
+    from schema.types import ArchivePlanPayload, Plan
+
+    try:
+        archived = await services.archive_plan(info.context.uow(), str(input.id))
+    except DomainError as error:
+        return ArchivePlanPayload(plan=None, user_errors=user_errors(error))
+    info.context.loaders.plan_by_id.clear(archived.id).prime(archived.id, archived)
+    return ArchivePlanPayload(plan=Plan.from_domain(archived), user_errors=[])

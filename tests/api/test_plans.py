@@ -1,0 +1,353 @@
+"""Plans and prices through the API: every price model, validation with field paths,
+immutability of prices, previews with their breakdown, events, scopes and tenants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import Tenant
+
+PLAN_FIELDS = """
+  id code name description interval intervalCount trialDays currencies archived
+  minimumCommitments { amount currency }
+  prices {
+    id model currency billingMode metricCode
+    amount { amount currency }
+    unitAmount packageAmount packageSize rate
+    tiers { upTo unitAmount flatAmount { amount } }
+    fixedAmount { amount } minAmount { amount } maxAmount { amount }
+  }
+"""
+CREATE_PLAN = f"""
+mutation CreatePlan($input: CreatePlanInput!) {{
+  createPlan(input: $input) {{ plan {{ {PLAN_FIELDS} }} userErrors {{ code field message }} }}
+}}
+"""
+UPDATE_PLAN = """
+mutation UpdatePlan($input: UpdatePlanInput!) {
+  updatePlan(input: $input) { plan { id name description trialDays } userErrors { code field } }
+}
+"""
+ARCHIVE_PLAN = """
+mutation ArchivePlan($input: ArchivePlanInput!) {
+  archivePlan(input: $input) { plan { id archived } userErrors { code field } }
+}
+"""
+PLANS = """
+query Plans($first: Int, $after: String, $filter: PlanFilter) {
+  plans(first: $first, after: $after, filter: $filter) {
+    totalCount edges { node { code } } pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+PRICE_FOR = """
+query PriceFor($id: ID!, $quantity: Decimal!) {
+  plan(id: $id) { prices { priceFor(quantity: $quantity) {
+    total { amount currency formatted }
+    lines { description tier quantity unitAmount flatAmount { amount } amount { amount } }
+  } } }
+}
+"""
+PREVIEW = """
+query Preview($price: PriceInput!, $quantity: Decimal!) {
+  previewPrice(price: $price, quantity: $quantity) {
+    breakdown { total { amount currency } lines { tier quantity amount { amount } } }
+    userErrors { code field message }
+  }
+}
+"""
+CREATE_METRIC = """
+mutation($input: CreateBillableMetricInput!) {
+  createBillableMetric(input: $input) { billableMetric { code } userErrors { code } }
+}
+"""
+
+# Stripe's tiered pricing example ("Set up tiered pricing"): 1-5 at $5, 6-10 at $4, then $3.
+TIERS = [
+    {"upTo": "5", "unitAmount": "5.00"},
+    {"upTo": "10", "unitAmount": "4.00"},
+    {"upTo": None, "unitAmount": "3.00"},
+]
+
+
+def _plan_input(code: str = "pro", **extra: Any) -> dict[str, Any]:
+    return {
+        "code": code,
+        "name": "Pro",
+        "interval": "MONTH",
+        "prices": [{"model": "FLAT_FEE", "currency": "USD", "amount": "49.00"}],
+        **extra,
+    }
+
+
+async def _create(tenant: Tenant, plan_input: dict[str, Any]) -> dict[str, Any]:
+    body = await tenant.gql(CREATE_PLAN, {"input": plan_input})
+    return body["data"]["createPlan"]
+
+
+async def test_a_plan_with_every_price_model_and_several_currencies_is_created(
+    tenant: Tenant,
+) -> None:
+    # given a metric for the metered prices
+    await tenant.gql(
+        CREATE_METRIC,
+        {"input": {"code": "gb", "name": "GB", "aggregation": "SUM", "property": "gb"}},
+    )
+    prices = [
+        {"model": "FLAT_FEE", "currency": "USD", "amount": "49.00"},
+        {"model": "FLAT_FEE", "currency": "JPY", "amount": "5000"},
+        {"model": "PER_UNIT", "currency": "USD", "unitAmount": "10.00"},
+        {
+            "model": "GRADUATED",
+            "currency": "USD",
+            "billingMode": "METERED",
+            "metricCode": "gb",
+            "tiers": TIERS,
+        },
+        {
+            "model": "VOLUME",
+            "currency": "EUR",
+            "billingMode": "METERED",
+            "metricCode": "gb",
+            "tiers": TIERS,
+        },
+        {
+            "model": "PACKAGE",
+            "currency": "USD",
+            "billingMode": "METERED",
+            "metricCode": "gb",
+            "packageAmount": "5.00",
+            "packageSize": 5,
+        },
+        {
+            "model": "PERCENTAGE",
+            "currency": "USD",
+            "billingMode": "METERED",
+            "metricCode": "gb",
+            "rate": "2.9",
+            "fixedAmount": "0.30",
+            "minAmount": "0.50",
+            "maxAmount": "20.00",
+        },
+    ]
+    # when
+    payload = await _create(
+        tenant,
+        _plan_input(
+            prices=prices,
+            trialDays=14,
+            minimumCommitments=[{"amount": "100.00", "currency": "USD"}],
+        ),
+    )
+    # then
+    assert payload["userErrors"] == []
+    plan = payload["plan"]
+    assert plan["id"].startswith("plan_")
+    assert plan["currencies"] == ["EUR", "JPY", "USD"]
+    assert [p["model"] for p in plan["prices"]] == [p["model"] for p in prices]
+    assert all(p["id"].startswith("price_") for p in plan["prices"])
+    assert plan["prices"][1]["amount"] == {"amount": "5000", "currency": "JPY"}
+    assert plan["prices"][3]["tiers"][2] == {"upTo": None, "unitAmount": "3.00", "flatAmount": None}
+    assert plan["prices"][6]["minAmount"] == {"amount": "0.50"}
+    assert plan["minimumCommitments"] == [{"amount": "100.00", "currency": "USD"}]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "graduated", "volume"),
+    [("12", "51.00", "36.00"), ("5", "25.00", "25.00"), ("0", "0.00", "0.00")],
+)
+async def test_a_plans_prices_price_a_quantity_with_a_breakdown(
+    tenant: Tenant, quantity: str, graduated: str, volume: str
+) -> None:
+    # given Stripe's tiers as a graduated and a volume price
+    plan = (
+        await _create(
+            tenant,
+            _plan_input(
+                prices=[
+                    {"model": "GRADUATED", "currency": "USD", "tiers": TIERS},
+                    {"model": "VOLUME", "currency": "USD", "tiers": TIERS},
+                ]
+            ),
+        )
+    )["plan"]
+    # when
+    body = await tenant.gql(PRICE_FOR, {"id": plan["id"], "quantity": quantity})
+    # then
+    grad, vol = (p["priceFor"] for p in body["data"]["plan"]["prices"])
+    assert (grad["total"]["amount"], vol["total"]["amount"]) == (graduated, volume)
+    if quantity == "12":
+        assert [(line["tier"], line["quantity"]) for line in grad["lines"]] == [
+            (0, "5"),
+            (1, "5"),
+            (2, "2"),
+        ]
+        assert len(vol["lines"]) == 1
+        assert grad["total"]["formatted"] == "$51.00"
+
+
+async def test_a_price_can_be_previewed_before_it_is_saved(tenant: Tenant) -> None:
+    # $5 per block of 5 units: 14 units are 3 blocks
+    body = await tenant.gql(
+        PREVIEW,
+        {
+            "price": {
+                "model": "PACKAGE",
+                "currency": "USD",
+                "packageAmount": "5",
+                "packageSize": 5,
+            },
+            "quantity": "14",
+        },
+    )
+    preview = body["data"]["previewPrice"]
+    assert preview["userErrors"] == []
+    assert preview["breakdown"]["total"] == {"amount": "15.00", "currency": "USD"}
+
+
+@pytest.mark.parametrize(
+    ("prices", "code", "field"),
+    [
+        ([], "REQUIRED", ["input", "prices"]),
+        (
+            [{"model": "PER_UNIT", "currency": "USD"}],
+            "REQUIRED",
+            ["input", "prices", "0", "unitAmount"],
+        ),
+        (
+            [{"model": "FLAT_FEE", "currency": "ZZZ", "amount": "1"}],
+            "UNKNOWN_CURRENCY",
+            ["input", "prices", "0", "currency"],
+        ),
+        (
+            [{"model": "FLAT_FEE", "currency": "USD", "amount": "1.005"}],
+            "INVALID",
+            ["input", "prices", "0", "amount"],
+        ),
+        (
+            [{"model": "GRADUATED", "currency": "USD", "tiers": [TIERS[1], TIERS[0], TIERS[2]]}],
+            "INVALID",
+            ["input", "prices", "0", "tiers", "1", "upTo"],
+        ),
+        (
+            [{"model": "VOLUME", "currency": "USD", "tiers": TIERS[:2]}],
+            "INVALID",
+            ["input", "prices", "0", "tiers", "1", "upTo"],
+        ),
+        (
+            [{"model": "PER_UNIT", "currency": "USD", "unitAmount": "1", "billingMode": "METERED"}],
+            "REQUIRED",
+            ["input", "prices", "0", "metricCode"],
+        ),
+        (
+            [
+                {
+                    "model": "PER_UNIT",
+                    "currency": "USD",
+                    "unitAmount": "1",
+                    "billingMode": "METERED",
+                    "metricCode": "nope",
+                }
+            ],
+            "NOT_FOUND",
+            ["input", "prices", "0", "metricCode"],
+        ),
+        (
+            [{"model": "PER_UNIT", "currency": "USD", "unitAmount": "-1"}],
+            "INVALID",
+            ["input", "prices", "0", "unitAmount"],
+        ),
+    ],
+)
+async def test_an_invalid_plan_is_refused_with_its_field_and_nothing_is_written(
+    tenant: Tenant, admin: asyncpg.Connection, prices: list[Any], code: str, field: list[str]
+) -> None:
+    payload = await _create(tenant, _plan_input(prices=prices))
+    assert payload["plan"] is None
+    assert (code, field) in [(e["code"], e["field"]) for e in payload["userErrors"]], payload
+    assert await admin.fetchval("select count(*) from plans where tenant_id = $1", tenant.id) == 0
+    assert await admin.fetchval("select count(*) from events where tenant_id = $1", tenant.id) == 0
+
+
+async def test_a_plan_code_is_unique_in_an_account(tenant: Tenant) -> None:
+    assert (await _create(tenant, _plan_input()))["userErrors"] == []
+    again = await _create(tenant, _plan_input())
+    assert [(e["code"], e["field"]) for e in again["userErrors"]] == [
+        ("DUPLICATE", ["input", "code"])
+    ]
+
+
+async def test_a_plan_changes_its_details_but_never_its_prices_and_emits_events(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given
+    plan = (await _create(tenant, _plan_input(description="Old")))["plan"]
+    # when
+    updated = (
+        await tenant.gql(
+            UPDATE_PLAN,
+            {"input": {"id": plan["id"], "name": "Pro 2026", "description": None, "trialDays": 7}},
+        )
+    )["data"]["updatePlan"]
+    archived = (await tenant.gql(ARCHIVE_PLAN, {"input": {"id": plan["id"]}}))["data"][
+        "archivePlan"
+    ]
+    again = (await tenant.gql(ARCHIVE_PLAN, {"input": {"id": plan["id"]}}))["data"]["archivePlan"]
+    # then
+    assert updated["plan"] == {
+        "id": plan["id"],
+        "name": "Pro 2026",
+        "description": None,
+        "trialDays": 7,
+    }
+    assert archived["plan"]["archived"] is True
+    assert [e["code"] for e in again["userErrors"]] == ["ALREADY_ARCHIVED"]
+    types = [
+        r["type"]
+        for r in await admin.fetch(
+            "select type from events where tenant_id = $1 order by created_at", tenant.id
+        )
+    ]
+    assert types == ["plan.created", "plan.updated", "plan.archived"]
+    prices = await admin.fetchval("select prices from plans where id = $1", plan["id"])
+    assert '"49.00"' not in prices  # money stored as minor units
+    assert "4900" in prices
+
+
+async def test_plans_are_listed_with_keyset_pages_and_filtered(tenant: Tenant) -> None:
+    for i in range(5):
+        await _create(tenant, _plan_input(code=f"p{i}"))
+    first = (await tenant.gql(PLANS, {"first": 3}))["data"]["plans"]
+    rest = (await tenant.gql(PLANS, {"first": 3, "after": first["pageInfo"]["endCursor"]}))["data"][
+        "plans"
+    ]
+    codes = [e["node"]["code"] for e in first["edges"] + rest["edges"]]
+    assert codes == ["p4", "p3", "p2", "p1", "p0"]
+    assert first["totalCount"] == 5 and first["pageInfo"]["hasNextPage"]
+
+
+async def test_another_accounts_plan_and_price_read_as_null(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    plan = (await _create(other_tenant, _plan_input()))["plan"]
+    price_id = plan["prices"][0]["id"]
+    body = await tenant.gql(
+        "query($p: ID!, $q: ID!) "
+        "{ plan(id: $p) { id } a: node(id: $p) { id } b: node(id: $q) { id } }",
+        {"p": plan["id"], "q": price_id},
+    )
+    assert body["data"] == {"plan": None, "a": None, "b": None}
+    own = await other_tenant.gql(
+        "query($q: ID!) { node(id: $q) { ... on Price { id model } } }", {"q": price_id}
+    )
+    assert own["data"]["node"] == {"id": price_id, "model": "FLAT_FEE"}
+
+
+async def test_plans_need_the_catalog_scopes(tenant: Tenant) -> None:
+    refused = await tenant.gql(CREATE_PLAN, {"input": _plan_input()}, scopes=["catalog:read"])
+    assert refused["errors"][0]["extensions"]["requiredScope"] == "catalog:write"
+    listed = await tenant.gql(PLANS, {"first": 1}, scopes=["customers:read"])
+    assert listed["errors"][0]["extensions"]["requiredScope"] == "catalog:read"
