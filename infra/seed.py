@@ -1,15 +1,42 @@
-"""Demo data: a `demo` account with customers in several currencies and countries.
+"""Demo data: a `demo` account with customers in several currencies and countries, billable
+metrics, plans with every price model, and a week of usage for some customers.
 
 Built through the same services the API calls, so the data is what users could create.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.customers import Address, CustomerChanges, CustomerDraft, TaxId, TaxIdType
+from domain.customers import (
+    Address,
+    Customer,
+    CustomerChanges,
+    CustomerDraft,
+    TaxId,
+    TaxIdType,
+)
+from domain.metrics import Aggregation, MetricDraft
+from domain.money import Money
+from domain.plans import BillingMode, Interval, PlanDraft, PriceDraft
+from domain.pricing import (
+    FlatFee,
+    GraduatedTiers,
+    Package,
+    Percentage,
+    PerUnit,
+    Tier,
+    VolumeTiers,
+)
 from domain.services.customers import archive_customer, create_customer, update_customer
+from domain.services.metrics import create_billable_metric
+from domain.services.plans import create_plan
+from domain.services.usage import record_usage
+from domain.usage import UsageEventIn
 from infra.db import tenant_transaction
 from infra.repositories.accounts import ensure_account
 from infra.tables import customers
@@ -79,6 +106,86 @@ DEMO_CUSTOMERS = [
 ]
 
 
+DEMO_METRICS = [
+    MetricDraft("api.calls", "API calls", Aggregation.COUNT),
+    MetricDraft("storage.gb", "Storage (GB, peak)", Aggregation.MAX, "gb"),
+    MetricDraft("payments.volume", "Payment volume", Aggregation.SUM, "amount"),
+]
+
+_STRIPE_TIERS = (
+    Tier(Decimal(5), Decimal("5.00")),
+    Tier(Decimal(10), Decimal("4.00")),
+    Tier(None, Decimal("3.00")),
+)
+
+DEMO_PLANS = [
+    PlanDraft(
+        code="starter-monthly",
+        name="Starter",
+        description="A flat monthly fee, priced in three currencies.",
+        interval=Interval.MONTH,
+        trial_days=14,
+        prices=(
+            PriceDraft(FlatFee(Money(1900, "USD"))),
+            PriceDraft(FlatFee(Money(1800, "EUR"))),
+            PriceDraft(FlatFee(Money(2500, "JPY"))),
+        ),
+    ),
+    PlanDraft(
+        code="team-seats",
+        name="Team (per seat)",
+        interval=Interval.MONTH,
+        prices=(PriceDraft(PerUnit(Decimal("12.00"), "USD")),),
+    ),
+    PlanDraft(
+        code="api-graduated",
+        name="API usage, graduated",
+        description="Stripe's graduated example: 1-5 at $5, 6-10 at $4, then $3.",
+        interval=Interval.MONTH,
+        prices=(
+            PriceDraft(GraduatedTiers(_STRIPE_TIERS, "USD"), BillingMode.METERED, "api.calls"),
+        ),
+        minimum_commitments=(Money(5000, "USD"),),
+    ),
+    PlanDraft(
+        code="storage-volume",
+        name="Storage, volume tiers",
+        interval=Interval.MONTH,
+        prices=(PriceDraft(VolumeTiers(_STRIPE_TIERS, "EUR"), BillingMode.METERED, "storage.gb"),),
+    ),
+    PlanDraft(
+        code="sms-packs",
+        name="SMS packs",
+        description="$5 per pack of 100 messages; a started pack counts whole.",
+        interval=Interval.MONTH,
+        prices=(
+            PriceDraft(Package(Decimal("5.00"), 100, "USD"), BillingMode.METERED, "api.calls"),
+        ),
+    ),
+    PlanDraft(
+        code="payments-percentage",
+        name="Payments, 2.9% + 30¢",
+        interval=Interval.MONTH,
+        prices=(
+            PriceDraft(
+                Percentage(Decimal("2.9"), "USD", Money(30, "USD"), None, Money(2000, "USD")),
+                BillingMode.METERED,
+                "payments.volume",
+            ),
+        ),
+    ),
+    PlanDraft(
+        code="enterprise-yearly",
+        name="Enterprise (yearly)",
+        interval=Interval.YEAR,
+        prices=(
+            PriceDraft(FlatFee(Money(1_200_000, "USD"))),
+            PriceDraft(FlatFee(Money(3_600, "KWD"))),
+        ),
+    ),
+]
+
+
 async def seed_demo(engine: AsyncEngine) -> bool:
     """Creates the demo account's data unless it is there already; True if it seeded."""
     async with engine.begin() as conn:
@@ -91,7 +198,43 @@ async def seed_demo(engine: AsyncEngine) -> bool:
             SqlUnitOfWork(db), created[0].id, CustomerChanges(metadata={"plan_hint": "growth"})
         )
         await archive_customer(SqlUnitOfWork(db), created[-1].id)
+        for metric in DEMO_METRICS:
+            await create_billable_metric(SqlUnitOfWork(db), metric)
+        for plan in DEMO_PLANS:
+            await create_plan(SqlUnitOfWork(db), plan)
+        await record_usage(SqlUnitOfWork(db), _demo_usage(created[:3]), datetime.now(UTC))
     return True
+
+
+def _demo_usage(customers_with_usage: list[Customer]) -> list[UsageEventIn]:
+    """A week of API calls and storage for a few customers, spread over the days."""
+    now = datetime.now(UTC)
+    events = []
+    for c, customer in enumerate(customers_with_usage):
+        for day in range(7):
+            for n in range(5 + 3 * c):
+                at = now - timedelta(days=day, minutes=7 * n + 1)
+                events.append(
+                    UsageEventIn(
+                        index=len(events),
+                        idempotency_key=f"demo-{customer.id}-{day}-{n}",
+                        metric_code="api.calls",
+                        timestamp=at,
+                        properties={"endpoint": "/v1/search", "region": "eu"},
+                        customer_id=customer.id,
+                    )
+                )
+            events.append(
+                UsageEventIn(
+                    index=len(events),
+                    idempotency_key=f"demo-{customer.id}-{day}-storage",
+                    metric_code="storage.gb",
+                    timestamp=now - timedelta(days=day, hours=1),
+                    properties={"gb": str(Decimal(12 + 5 * c) + Decimal(day) / 4)},
+                    customer_id=customer.id,
+                )
+            )
+    return events
 
 
 async def is_empty(engine: AsyncEngine) -> bool:
