@@ -22,7 +22,9 @@ PROPERTY_VALUE_MAX_LENGTH: Final = 1024
 MAX_QUANTITY: Final = Decimal(10) ** 26
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which a
+# 1,000-event batch pays for thousands of times.
+@dataclass(slots=True)
 class UsageEventIn:
     """One event as a producer sends it; `index` is its position in the batch."""
 
@@ -35,7 +37,7 @@ class UsageEventIn:
     external_customer_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UsageEvent:
     """An event that passed every rule, ready to be stored once."""
 
