@@ -371,6 +371,8 @@ def price_for(
                 lines = _volume_lines(model, quantity)
             case Package():
                 lines = [_package_line(model, quantity)]
+            case Percentage() if quantity == 0:
+                lines = []  # no transaction, no fee: the fixed fee and minimum need one
             case Percentage():
                 try:
                     transaction = Money.from_decimal(quantity, model.currency)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 from domain.errors import ErrorCode, FieldError
-from domain.metrics import BillableMetric
+from domain.metrics import PROPERTY_PATTERN, BillableMetric
+from domain.money import DECIMAL_PATTERN
 
 MAX_EVENTS_PER_BATCH: Final = 1000
 # Producers' clocks drift; an event a little ahead of ours is still "now".
@@ -20,6 +21,7 @@ PROPERTIES_MAX: Final = 50
 PROPERTY_VALUE_MAX_LENGTH: Final = 1024
 # numeric(38, 12) in PostgreSQL: quantities beyond it are refused, never truncated.
 MAX_QUANTITY: Final = Decimal(10) ** 26
+QUANTITY_MAX_DECIMALS: Final = 12
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which a
@@ -41,6 +43,7 @@ class UsageEventIn:
 class UsageEvent:
     """An event that passed every rule, ready to be stored once."""
 
+    position: int  # its index in the batch: orders events of one instant
     idempotency_key: str
     customer_id: str
     metric_code: str
@@ -100,6 +103,12 @@ def screen(event: UsageEventIn, now: datetime) -> FieldError | None:
             f"Properties are an object of at most {PROPERTIES_MAX} keys.",
         )
     for name, value in event.properties.items():
+        if not PROPERTY_PATTERN.fullmatch(name):
+            return FieldError(
+                ErrorCode.INVALID,
+                _path(event.index, "properties"),
+                "Property names are 1 to 64 letters, digits, '_', '.' or '-'.",
+            )
         if isinstance(value, dict | list) or len(str(value)) > PROPERTY_VALUE_MAX_LENGTH:
             return FieldError(
                 ErrorCode.INVALID,
@@ -125,24 +134,32 @@ def measure(event: UsageEventIn, metric: BillableMetric) -> Decimal | None | Fie
         return None
     number = _number(event.properties[metric.property])
     if number is None:
-        return FieldError(ErrorCode.INVALID, path, f"{metric.property} must be a number.")
+        return FieldError(
+            ErrorCode.INVALID,
+            path,
+            f"{metric.property} must be a non-negative number with at most "
+            f"{QUANTITY_MAX_DECIMALS} decimals.",
+        )
     return number
 
 
 def _number(value: Any) -> Decimal | None:
+    """A non-negative quantity storable exactly (numeric(38, 12)), or None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
         number = Decimal(repr(value))  # the shortest text that reads back as this float
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            return None
+    elif isinstance(value, str) and DECIMAL_PATTERN.fullmatch(value):
+        number = Decimal(value)  # a plain numeral: no "1_000", "1e3" or padding
     else:
         return None
-    if not number.is_finite() or abs(number) >= MAX_QUANTITY:
+    if not number.is_finite() or number.is_signed() and not number.is_zero():
+        return None
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -QUANTITY_MAX_DECIMALS:
+        return None  # would be rounded when stored
+    if number.copy_abs() >= MAX_QUANTITY:
         return None
     return number

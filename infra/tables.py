@@ -119,6 +119,7 @@ usage_events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("properties", JSONB, nullable=False),
     Column("value", Numeric(38, 12)),
+    Column("position", Integer, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -21,6 +21,7 @@ from domain.pricing import (
     PriceModel,
     Tier,
     VolumeTiers,
+    validate_price,
 )
 from domain.pricing import (
     price_for as compute_price,
@@ -86,6 +87,7 @@ async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantit
 
     try:
         model = price_model_from_input(price, ("price",))
+        validate_price(model, ("price",))
         breakdown = compute_price(model, quantity, field=("quantity",))
     except DomainError as error:
         return PricePreview(breakdown=None, user_errors=user_errors(error))
@@ -189,6 +191,13 @@ def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
     minimums = []
     errors = FieldErrors()
     for index, minimum in enumerate(input.minimum_commitments or ()):
+        if not is_known_currency(str(minimum.currency)):
+            errors.add(
+                ErrorCode.UNKNOWN_CURRENCY,
+                ("input", "minimumCommitments", str(index), "currency"),
+                "Not an ISO 4217 code.",
+            )
+            continue
         money = _money(
             errors,
             minimum.amount,

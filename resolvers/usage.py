@@ -103,7 +103,7 @@ def usage_batch_from_input(_type: type, value: Mapping[str, Any], _context: Any)
             idempotency_key=event["idempotencyKey"],
             metric_code=event["metricCode"],
             timestamp=event["timestamp"],
-            properties=event.get("properties") or {},
+            properties={} if event.get("properties") is None else event["properties"],
             customer_id=event.get("customerId"),
             external_customer_id=event.get("externalCustomerId"),
         )

@@ -84,6 +84,7 @@ async def record_usage(
                 continue
             valid.append(
                 UsageEvent(
+                    position=event.index,
                     idempotency_key=event.idempotency_key,
                     customer_id=customer_id,
                     metric_code=metric.code,

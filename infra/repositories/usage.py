@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Numeric, Text, and_, bindparam, func, or_, select, text
+from sqlalchemy import Integer, Numeric, Text, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import DateTime
 
@@ -24,11 +24,13 @@ from infra.tables import customers, usage_events
 _INSERT_BATCH = text(
     """
     INSERT INTO usage_events
-        (tenant_id, idempotency_key, customer_id, metric_code, occurred_at, properties, value)
+        (tenant_id, idempotency_key, customer_id, metric_code, occurred_at, properties, value,
+         position)
     SELECT :tenant_id, e.key, e.customer_id, e.metric_code, e.occurred_at,
-           e.properties::jsonb, e.value
-    FROM unnest(:keys, :customer_ids, :metric_codes, :occurred_at, :properties, :values)
-        AS e(key, customer_id, metric_code, occurred_at, properties, value)
+           e.properties::jsonb, e.value, e.position
+    FROM unnest(:keys, :customer_ids, :metric_codes, :occurred_at, :properties, :values,
+                :positions)
+        AS e(key, customer_id, metric_code, occurred_at, properties, value, position)
     ON CONFLICT DO NOTHING
     """
 ).bindparams(
@@ -38,6 +40,7 @@ _INSERT_BATCH = text(
     bindparam("occurred_at", type_=ARRAY(DateTime(timezone=True))),
     bindparam("properties", type_=ARRAY(Text)),
     bindparam("values", type_=ARRAY(Numeric(38, 12))),
+    bindparam("positions", type_=ARRAY(Integer)),
 )
 
 
@@ -63,6 +66,9 @@ class SqlUsageRepository:
         return CustomerRefs(by_id, by_external_id)
 
     async def add_new(self, events: list[UsageEvent]) -> int:
+        # Inserted in key order: concurrent batches sharing keys then wait on each other in
+        # one order and never deadlock.
+        events = sorted(events, key=lambda e: e.idempotency_key)
         result = await self._db.execute(
             _INSERT_BATCH,
             {
@@ -73,6 +79,7 @@ class SqlUsageRepository:
                 "occurred_at": [e.timestamp for e in events],
                 "properties": [orjson.dumps(e.properties).decode() for e in events],
                 "values": [e.value for e in events],
+                "positions": [e.position for e in events],
             },
         )
         return int(result.rowcount or 0)
@@ -95,6 +102,7 @@ def _aggregate(metric: BillableMetric) -> Any:
                     usage_events.c.value,
                     usage_events.c.occurred_at.desc(),
                     usage_events.c.received_at.desc(),
+                    usage_events.c.position.desc(),
                 )
             )
             return func.coalesce(latest[1], 0)

@@ -351,3 +351,27 @@ async def test_plans_need_the_catalog_scopes(tenant: Tenant) -> None:
     assert refused["errors"][0]["extensions"]["requiredScope"] == "catalog:write"
     listed = await tenant.gql(PLANS, {"first": 1}, scopes=["customers:read"])
     assert listed["errors"][0]["extensions"]["requiredScope"] == "catalog:read"
+
+
+async def test_a_percentage_price_of_no_transaction_costs_nothing(tenant: Tenant) -> None:
+    price = {
+        "model": "PERCENTAGE",
+        "currency": "USD",
+        "rate": "2.9",
+        "fixedAmount": "0.30",
+        "minAmount": "0.50",
+    }
+    body = await tenant.gql(PREVIEW, {"price": price, "quantity": "0"})
+    assert body["data"]["previewPrice"]["breakdown"]["total"]["amount"] == "0.00"
+    paid = await tenant.gql(PREVIEW, {"price": price, "quantity": "10.00"})
+    # 2.9% of 10.00 + 0.30 = 0.59, held at the 0.50 minimum only when below it
+    assert paid["data"]["previewPrice"]["breakdown"]["total"]["amount"] == "0.59"
+
+
+async def test_preview_errors_name_the_field_inside_the_price(tenant: Tenant) -> None:
+    body = await tenant.gql(
+        PREVIEW,
+        {"price": {"model": "VOLUME", "currency": "USD", "tiers": TIERS[:2]}, "quantity": "1"},
+    )
+    errors = body["data"]["previewPrice"]["userErrors"]
+    assert ["price", "tiers", "1", "upTo"] in [e["field"] for e in errors]

@@ -347,3 +347,36 @@ async def test_a_foreign_metric_reads_as_null(tenant: Tenant, other_tenant: Tena
         "query($id: ID!) { node(id: $id) { ... on BillableMetric { code } } }", {"id": metric["id"]}
     )
     assert own["data"]["node"] == {"code": "calls"}
+
+
+async def test_latest_takes_the_last_event_of_a_batch_when_timestamps_tie(
+    tenant: Tenant,
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "seats", "LATEST", "n")
+    same_instant = [
+        _event("z-first", customer, "seats", minutes_ago=5, n=3),
+        _event("a-second", customer, "seats", minutes_ago=5, n=7),
+    ]
+    await _record(tenant, same_instant)
+    assert (await _usage(tenant, customer, "seats"))["quantity"] == "7"
+
+
+@pytest.mark.parametrize(
+    "value", ["1_000", "1e3", " 5 ", 1e-30, "0.0000000000001", -5, "-1", True, "NaN"]
+)
+async def test_a_value_that_is_not_a_plain_non_negative_number_is_rejected(
+    tenant: Tenant, value: Any
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "gb", "SUM", "gb")
+    result = await _record(tenant, [_event("k", customer, "gb", gb=value)])
+    assert result["accepted"] == 0
+    assert [(r["code"], r["field"][-1]) for r in result["rejected"]] == [("INVALID", "gb")]
+
+
+async def test_property_names_are_bounded(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    result = await _record(tenant, [_event("k", customer, "calls", **{"x" * 200: "1"})])
+    assert [(r["code"], r["field"][-1]) for r in result["rejected"]] == [("INVALID", "properties")]
