@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,18 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.servers import (  # noqa: E402
+    DATA_DIR,
+    ROOT,
+    cli_token,
+    free_port,
+    server_env,
+    start_ledgerline,
+    stop,
+    wait_ready,
+)
 from domain.customers import Address, CustomerDraft  # noqa: E402
 from domain.services.customers import create_customer  # noqa: E402
 from infra.database import open_database  # noqa: E402
@@ -43,12 +51,6 @@ from infra.uow import SqlUnitOfWork  # noqa: E402
 QUERY = "{ customers(first: 20) { edges { node { id name email } } } }"
 TENANT = "bench"
 RESULTS = ROOT / "bench" / "results" / "customers_list.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def prepare(url: str) -> None:
@@ -73,18 +75,6 @@ async def prepare(url: str) -> None:
                 )
     finally:
         await engine.dispose()
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def run_wrk(url: str, token: str, duration: int, connections: int) -> dict[str, float]:
@@ -159,73 +149,31 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
-    data_dir = ROOT / ".ledgerline-bench"
-    settings = Settings(data_dir=data_dir, database_url=os.environ.get("DATABASE_URL"))
+    settings = Settings(data_dir=DATA_DIR, database_url=os.environ.get("DATABASE_URL"))
     database = asyncio.run(open_database(settings))
-    processes: list[subprocess.Popen[bytes]] = []
+    ours = floor = None
     try:
         asyncio.run(prepare(database.url))
-        env = {
-            **os.environ,
-            "DATABASE_URL": database.url,
-            "DATA_DIR": str(data_dir),
-            "LOG_LEVEL": "WARNING",
-        }
-        token = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "infra.cli",
-                "token",
-                "--tenant",
-                TENANT,
-                "--scopes",
-                "customers:read",
-            ],
-            env=env,
+        env = server_env(database.url)
+        token = cli_token(env, TENANT, "customers:read")
+        ours, port = start_ledgerline(env)
+        floor_port = free_port()
+        floor = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.floor_server:app"]
+            + ["--port", str(floor_port), "--log-level", "warning"],
+            env={**env, "FLOOR_DSN": database.url.replace("postgresql+asyncpg", "postgresql")},
             cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        ours, floor = free_port(), free_port()
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "serve"],
-                env={**env, "PORT": str(ours)},
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-            )
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "bench.floor_server:app",
-                    "--port",
-                    str(floor),
-                    "--log-level",
-                    "warning",
-                ],
-                env={**env, "FLOOR_DSN": database.url.replace("postgresql+asyncpg", "postgresql")},
-                cwd=ROOT,
-            )
-        )
-        wait_ready(f"http://127.0.0.1:{ours}/readyz")
-        wait_ready(f"http://127.0.0.1:{floor}/graphql")
-        load(f"http://127.0.0.1:{ours}/graphql", token, 2, args.connections)  # warm-up
-        ledgerline = load(
-            f"http://127.0.0.1:{ours}/graphql", token, args.duration, args.connections
-        )
+        wait_ready(f"http://127.0.0.1:{floor_port}/graphql")
+        ledgerline_url = f"http://127.0.0.1:{port}/graphql"
+        load(ledgerline_url, token, 2, args.connections)  # warm-up
+        ledgerline = load(ledgerline_url, token, args.duration, args.connections)
         floor_result = load(
-            f"http://127.0.0.1:{floor}/graphql", token, args.duration, args.connections
+            f"http://127.0.0.1:{floor_port}/graphql", token, args.duration, args.connections
         )
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(10)
+        stop(ours)
+        stop(floor)
         database.stop()
 
     ratio = ledgerline["requests_per_second"] / floor_result["requests_per_second"]

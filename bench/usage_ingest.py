@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -28,10 +27,16 @@ import asyncpg
 import httpx
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.customers_list import free_port, wait_ready  # noqa: E402
+from bench.servers import (  # noqa: E402
+    DATA_DIR,
+    ROOT,
+    cli_token,
+    server_env,
+    start_ledgerline,
+    stop,
+)
 from domain.customers import CustomerDraft  # noqa: E402
 from domain.metrics import Aggregation, MetricDraft  # noqa: E402
 from domain.services.customers import create_customer  # noqa: E402
@@ -158,44 +163,15 @@ def main() -> None:
     args = parser.parse_args()
     total = args.events - args.events % BATCH
 
-    data_dir = ROOT / ".ledgerline-bench"
-    settings = Settings(data_dir=data_dir, database_url=os.environ.get("DATABASE_URL"))
+    settings = Settings(data_dir=DATA_DIR, database_url=os.environ.get("DATABASE_URL"))
     database = asyncio.run(open_database(settings))
     tenant = "usage-bench-" + uuid.uuid4().hex[:6]
     server = None
     try:
         customer_ids = asyncio.run(prepare(database.url, tenant))
-        env = {
-            **os.environ,
-            "DATABASE_URL": database.url,
-            "DATA_DIR": str(data_dir),
-            "LOG_LEVEL": "WARNING",
-        }
-        token = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "infra.cli",
-                "token",
-                "--tenant",
-                tenant,
-                "--scopes",
-                "usage:write",
-            ],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "serve"],
-            env={**env, "PORT": str(port)},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_ready(f"http://127.0.0.1:{port}/readyz")
+        env = server_env(database.url)
+        token = cli_token(env, tenant, "usage:write")
+        server, port = start_ledgerline(env)
         bodies = batches(uuid.uuid4().hex[:8], customer_ids, total)
         elapsed, latencies = asyncio.run(
             send(f"http://127.0.0.1:{port}/graphql", token, bodies, args.clients)
@@ -203,9 +179,7 @@ def main() -> None:
         dsn = database.url.replace("postgresql+asyncpg", "postgresql")
         floor = asyncio.run(copy_floor(dsn, tenant, customer_ids, total))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
+        stop(server)
         database.stop()
 
     latencies.sort()
