@@ -87,7 +87,7 @@ class Customer:
             "currency": self.currency,
             "externalId": self.external_id,
             "address": address_to_json(self.address),
-            "taxIds": [{"type": t.type.value, "value": t.value} for t in self.tax_ids],
+            "taxIds": tax_ids_to_json(self.tax_ids),
             "metadata": dict(self.metadata),
             "createdAt": self.created_at.isoformat(),
             "archived": self.archived,
@@ -143,6 +143,10 @@ def address_to_json(address: Address | None) -> dict[str, str | None] | None:
         "postalCode": address.postal_code,
         "country": address.country,
     }
+
+
+def tax_ids_to_json(tax_ids: tuple[TaxId, ...]) -> list[dict[str, str]]:
+    return [{"type": t.type.value, "value": t.value} for t in tax_ids]
 
 
 def validate_draft(draft: CustomerDraft) -> CustomerDraft:

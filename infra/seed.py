@@ -39,7 +39,7 @@ from domain.services.usage import record_usage
 from domain.usage import UsageEventIn
 from infra.db import tenant_transaction
 from infra.repositories.accounts import ensure_account
-from infra.tables import customers
+from infra.tables import accounts, customers
 from infra.uow import SqlUnitOfWork
 
 DEMO_TENANT = "demo"
@@ -238,7 +238,6 @@ def _demo_usage(customers_with_usage: list[Customer]) -> list[UsageEventIn]:
 
 
 async def is_empty(engine: AsyncEngine) -> bool:
-    from infra.tables import accounts
 
     async with engine.connect() as conn:
         return (await conn.execute(select(accounts.c.id).limit(1))).first() is None

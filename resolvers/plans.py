@@ -27,7 +27,7 @@ from domain.pricing import (
     price_for as compute_price,
 )
 from domain.services import plans as services
-from resolvers.errors import user_errors
+from resolvers.errors import bad_user_input, user_errors
 from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
@@ -73,7 +73,6 @@ async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
 
 
 async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
-    from resolvers.errors import bad_user_input
     from schema.types import PriceBreakdown
 
     try:

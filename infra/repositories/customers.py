@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.customers import Address, Customer, CustomerDraft, TaxId, TaxIdType, address_to_json
+from domain.customers import (
+    Address,
+    Customer,
+    CustomerDraft,
+    TaxId,
+    TaxIdType,
+    address_to_json,
+    tax_ids_to_json,
+)
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.money import Money
 from domain.queries import CustomerFilter, CustomerSort, PageRequest
@@ -54,7 +62,7 @@ def _details(customer: Customer | CustomerDraft) -> dict[str, Any]:
         "currency": customer.currency,
         "external_id": customer.external_id,
         "address": address_to_json(customer.address),
-        "tax_ids": [{"type": t.type.value, "value": t.value} for t in customer.tax_ids],
+        "tax_ids": tax_ids_to_json(customer.tax_ids),
         "metadata": customer.metadata,
     }
 
