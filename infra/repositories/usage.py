@@ -3,44 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, Numeric, Text, and_, bindparam, func, or_, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.types import DateTime
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from domain.metrics import Aggregation, BillableMetric
+from domain.money import exact_decimals
 from domain.ports import CustomerRefs
 from domain.usage import UsageEvent
 from infra.db import TenantConnection
 from infra.tables import customers, usage_events
 
-# One statement per batch, whatever its size: the arrays travel as parameters, PostgreSQL
-# unnests them, and the primary key drops every event already recorded (or repeated within
-# the batch), so concurrent senders of the same events count each once.
+# One statement per batch, whatever its size. The batch travels as one JSON array of rows
+# [key, customer_id, metric_code, occurred_at, properties, value, position]: orjson writes
+# it in C, where binding seven typed arrays of 1,000 values (Decimals, datetimes) costs
+# several times more CPU, and PostgreSQL reads it faster too. The primary key drops every
+# event already recorded (or repeated within the batch), so concurrent senders of the same
+# events count each once.
 _INSERT_BATCH = text(
     """
     INSERT INTO usage_events
         (tenant_id, idempotency_key, customer_id, metric_code, occurred_at, properties, value,
          position)
-    SELECT :tenant_id, e.key, e.customer_id, e.metric_code, e.occurred_at,
-           e.properties::jsonb, e.value, e.position
-    FROM unnest(:keys, :customer_ids, :metric_codes, :occurred_at, :properties, :values,
-                :positions)
-        AS e(key, customer_id, metric_code, occurred_at, properties, value, position)
+    SELECT :tenant_id, e->>0, e->>1, e->>2, (e->>3)::timestamptz, e->4, (e->>5)::numeric,
+           (e->>6)::integer
+    FROM jsonb_array_elements(CAST(:batch AS jsonb)) AS e
     ON CONFLICT DO NOTHING
     """
-).bindparams(
-    bindparam("keys", type_=ARRAY(Text)),
-    bindparam("customer_ids", type_=ARRAY(Text)),
-    bindparam("metric_codes", type_=ARRAY(Text)),
-    bindparam("occurred_at", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("properties", type_=ARRAY(Text)),
-    bindparam("values", type_=ARRAY(Numeric(38, 12))),
-    bindparam("positions", type_=ARRAY(Integer)),
 )
 
 
@@ -69,18 +62,22 @@ class SqlUsageRepository:
         # Inserted in key order: concurrent batches sharing keys then wait on each other in
         # one order and never deadlock.
         events = sorted(events, key=lambda e: e.idempotency_key)
+        batch = orjson.dumps(
+            [
+                (
+                    e.idempotency_key,
+                    e.customer_id,
+                    e.metric_code,
+                    e.timestamp.astimezone(UTC),  # RFC 3339, microseconds: exact
+                    e.properties,
+                    None if e.value is None else str(e.value),  # exact decimal text
+                    e.position,
+                )
+                for e in events
+            ]
+        ).decode()
         result = await self._db.execute(
-            _INSERT_BATCH,
-            {
-                "tenant_id": self._db.tenant_id,
-                "keys": [e.idempotency_key for e in events],
-                "customer_ids": [e.customer_id for e in events],
-                "metric_codes": [e.metric_code for e in events],
-                "occurred_at": [e.timestamp for e in events],
-                "properties": [orjson.dumps(e.properties).decode() for e in events],
-                "values": [e.value for e in events],
-                "positions": [e.position for e in events],
-            },
+            _INSERT_BATCH, {"tenant_id": self._db.tenant_id, "batch": batch}
         )
         return int(result.rowcount or 0)
 
@@ -135,8 +132,10 @@ async def usage_by_customers(
         .where(and_(*conditions))
         .group_by(usage_events.c.customer_id)
     )
-    return {
-        # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000".
-        row.customer_id: (Decimal(row.quantity).normalize(), int(row.events))
-        for row in await db.execute(statement)
-    }
+    rows = await db.execute(statement)
+    # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000". normalize()
+    # rounds to the context's precision (28 digits by default), so it runs exactly.
+    with exact_decimals():
+        return {
+            row.customer_id: (Decimal(row.quantity).normalize(), int(row.events)) for row in rows
+        }

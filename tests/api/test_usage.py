@@ -4,7 +4,7 @@ replays count once, and usage is aggregated in the database."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -279,6 +279,34 @@ async def test_each_aggregation_is_computed_in_the_database(
     ]
     assert (await _record(tenant, events))["accepted"] == len(values)
     assert (await _usage(tenant, customer, "m"))["quantity"] == expected
+
+
+async def test_values_and_instants_are_stored_exactly(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "bytes", "SUM", "n")
+    # an instant with microseconds, sent in India's offset
+    instant = (NOW - timedelta(minutes=7)).replace(microsecond=123457)
+    local = instant.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
+    events = [
+        {**_event("tiny", customer, "bytes", n="0.000000000001"), "timestamp": local},
+        {**_event("huge", customer, "bytes", n="12345678901234567890123456")},
+    ]
+    assert (await _record(tenant, events))["accepted"] == 2
+    assert (await _usage(tenant, customer, "bytes"))["quantity"] == (
+        "12345678901234567890123456.000000000001"
+    )
+
+    async def tiny_between(start: datetime, end: datetime) -> str:
+        body = await tenant.gql(
+            USAGE,
+            {"id": customer, "code": "bytes", "from": start.isoformat(), "to": end.isoformat()},
+        )
+        return body["data"]["customer"]["usage"]["quantity"]
+
+    one = timedelta(microseconds=1)
+    assert await tiny_between(instant, instant + one) == "0.000000000001"
+    assert await tiny_between(instant + one, instant + 2 * one) == "0"
+    assert await tiny_between(instant - one, instant) == "0"
 
 
 async def test_filters_count_only_matching_events(tenant: Tenant) -> None:

@@ -1,10 +1,12 @@
 """Card numbers are refused wherever free text enters (PCI DSS)."""
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.card_data import contains_card_number, luhn_valid
+from domain.card_data import _CANDIDATE, contains_card_number, luhn_valid
 from domain.customers import Address, CustomerDraft, validate_draft
 from domain.errors import DomainError, ErrorCode
 
@@ -28,6 +30,19 @@ def test_a_wrong_check_digit_is_not_a_card_number(body: str) -> None:
     number = _with_check_digit(body)
     wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     assert not contains_card_number(wrong)
+
+
+def _one_pass_reference(text: str) -> bool:
+    return any(
+        13 <= len(digits) <= 19 and luhn_valid(digits)
+        for digits in (re.sub(r"[ -]", "", m.group()) for m in _CANDIDATE.finditer(text))
+    )
+
+
+@given(st.text(alphabet="0123456789 -x\u0663", max_size=80))
+def test_the_quick_scan_finds_what_one_pass_over_the_whole_text_finds(text: str) -> None:
+    # the run prefilter must never hide a candidate that the exact pattern would see
+    assert contains_card_number(text) == _one_pass_reference(text)
 
 
 @pytest.mark.parametrize(
