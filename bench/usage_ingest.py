@@ -1,12 +1,12 @@
 """Benchmark: usage ingestion through the real HTTP endpoint, against asyncpg COPY as the floor.
 
-Starts `ledgerline serve`, creates a tenant with customers and a metric, then sends
-`--events` events in batches of 1,000 (`recordUsage`) from `--clients` concurrent clients,
-and prints events per second and p50/p99 batch latency. The same number of rows written
-by plain asyncpg `copy_records_to_table` is the floor. Results go to
-bench/results/usage_ingest.json.
+Starts `ledgerline serve` with `--workers` processes (WORKERS; default one per core), creates a
+tenant with customers and a metric, then sends `--events` events in batches of 1,000
+(`recordUsage`) from `--clients` concurrent clients, and prints events per second and p50/p99
+batch latency. The same number of rows written by plain asyncpg `copy_records_to_table` is the
+floor. Results go to bench/results/usage_ingest.json.
 
-    .venv/bin/python bench/usage_ingest.py [--events 1000000] [--clients 4]
+    .venv/bin/python bench/usage_ingest.py [--events 1000000] [--clients 4] [--workers N]
 
 DATABASE_URL is used when set; otherwise the embedded PostgreSQL in .ledgerline-bench/.
 """
@@ -160,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     total = args.events - args.events % BATCH
 
@@ -171,7 +172,7 @@ def main() -> None:
         customer_ids = asyncio.run(prepare(database.url, tenant))
         env = server_env(database.url)
         token = cli_token(env, tenant, "usage:write")
-        server, port = start_ledgerline(env)
+        server, port = start_ledgerline({**env, "WORKERS": str(args.workers)})
         bodies = batches(uuid.uuid4().hex[:8], customer_ids, total)
         elapsed, latencies = asyncio.run(
             send(f"http://127.0.0.1:{port}/graphql", token, bodies, args.clients)
@@ -187,6 +188,7 @@ def main() -> None:
         "benchmark": "usage ingestion, batches of 1,000 through POST /graphql recordUsage",
         "events": total,
         "clients": args.clients,
+        "server_workers": args.workers,
         "events_per_second": round(total / elapsed),
         "batch_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "batch_p99_ms": round(

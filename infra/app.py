@@ -19,7 +19,7 @@ from infra.db import create_engine
 from infra.http.graphql import GraphQLEndpoint, error_response
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.oauth import TokenEndpoint
-from infra.settings import Settings
+from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
 from schema.schema import build_schema
 
@@ -57,6 +57,18 @@ def _unauthenticated(_conn: HTTPConnection, exc: AuthenticationError) -> Respons
             f'error_description="{exc}"'
         },
     )
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process when `WORKERS` > 1: `ledgerline serve` has prepared the
+    database and put its URL in the environment."""
+    from infra.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, production=settings.is_production)
+    if not settings.database_url:
+        raise RuntimeError("a worker process needs DATABASE_URL")
+    return create_app(settings, settings.database_url)
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:

@@ -239,63 +239,87 @@ def worker(
 @app.command()
 def serve() -> None:
     """Start the API. Without DATABASE_URL: embedded PostgreSQL, migrated and seeded."""
+    import os
+
     import uvicorn
 
     from auth.scopes import ALL_SCOPES
     from infra.app import create_app
     from infra.database import open_database
-    from infra.db import create_engine
     from infra.logging import configure_logging
-    from infra.migrate import SchemaOutOfDate, require_current_schema, upgrade_async
-    from infra.seed import DEMO_TENANT, is_empty, seed_demo
+    from infra.seed import DEMO_TENANT
 
     settings = _settings()
     configure_logging(settings.log_level, production=settings.is_production)
-
-    async def run() -> None:
-        database = await open_database(settings)
-        try:
-            if not settings.is_production:
-                await upgrade_async(database.url)
-                engine = create_engine(database.url, pool_size=1)
-                try:
-                    if await is_empty(engine):
-                        await seed_demo(engine)
-                finally:
-                    await engine.dispose()
-            else:
-                engine = create_engine(database.url, pool_size=1)
-                try:
-                    await require_current_schema(engine)
-                except SchemaOutOfDate as exc:
-                    typer.echo(f"error: {exc}", err=True)
-                    raise typer.Exit(2) from None
-                finally:
-                    await engine.dispose()
-            config = uvicorn.Config(
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it unwinds through
+    # `finally`, so the embedded PostgreSQL is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    database = asyncio.run(open_database(settings))
+    try:
+        asyncio.run(_prepare_database(settings, database.url))
+        token = None
+        if not settings.is_production:
+            token = asyncio.run(_issue_token(database.url, settings, DEMO_TENANT, list(ALL_SCOPES)))
+        if settings.workers > 1:
+            # Worker processes build their own app from the environment (infra.app); the
+            # embedded PostgreSQL stays with this process, which supervises them.
+            os.environ["DATABASE_URL"] = database.url
+            if token is not None:
+                _print_banner(settings, database, token)
+            uvicorn.run(
+                "infra.app:app_from_environment",
+                factory=True,
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+            return
+        server = uvicorn.Server(
+            uvicorn.Config(
                 create_app(settings, database.url),
                 host=settings.host,
                 port=settings.port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
             )
-            server = uvicorn.Server(config)
+        )
+
+        async def run() -> None:
             banner = None
-            if not settings.is_production:
-                token = await _issue_token(database.url, settings, DEMO_TENANT, list(ALL_SCOPES))
+            if token is not None:
                 banner = asyncio.create_task(
                     _banner_when_started(server, settings, database, token)
                 )
             await server.serve()
             if banner is not None:
                 banner.cancel()
-        finally:
-            database.stop()
 
-    # uvicorn re-raises SIGTERM after its graceful shutdown; as SystemExit it unwinds through
-    # `finally`, so the embedded PostgreSQL is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    asyncio.run(run())
+        asyncio.run(run())
+    finally:
+        database.stop()
+
+
+async def _prepare_database(settings: Settings, url: str) -> None:
+    """Development: migrated and, when empty, seeded. Production: must already be current."""
+    from infra.db import create_engine
+    from infra.migrate import SchemaOutOfDate, require_current_schema, upgrade_async
+    from infra.seed import is_empty, seed_demo
+
+    if not settings.is_production:
+        await upgrade_async(url)
+    engine = create_engine(url, pool_size=1)
+    try:
+        if settings.is_production:
+            await require_current_schema(engine)
+        elif await is_empty(engine):
+            await seed_demo(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        await engine.dispose()
 
 
 async def _banner_when_started(

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes; one per core in production."
+    )
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

@@ -43,6 +43,7 @@ STOP_TIMEOUT = 30.0
 # Everything Settings reads, so the caller's environment never leaks into a test server.
 SETTINGS_VARIABLES = {
     "DATABASE_URL",
+    "WORKERS",
     "ENVIRONMENT",
     "GRAPHIQL",
     "OAUTH_ISSUER",
@@ -211,6 +212,14 @@ def stop_leftover_postgres(data_dir: Path) -> None:
             continue
         except psutil.TimeoutExpired:
             process.kill()
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie (an exited child nobody reaped yet)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
 
 
 def gql(
@@ -570,3 +579,29 @@ def test_sigterm_stops_the_server_and_its_embedded_postgres(embedded_data_dir: P
     assert running.process.returncode is not None
     leftovers = postgres_processes(embedded_data_dir)
     assert leftovers == [], [p.info["cmdline"] for p in leftovers]
+
+
+def test_workers_serve_from_several_processes_and_stop_with_the_server(
+    embedded_data_dir: Path,
+) -> None:
+    # given: WORKERS=2 on the embedded PostgreSQL
+    port = free_port()
+    running = start_server(server_env(embedded_data_dir, port, WORKERS="2"), port)
+    try:
+        supervisor = psutil.Process(running.process.pid)
+        workers = [
+            child for child in supervisor.children() if "spawn_main" in " ".join(child.cmdline())
+        ]
+        # when: the seeded data is read through them
+        token = banner_token(running)
+        answers = [gql(running, token, CUSTOMERS) for _ in range(4)]
+        running.process.send_signal(signal.SIGTERM)
+        running.process.wait(STOP_TIMEOUT)
+    finally:
+        running.stop()
+    # then: two worker processes answered, and nothing outlives the server
+    assert len(workers) == 2, workers
+    for answer in answers:
+        assert answer["data"]["customers"]["totalCount"] == len(DEMO_CUSTOMERS), answer
+    assert not any(_alive(worker) for worker in workers)
+    assert postgres_processes(embedded_data_dir) == []
