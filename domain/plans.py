@@ -1,8 +1,9 @@
 """Plans: what a merchant sells, billed every interval, with one or more prices.
 
-A plan's prices never change in place: once customers may be billed on them, changing a
-price would rewrite what they agreed to. A new price is a new plan (a new version); a
-plan's name, description and trial can change.
+A plan's prices (and minimum commitments) can be replaced only while no subscription uses
+it: once customers are billed on them, changing a price would rewrite what they agreed to,
+so a new price means a new plan (a new version). Name, description and trial can always
+change. Replaced prices get new ids: a price id always means one price.
 """
 
 from __future__ import annotations
@@ -132,12 +133,19 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class PlanChanges:
-    """What may change on a plan: never its prices (see the module docstring)."""
+    """What a caller asks to change; None leaves a field as it is."""
 
     name: str | None = None
     description: str | None = None
     clear_description: bool = False
     trial_days: int | None = None
+    # Replace the whole list; allowed only while no subscription uses the plan.
+    prices: tuple[PriceDraft, ...] | None = None
+    minimum_commitments: tuple[Money, ...] | None = None
+
+    @property
+    def changes_prices(self) -> bool:
+        return self.prices is not None or self.minimum_commitments is not None
 
 
 def validate_plan(draft: PlanDraft, metric_codes: set[str]) -> PlanDraft:
@@ -204,6 +212,30 @@ def validate_changes(changes: PlanChanges) -> PlanChanges:
         description=description,
         clear_description=changes.clear_description,
         trial_days=changes.trial_days,
+        prices=changes.prices,
+        minimum_commitments=changes.minimum_commitments,
+    )
+
+
+def as_draft(plan: Plan, changes: PlanChanges) -> PlanDraft:
+    """The plan as it would be created with these changes, so a change of prices is checked
+    by exactly the rules that check a new plan (`validate_plan`)."""
+    return PlanDraft(
+        code=plan.code,
+        name=plan.name,
+        interval=plan.interval,
+        interval_count=plan.interval_count,
+        trial_days=plan.trial_days,
+        prices=(
+            changes.prices
+            if changes.prices is not None
+            else tuple(PriceDraft(p.model, p.billing_mode, p.metric_code) for p in plan.prices)
+        ),
+        minimum_commitments=(
+            changes.minimum_commitments
+            if changes.minimum_commitments is not None
+            else plan.minimum_commitments
+        ),
     )
 
 

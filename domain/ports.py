@@ -39,8 +39,12 @@ class PlanRepository(Protocol):
 
     async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None: ...
 
-    async def save_details(self, plan: Plan) -> Plan:
-        """Stores the name, description and trial; prices are never rewritten."""
+    async def save(self, plan: Plan) -> Plan:
+        """Stores what may change: name, description, trial, prices, minimum commitments."""
+        ...
+
+    async def has_subscriptions(self, plan_id: str) -> bool:
+        """Whether any subscription uses the plan (its prices are then fixed)."""
         ...
 
     async def archive(self, plan_id: str) -> Plan: ...

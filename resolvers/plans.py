@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from domain.currency import is_known_currency
-from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors
+from domain.errors import DomainError, ErrorCode, FieldErrors
 from domain.ids import prefix_of
 from domain.money import InvalidAmount, Money
 from domain.plans import BillingMode, Interval, PlanChanges, PlanDraft, PriceDraft
@@ -179,35 +179,10 @@ async def create_plan(info: strawberry.Info, input: inputs.CreatePlanInput) -> A
 
 
 def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
-    models: list[PriceModel | None] = []
-    problems: list[FieldError] = []
-    for index, price in enumerate(input.prices):
-        try:
-            models.append(price_model_from_input(price, ("input", "prices", str(index))))
-        except DomainError as error:
-            problems.extend(error.errors)
-            models.append(None)
-    minimums = []
     errors = FieldErrors()
-    for index, minimum in enumerate(input.minimum_commitments or ()):
-        if not is_known_currency(str(minimum.currency)):
-            errors.add(
-                ErrorCode.UNKNOWN_CURRENCY,
-                ("input", "minimumCommitments", str(index), "currency"),
-                "Not an ISO 4217 code.",
-            )
-            continue
-        money = _money(
-            errors,
-            minimum.amount,
-            str(minimum.currency),
-            ("input", "minimumCommitments", str(index), "amount"),
-        )
-        if money is not None:
-            minimums.append(money)
-    problems.extend(errors.errors)
-    if problems:
-        raise DomainError(problems)
+    prices = _price_drafts(errors, input.prices)
+    minimums = _minimums(errors, input.minimum_commitments or ())
+    errors.raise_if_any()
     return PlanDraft(
         code=input.code,
         name=input.name,
@@ -215,29 +190,60 @@ def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
         interval_count=input.interval_count,
         description=input.description,
         trial_days=input.trial_days,
-        minimum_commitments=tuple(minimums),
-        prices=tuple(
+        minimum_commitments=minimums,
+        prices=prices,
+    )
+
+
+def _price_drafts(errors: FieldErrors, prices: list[inputs.PriceInput]) -> tuple[PriceDraft, ...]:
+    drafts = []
+    for index, price in enumerate(prices):
+        try:
+            model = price_model_from_input(price, ("input", "prices", str(index)))
+        except DomainError as error:
+            errors.errors.extend(error.errors)
+            continue
+        drafts.append(
             PriceDraft(
                 model=model,
                 billing_mode=BillingMode(price.billing_mode.value),
                 metric_code=price.metric_code,
             )
-            for model, price in zip(models, input.prices, strict=True)
-            if model is not None
-        ),
-    )
+        )
+    return tuple(drafts)
+
+
+def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[Money, ...]:
+    found = []
+    for index, minimum in enumerate(minimums):
+        path = ("input", "minimumCommitments", str(index))
+        if not is_known_currency(str(minimum.currency)):
+            errors.add(ErrorCode.UNKNOWN_CURRENCY, (*path, "currency"), "Not an ISO 4217 code.")
+            continue
+        money = _money(errors, minimum.amount, str(minimum.currency), (*path, "amount"))
+        if money is not None:
+            found.append(money)
+    return tuple(found)
 
 
 async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> Any:
     from schema.types import Plan, UpdatePlanPayload
 
-    changes = PlanChanges(
-        name=input.name,
-        description=None if input.description is strawberry.UNSET else input.description,
-        clear_description=input.description is None,
-        trial_days=input.trial_days,
-    )
     try:
+        errors = FieldErrors()
+        changes = PlanChanges(
+            name=input.name,
+            description=None if input.description is strawberry.UNSET else input.description,
+            clear_description=input.description is None,
+            trial_days=input.trial_days,
+            prices=None if input.prices is None else _price_drafts(errors, input.prices),
+            minimum_commitments=(
+                None
+                if input.minimum_commitments is None
+                else _minimums(errors, input.minimum_commitments)
+            ),
+        )
+        errors.raise_if_any()
         updated = await services.update_plan(info.context.uow(), str(input.id), changes)
     except DomainError as error:
         return UpdatePlanPayload(plan=None, user_errors=user_errors(error))

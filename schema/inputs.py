@@ -244,7 +244,8 @@ class CreatePlanInput:
     name: str = strawberry.field(description="1 to 200 characters.")
     interval: Interval = strawberry.field(description="The unit of the billing period.")
     prices: list[PriceInput] = strawberry.field(
-        description="1 to 20 prices, in one or more currencies; they never change later."
+        description="1 to 20 prices, in one or more currencies. They can be replaced only "
+        "while no subscription uses the plan."
     )
     interval_count: int = strawberry.field(default=1, description="Periods of 1 to 36 units.")
     description: str | None = strawberry.field(default=None, description="For customers.")
@@ -255,8 +256,9 @@ class CreatePlanInput:
 
 
 @strawberry.input(
-    description="Changes to a plan's name, description or trial. Prices never change: "
-    "create a new plan for new prices."
+    description="Changes to a plan; omitted fields stay as they are. Name, description and "
+    "trial can always change. Prices and minimum commitments can be replaced only while no "
+    "subscription uses the plan (else `IN_USE`: create a new plan, a new version, instead)."
 )
 class UpdatePlanInput:
     id: strawberry.ID = strawberry.field(description="The plan (`plan_…`).")
@@ -265,6 +267,15 @@ class UpdatePlanInput:
         default=strawberry.UNSET, description="A new description; null clears it."
     )
     trial_days: int | None = strawberry.field(default=None, description="A new trial length.")
+    prices: list[PriceInput] | None = strawberry.field(
+        default=None,
+        description="Replaces all prices (1 to 20); each gets a new id. Checked like "
+        "`createPlan`'s.",
+    )
+    minimum_commitments: list[MoneyInput] | None = strawberry.field(
+        default=None,
+        description="Replaces the minimum commitments; [] removes them.",
+    )
 
 
 @strawberry.input(description="The plan to archive.")

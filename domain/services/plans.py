@@ -1,4 +1,5 @@
-"""Creating, renaming and archiving plans. Prices never change in place."""
+"""Creating, changing and archiving plans. Prices change only while no subscription uses the
+plan (see domain.plans)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,29 @@ from dataclasses import replace
 from domain import events
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
 from domain.ids import new_id, prefix_of
-from domain.plans import Plan, PlanChanges, PlanDraft, validate_changes, validate_plan
+from domain.plans import (
+    Plan,
+    PlanChanges,
+    PlanDraft,
+    PlanPrice,
+    as_draft,
+    validate_changes,
+    validate_plan,
+)
 from domain.ports import UnitOfWork
 
 _ID_FIELD = ("input", "id")
 
 
+async def _validated(uow: UnitOfWork, draft: PlanDraft) -> PlanDraft:
+    named = {p.metric_code for p in draft.prices if p.metric_code}
+    known = set(await uow.metrics.by_codes(named)) if named else set()
+    return validate_plan(draft, known)
+
+
 async def create_plan(uow: UnitOfWork, draft: PlanDraft) -> Plan:
     async with uow:
-        named = {p.metric_code for p in draft.prices if p.metric_code}
-        known = set(await uow.metrics.by_codes(named)) if named else set()
-        clean = validate_plan(draft, known)
+        clean = await _validated(uow, draft)
         plan = await uow.plans.add(new_id("plan"), [new_id("price") for _ in clean.prices], clean)
         await uow.events.add(events.PLAN_CREATED, plan.id, plan.snapshot())
         await uow.commit()
@@ -44,9 +57,37 @@ async def update_plan(uow: UnitOfWork, plan_id: str, changes: PlanChanges) -> Pl
             ),
             trial_days=clean.trial_days if clean.trial_days is not None else current.trial_days,
         )
+        if clean.changes_prices:
+            # The plan row is locked (FOR UPDATE), so no subscription can start on the old
+            # prices while they are replaced.
+            if await uow.plans.has_subscriptions(current.id):
+                field = "prices" if clean.prices is not None else "minimumCommitments"
+                raise DomainError(
+                    [
+                        FieldError(
+                            ErrorCode.IN_USE,
+                            ("input", field),
+                            "Subscriptions use this plan, so its prices cannot change: "
+                            "create a new plan (a new version) with the new prices.",
+                        )
+                    ]
+                )
+            priced = await _validated(uow, as_draft(current, clean))
+            changed = replace(
+                changed,
+                minimum_commitments=priced.minimum_commitments,
+                prices=(
+                    current.prices
+                    if clean.prices is None
+                    else tuple(
+                        PlanPrice(new_id("price"), p.model, p.billing_mode, p.metric_code)
+                        for p in priced.prices
+                    )
+                ),
+            )
         if changed == current:
             return current
-        saved = await uow.plans.save_details(changed)
+        saved = await uow.plans.save(changed)
         await uow.events.add(events.PLAN_UPDATED, saved.id, saved.snapshot())
         await uow.commit()
     return saved

@@ -104,6 +104,21 @@ def model_from_json(data: dict[str, Any]) -> PriceModel:
     raise ValueError(f"unknown price model {data['model']!r}")
 
 
+def _price_to_json(
+    price_id: str, billing_mode: BillingMode, metric_code: str | None, model: PriceModel
+) -> dict[str, Any]:
+    return {
+        "id": price_id,
+        "billingMode": billing_mode.value,
+        "metricCode": metric_code,
+        "definition": model_to_json(model),
+    }
+
+
+def _minimums_to_json(minimums: Sequence[Money]) -> list[dict[str, Any]]:
+    return [{"currency": m.currency, "amount": m.minor_units} for m in minimums]
+
+
 def plan_from_row(row: Any) -> Plan:
     return Plan(
         id=row.id,
@@ -137,12 +152,7 @@ class SqlPlanRepository:
 
     async def add(self, plan_id: str, price_ids: list[str], draft: PlanDraft) -> Plan:
         prices = [
-            {
-                "id": price_id,
-                "billingMode": price.billing_mode.value,
-                "metricCode": price.metric_code,
-                "definition": model_to_json(price.model),
-            }
+            _price_to_json(price_id, price.billing_mode, price.metric_code, price.model)
             for price_id, price in zip(price_ids, draft.prices, strict=True)
         ]
         statement = (
@@ -156,10 +166,7 @@ class SqlPlanRepository:
                 interval=draft.interval.value,
                 interval_count=draft.interval_count,
                 trial_days=draft.trial_days,
-                minimum_commitments=[
-                    {"currency": m.currency, "amount": m.minor_units}
-                    for m in draft.minimum_commitments
-                ],
+                minimum_commitments=_minimums_to_json(draft.minimum_commitments),
                 prices=prices,
             )
             .returning(*plans.c)
@@ -186,7 +193,7 @@ class SqlPlanRepository:
         row = (await self._db.execute(statement)).first()
         return None if row is None else plan_from_row(row)
 
-    async def save_details(self, plan: Plan) -> Plan:
+    async def save(self, plan: Plan) -> Plan:
         statement = (
             update(plans)
             .where(plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan.id)
@@ -194,11 +201,21 @@ class SqlPlanRepository:
                 name=plan.name,
                 description=plan.description,
                 trial_days=plan.trial_days,
+                prices=[
+                    _price_to_json(p.id, p.billing_mode, p.metric_code, p.model)
+                    for p in plan.prices
+                ],
+                minimum_commitments=_minimums_to_json(plan.minimum_commitments),
                 updated_at=func.clock_timestamp(),
             )
             .returning(*plans.c)
         )
         return plan_from_row((await self._db.execute(statement)).one())
+
+    async def has_subscriptions(self, plan_id: str) -> bool:
+        # No subscriptions exist yet: the subscriptions work answers this from its table
+        # (and takes a share lock on the plan row when it subscribes someone).
+        return False
 
     async def archive(self, plan_id: str) -> Plan:
         statement = (

@@ -3,6 +3,7 @@ immutability of prices, previews with their breakdown, events, scopes and tenant
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -280,7 +281,7 @@ async def test_a_plan_code_is_unique_in_an_account(tenant: Tenant) -> None:
     ]
 
 
-async def test_a_plan_changes_its_details_but_never_its_prices_and_emits_events(
+async def test_a_plan_changes_its_details_and_emits_events(
     tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
     # given
@@ -315,6 +316,113 @@ async def test_a_plan_changes_its_details_but_never_its_prices_and_emits_events(
     prices = await admin.fetchval("select prices from plans where id = $1", plan["id"])
     assert '"49.00"' not in prices  # money stored as minor units
     assert "4900" in prices
+
+
+UPDATE_PRICES = f"""
+mutation UpdatePlan($input: UpdatePlanInput!) {{
+  updatePlan(input: $input) {{ plan {{ {PLAN_FIELDS} }} userErrors {{ code field message }} }}
+}}
+"""
+NODE = "query Node($id: ID!) { node(id: $id) { id } }"
+
+
+async def test_a_plan_without_subscriptions_replaces_its_prices_with_new_ids(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given: a flat fee with a minimum commitment
+    plan = (
+        await _create(
+            tenant,
+            _plan_input(minimumCommitments=[{"amount": "10.00", "currency": "USD"}]),
+        )
+    )["plan"]
+    old_price = plan["prices"][0]["id"]
+    # when: the prices become graduated tiers in USD and EUR, the minimum moves to EUR
+    new_prices = [
+        {"model": "GRADUATED", "currency": "USD", "tiers": TIERS},
+        {"model": "PER_UNIT", "currency": "EUR", "unitAmount": "4.50"},
+    ]
+    body = await tenant.gql(
+        UPDATE_PRICES,
+        {
+            "input": {
+                "id": plan["id"],
+                "prices": new_prices,
+                "minimumCommitments": [{"amount": "25.00", "currency": "EUR"}],
+            }
+        },
+    )
+    payload = body["data"]["updatePlan"]
+    # then
+    assert payload["userErrors"] == []
+    updated = payload["plan"]
+    assert [(p["model"], p["currency"]) for p in updated["prices"]] == [
+        ("GRADUATED", "USD"),
+        ("PER_UNIT", "EUR"),
+    ]
+    assert updated["currencies"] == ["EUR", "USD"]
+    assert updated["minimumCommitments"] == [{"amount": "25.00", "currency": "EUR"}]
+    new_ids = [p["id"] for p in updated["prices"]]
+    assert old_price not in new_ids and all(i.startswith("price_") for i in new_ids)
+    assert (await tenant.gql(NODE, {"id": old_price}))["data"]["node"] is None
+    assert (await tenant.gql(NODE, {"id": new_ids[0]}))["data"]["node"] == {"id": new_ids[0]}
+    priced = await tenant.gql(PRICE_FOR, {"id": plan["id"], "quantity": "12"})
+    assert priced["data"]["plan"]["prices"][0]["priceFor"]["total"]["amount"] == "51.00"
+    # and plan.updated carries the new price ids
+    data = await admin.fetch(
+        "select data from events where tenant_id = $1 and type = 'plan.updated'", tenant.id
+    )
+    assert len(data) == 1
+    assert json.loads(data[0]["data"])["priceIds"] == new_ids
+
+
+async def test_replacement_prices_are_checked_like_new_ones_and_nothing_is_written(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given
+    plan = (await _create(tenant, _plan_input()))["plan"]
+    cases = [
+        # tiers out of order
+        (
+            {"prices": [{"model": "VOLUME", "currency": "USD", "tiers": TIERS[::-1]}]},
+            ("INVALID", ["input", "prices", "0", "tiers", "2", "upTo"]),
+        ),
+        ({"prices": []}, ("REQUIRED", ["input", "prices"])),
+        # a minimum commitment in a currency the plan has no price in
+        (
+            {"minimumCommitments": [{"amount": "5.00", "currency": "JPY"}]},
+            ("INVALID", ["input", "minimumCommitments", "0"]),
+        ),
+        (
+            {
+                "prices": [
+                    {
+                        "model": "PER_UNIT",
+                        "currency": "USD",
+                        "unitAmount": "1",
+                        "billingMode": "METERED",
+                    }
+                ]
+            },
+            ("REQUIRED", ["input", "prices", "0", "metricCode"]),
+        ),
+    ]
+    for change, expected in cases:
+        # when
+        body = await tenant.gql(UPDATE_PRICES, {"input": {"id": plan["id"], "name": "X", **change}})
+        payload = body["data"]["updatePlan"]
+        # then
+        assert payload["plan"] is None
+        assert expected in [(e["code"], e["field"]) for e in payload["userErrors"]], payload
+    after = await tenant.gql(PRICE_FOR, {"id": plan["id"], "quantity": "1"})
+    assert after["data"]["plan"]["prices"][0]["priceFor"]["total"]["amount"] == "49.00"
+    assert await admin.fetchval("select name from plans where id = $1", plan["id"]) == "Pro"
+    assert (
+        await admin.fetchval(
+            "select count(*) from events where tenant_id = $1 and type = 'plan.updated'", tenant.id
+        )
+        == 0
+    )
 
 
 async def test_plans_are_listed_with_keyset_pages_and_filtered(tenant: Tenant) -> None:
