@@ -9,12 +9,14 @@ change. Replaced prices get new ids: a price id always means one price.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
 from domain.errors import ErrorCode, FieldErrors
+from domain.metrics import Aggregation
 from domain.money import Money
 from domain.pricing import (
     FlatFee,
@@ -148,8 +150,9 @@ class PlanChanges:
         return self.prices is not None or self.minimum_commitments is not None
 
 
-def validate_plan(draft: PlanDraft, metric_codes: set[str]) -> PlanDraft:
-    """`metric_codes`: the account's billable metrics, which metered prices must name."""
+def validate_plan(draft: PlanDraft, metrics: Mapping[str, Aggregation]) -> PlanDraft:
+    """`metrics`: the account's billable metrics (code: aggregation) that the draft's
+    metered prices name."""
     errors = FieldErrors()
     code = (draft.code or "").strip()
     if not CODE_PATTERN.fullmatch(code):
@@ -175,7 +178,7 @@ def validate_plan(draft: PlanDraft, metric_codes: set[str]) -> PlanDraft:
         path = ("input", "prices", str(index))
         for error in price_errors(price.model, path):
             errors.errors.append(error)
-        _billing(errors, price, metric_codes, path)
+        _billing(errors, price, metrics, path)
     seen: set[str] = set()
     currencies = {price.model.currency for price in draft.prices}
     for index, minimum in enumerate(draft.minimum_commitments):
@@ -268,7 +271,10 @@ def _trial(errors: FieldErrors, trial_days: int) -> None:
 
 
 def _billing(
-    errors: FieldErrors, price: PriceDraft, metric_codes: set[str], path: tuple[str, ...]
+    errors: FieldErrors,
+    price: PriceDraft,
+    metrics: Mapping[str, Aggregation],
+    path: tuple[str, ...],
 ) -> None:
     metered = price.billing_mode is BillingMode.METERED
     if metered and not price.metric_code:
@@ -277,8 +283,19 @@ def _billing(
             (*path, "metricCode"),
             "A metered price names the billable metric it charges for.",
         )
-    elif metered and price.metric_code not in metric_codes:
+    elif metered and price.metric_code not in metrics:
         errors.add(ErrorCode.NOT_FOUND, (*path, "metricCode"), "Billable metric not found.")
+    elif (
+        isinstance(price.model, Percentage)
+        and price.metric_code
+        and metrics[price.metric_code] is not Aggregation.SUM
+    ):
+        errors.add(
+            ErrorCode.INVALID,
+            (*path, "metricCode"),
+            "A percentage price charges a SUM metric: each event is one transaction, its "
+            "property the transaction's amount.",
+        )
     elif not metered and price.metric_code:
         errors.add(
             ErrorCode.INVALID,

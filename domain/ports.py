@@ -155,3 +155,9 @@ class ReadModel(Protocol):
     ) -> dict[str, tuple[Decimal, int]]:
         """Each customer's quantity and event count in [start, end); absent when none."""
         ...
+
+    async def value_counts_by_customers(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[Decimal, int]]]:
+        """Each customer's distinct event values in [start, end) with their event counts."""
+        ...

@@ -140,6 +140,9 @@ class PriceLine:
     unit_amount: Decimal | None  # per unit, per package, or the rate as a fraction
     flat_amount: Money | None
     amount: Money
+    # Percentage of usage: how many transactions of this same amount the line stands for
+    # (`amount` is then the fee of one, rounded once, times `count`).
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +389,7 @@ def price_for(
                             )
                         ]
                     ) from None
-                lines = [_percentage_line(model, transaction)]
+                lines = [_percentage_line(model, transaction.amount)]
             case _:
                 assert_never(model)
         return PriceBreakdown(
@@ -407,8 +410,36 @@ def price_transactions(
     for index, amount in enumerate(amounts):
         _check_money(errors, amount, model.currency, field + (str(index),))
     errors.raise_if_any()
+    return _percentage_breakdown(model, [(amount.amount, 1) for amount in amounts], field)
+
+
+@dataclass(frozen=True, slots=True)
+class MeteredUsage:
+    """A customer's usage of a metric in a period, as a metered price needs it: the
+    aggregated quantity, and each distinct event value with the number of events that
+    carried it (a percentage price charges every transaction, not the period's sum)."""
+
+    quantity: Decimal
+    value_counts: tuple[tuple[Decimal, int], ...] = ()
+
+
+def price_usage(model: PriceModel, usage: MeteredUsage) -> PriceBreakdown:
+    """What a period's usage costs under a metered price. A percentage price charges each
+    event's value as one transaction (fixed fee, minimum and maximum per transaction), so
+    a value finer than the minor unit is priced exactly and rounded once per transaction."""
+    if isinstance(model, Percentage):
+        validate_price(model)
+        return _percentage_breakdown(model, usage.value_counts, ("usage",))
+    return price_for(model, usage.quantity, field=("usage",))
+
+
+def _percentage_breakdown(
+    model: Percentage, value_counts: Sequence[tuple[Decimal, int]], field: tuple[str, ...]
+) -> PriceBreakdown:
     try:
-        lines = [_percentage_line(model, amount) for amount in amounts]
+        lines = [
+            _percentage_line(model, value, count) for value, count in value_counts if count > 0
+        ]
         return PriceBreakdown(
             sum_money((line.amount for line in lines), model.currency), tuple(lines)
         )
@@ -547,14 +578,14 @@ def _package_line(model: Package, quantity: Decimal) -> PriceLine:
     )
 
 
-def _percentage_line(model: Percentage, transaction: Money) -> PriceLine:
+def _percentage_line(model: Percentage, transaction: Decimal, count: int = 1) -> PriceLine:
     with exact_decimals():
         fraction = model.rate.scaleb(-2)
-        exact = transaction.amount * fraction
+        exact = transaction * fraction
         if model.fixed_amount is not None:
             exact += model.fixed_amount.amount
     fee = Money.round_from(exact, model.currency)
-    description = f"{format_decimal(model.rate)}% of {format_decimal(transaction.amount)}"
+    description = f"{format_decimal(model.rate)}% of {format_decimal(transaction)}"
     if model.fixed_amount is not None:
         description += f" + {format_decimal(model.fixed_amount.amount)}"
     if model.min_amount is not None and fee < model.min_amount:
@@ -563,11 +594,14 @@ def _percentage_line(model: Percentage, transaction: Money) -> PriceLine:
     if model.max_amount is not None and fee > model.max_amount:
         fee = model.max_amount
         description += " (maximum)"
+    if count != 1:
+        description = f"{count} transactions of {format_decimal(transaction)}: {description}"
     return PriceLine(
         description=description,
         tier=None,
-        quantity=transaction.amount,
+        quantity=transaction,
         unit_amount=fraction,
         flat_amount=model.fixed_amount,
-        amount=fee,
+        amount=Money(fee.minor_units * count, model.currency),  # out of range: InvalidAmount
+        count=count,
     )

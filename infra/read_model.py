@@ -70,6 +70,11 @@ class SqlReadModel:
     ) -> dict[str, tuple[Decimal, int]]:
         return await usage.usage_by_customers(self._db, customer_ids, metric, start, end)
 
+    async def value_counts_by_customers(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[Decimal, int]]]:
+        return await usage.value_counts_by_customers(self._db, customer_ids, metric, start, end)
+
     async def plans_by_ids(self, ids: Sequence[str]) -> list[Plan | None]:
         return await plans.plans_by_ids(self._db, ids)
 

@@ -6,6 +6,7 @@ requests or tenants.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from domain.events import EVENT_TYPES, Event
 from domain.metrics import BillableMetric
 from domain.plans import Plan, PlanPrice
 from domain.ports import ReadModel
+from domain.pricing import MeteredUsage, Percentage, PriceBreakdown, price_usage
 
 RECENT_EVENTS_LIMIT = 5
 
@@ -105,6 +107,51 @@ class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
         return answers
 
 
+ChargeKey = tuple[str, PlanPrice, datetime, datetime]  # customer id, metered price, from, to
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCharge:
+    metric: BillableMetric
+    quantity: Decimal
+    event_count: int
+    breakdown: PriceBreakdown
+
+
+class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
+    """What a customer's usage in a window costs under a metered price. Customers asking
+    the same metric and window share the statements (two when a price charges per
+    transaction), so a dashboard's list costs the same for 5 rows and 50."""
+
+    def __init__(self, reads: ReadModel) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(self, keys: list[ChargeKey]) -> list[UsageCharge | None]:
+        metrics = await self._reads.metrics_by_codes({p.metric_code or "" for _, p, _, _ in keys})
+        windows: dict[tuple[str, datetime, datetime], list[ChargeKey]] = {}
+        for key in keys:
+            _, price, start, end = key
+            if price.metric_code in metrics:
+                windows.setdefault((price.metric_code, start, end), []).append(key)
+        charges: dict[ChargeKey, UsageCharge] = {}
+        for (code, start, end), asking in windows.items():
+            metric = metrics[code]
+            customer_ids = sorted({customer_id for customer_id, _, _, _ in asking})
+            quantities = await self._reads.usage_by_customers(customer_ids, metric, start, end)
+            value_counts = (
+                await self._reads.value_counts_by_customers(customer_ids, metric, start, end)
+                if any(isinstance(price.model, Percentage) for _, price, _, _ in asking)
+                else {}
+            )
+            for key in asking:
+                customer_id, price = key[0], key[1]
+                quantity, count = quantities.get(customer_id, (Decimal(0), 0))
+                usage = MeteredUsage(quantity, tuple(value_counts.get(customer_id, ())))
+                charges[key] = UsageCharge(metric, quantity, count, price_usage(price.model, usage))
+        return [charges.get(key) for key in keys]
+
+
 class PlanByIdLoader(DataLoader):  # type: ignore[type-arg]
     def __init__(self, reads: ReadModel) -> None:
         super().__init__()
@@ -130,6 +177,7 @@ class Loaders:
         self.account_by_id = AccountByIdLoader(reads)
         self.metric_by_id = MetricByIdLoader(reads)
         self.usage_by_customer = UsageByCustomerLoader(reads)
+        self.usage_charge = UsageChargeLoader(reads)
         self.plan_by_id = PlanByIdLoader(reads)
         self.price_by_id = PriceByIdLoader(reads)
         self.recent_events_by_object = RecentEventsByObjectLoader(

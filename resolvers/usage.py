@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import strawberry
 
 from domain.errors import DomainError
+from domain.ids import prefix_of
 from domain.metrics import MetricDraft
+from domain.plans import BillingMode
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
 from domain.usage import UsageEventIn
@@ -67,6 +69,41 @@ async def customer_usage(
         metric=BillableMetric.from_domain(metric),
         quantity=quantity,
         event_count=event_count,
+        start=start,
+        end=end,
+    )
+
+
+async def customer_usage_charge(
+    root: Any,
+    info: strawberry.Info,
+    price_id: strawberry.ID,
+    start: Annotated[datetime, strawberry.argument(name="from")],
+    end: Annotated[datetime, strawberry.argument(name="to")],
+) -> Any:
+    from schema.types import BillableMetric, Price, PriceBreakdown, UsageCharge
+
+    if end <= start:
+        raise bad_user_input("`to` must be after `from`.")
+    price = None
+    if prefix_of(str(price_id)) == "price":
+        price = await info.context.loaders.price_by_id.load(str(price_id))
+    if price is None:
+        return None
+    if price.billing_mode is not BillingMode.METERED:
+        raise bad_user_input("This price is licensed: its quantity is set, not metered.")
+    try:
+        charge = await info.context.loaders.usage_charge.load((str(root.id), price, start, end))
+    except DomainError as error:
+        raise bad_user_input("; ".join(e.message for e in error.errors)) from None
+    if charge is None:
+        return None
+    return UsageCharge(
+        price=Price.from_domain(price),
+        metric=BillableMetric.from_domain(charge.metric),
+        quantity=charge.quantity,
+        event_count=charge.event_count,
+        breakdown=PriceBreakdown.from_domain(charge.breakdown),
         start=start,
         end=end,
     )

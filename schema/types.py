@@ -12,7 +12,7 @@ import domain.customers as customers_domain
 import domain.metrics as metrics_domain
 import domain.plans as plans_domain
 import domain.pricing as pricing_domain
-from auth.scopes import CUSTOMERS_READ, requires
+from auth.scopes import CATALOG_READ, CUSTOMERS_READ, requires
 from domain.errors import FieldError
 from domain.events import Event as DomainEvent
 from domain.money import Money as DomainMoney
@@ -166,6 +166,23 @@ class Usage:
     end: datetime = strawberry.field(name="to", description="End of the window, exclusive.")
 
 
+@strawberry.type(
+    description="What a customer's usage in [from, to) costs under a metered price, before "
+    "discounts and taxes."
+)
+class UsageCharge:
+    price: Price = strawberry.field(description="The metered price.")
+    metric: BillableMetric = strawberry.field(description="The metric the price charges.")
+    quantity: Decimal = strawberry.field(description="The window's usage, aggregated.")
+    event_count: int = strawberry.field(description="Events counted in the window.")
+    breakdown: PriceBreakdown = strawberry.field(
+        description="The amount line by line; a PERCENTAGE price has a line per distinct "
+        "transaction amount (`count` transactions of it), each fee rounded once."
+    )
+    start: datetime = strawberry.field(name="from", description="Start of the window, inclusive.")
+    end: datetime = strawberry.field(name="to", description="End of the window, exclusive.")
+
+
 @strawberry.type(description="Someone a merchant bills.")
 class Customer(Node):
     name: str = strawberry.field(description="Legal or display name, 1 to 200 characters.")
@@ -197,6 +214,12 @@ class Customer(Node):
         description="Usage of a billable metric in [from, to), aggregated in the database; "
         "null when no such metric exists.",
         permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    usage_charge: UsageCharge | None = strawberry.field(
+        resolver=usage_resolvers.customer_usage_charge,
+        description="What the usage in [from, to) costs under a metered price (`price_…`); "
+        "null when no such price exists.",
+        permission_classes=[requires(CUSTOMERS_READ), requires(CATALOG_READ)],
     )
 
     @classmethod
@@ -340,6 +363,10 @@ class PriceLine:
     unit_amount: Decimal | None = strawberry.field(description="Price per unit on this line.")
     flat_amount: Money | None = strawberry.field(description="Flat fee on this line.")
     amount: Money = strawberry.field(description="The line's amount, rounded once (half-up).")
+    count: int = strawberry.field(
+        description="Transactions of this same amount the line stands for (a PERCENTAGE "
+        "price of usage: `amount` is one fee times `count`); 1 otherwise."
+    )
 
 
 @strawberry.type(description="How a price turns a quantity into an amount, line by line.")
@@ -359,6 +386,7 @@ class PriceBreakdown:
                     unit_amount=line.unit_amount,
                     flat_amount=Money.from_domain(line.flat_amount) if line.flat_amount else None,
                     amount=Money.from_domain(line.amount),
+                    count=line.count,
                 )
                 for line in breakdown.lines
             ],

@@ -24,8 +24,8 @@ _ID_FIELD = ("input", "id")
 
 async def _validated(uow: UnitOfWork, draft: PlanDraft) -> PlanDraft:
     named = {p.metric_code for p in draft.prices if p.metric_code}
-    known = set(await uow.metrics.by_codes(named)) if named else set()
-    return validate_plan(draft, known)
+    known = await uow.metrics.by_codes(named) if named else {}
+    return validate_plan(draft, {code: metric.aggregation for code, metric in known.items()})
 
 
 async def create_plan(uow: UnitOfWork, draft: PlanDraft) -> Plan:

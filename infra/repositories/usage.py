@@ -106,14 +106,14 @@ def _aggregate(metric: BillableMetric) -> Any:
     raise AssertionError(metric.aggregation)
 
 
-async def usage_by_customers(
+def _in_window(
     db: TenantConnection,
     customer_ids: Sequence[str],
     metric: BillableMetric,
     start: datetime,
     end: datetime,
-) -> dict[str, tuple[Decimal, int]]:
-    """Each customer's quantity and event count for the metric in [start, end), one statement."""
+) -> Any:
+    """The events a metric counts for these customers in [start, end)."""
     conditions = [
         usage_events.c.tenant_id == db.tenant_id,
         usage_events.c.customer_id.in_(list(customer_ids)),
@@ -123,19 +123,55 @@ async def usage_by_customers(
     ]
     for name, allowed in metric.filters.items():
         conditions.append(usage_events.c.properties[name].astext.in_(list(allowed)))
+    return and_(*conditions)
+
+
+def _plain(value: Any) -> Decimal:
+    # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000". normalize()
+    # rounds to the context's precision (28 digits by default), so it runs exactly.
+    with exact_decimals():
+        return Decimal(value).normalize()
+
+
+async def usage_by_customers(
+    db: TenantConnection,
+    customer_ids: Sequence[str],
+    metric: BillableMetric,
+    start: datetime,
+    end: datetime,
+) -> dict[str, tuple[Decimal, int]]:
+    """Each customer's quantity and event count for the metric in [start, end), one statement."""
     statement = (
         select(
             usage_events.c.customer_id,
             _aggregate(metric).label("quantity"),
             func.count().label("events"),
         )
-        .where(and_(*conditions))
+        .where(_in_window(db, customer_ids, metric, start, end))
         .group_by(usage_events.c.customer_id)
     )
-    rows = await db.execute(statement)
-    # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000". normalize()
-    # rounds to the context's precision (28 digits by default), so it runs exactly.
-    with exact_decimals():
-        return {
-            row.customer_id: (Decimal(row.quantity).normalize(), int(row.events)) for row in rows
-        }
+    return {
+        row.customer_id: (_plain(row.quantity), int(row.events))
+        for row in await db.execute(statement)
+    }
+
+
+async def value_counts_by_customers(
+    db: TenantConnection,
+    customer_ids: Sequence[str],
+    metric: BillableMetric,
+    start: datetime,
+    end: datetime,
+) -> dict[str, list[tuple[Decimal, int]]]:
+    """Each customer's distinct event values with how many events carried each, ascending,
+    one statement: what a price charged per transaction needs, without a row per event."""
+    statement = (
+        select(usage_events.c.customer_id, usage_events.c.value, func.count().label("events"))
+        .where(_in_window(db, customer_ids, metric, start, end), usage_events.c.value.isnot(None))
+        .group_by(usage_events.c.customer_id, usage_events.c.value)
+        .order_by(usage_events.c.customer_id, usage_events.c.value)
+    )
+    found: dict[str, list[tuple[Decimal, int]]] = {}
+    for row in await db.execute(statement):
+        found.setdefault(row.customer_id, []).append((_plain(row.value), int(row.events)))
+    return found

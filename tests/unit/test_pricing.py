@@ -19,6 +19,7 @@ from domain.pricing import (
     MAX_TIERS,
     FlatFee,
     GraduatedTiers,
+    MeteredUsage,
     MinimumCommitment,
     Package,
     Percentage,
@@ -31,6 +32,7 @@ from domain.pricing import (
     price_errors,
     price_for,
     price_transactions,
+    price_usage,
     validate_price,
 )
 
@@ -457,6 +459,46 @@ def test_percentage_fee_respects_each_transaction_minimum_and_maximum(
             assert line.amount <= model.max_amount
             expected = min(expected, model.max_amount.minor_units)
         assert line.amount == Money(expected, model.currency)
+
+
+@given(
+    model=percentage_prices(),
+    counted=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 50)), max_size=8),
+)
+def test_percentage_of_usage_charges_every_transaction_as_if_priced_one_by_one(
+    model: Percentage, counted: list[tuple[int, int]]
+) -> None:
+    # given: distinct event values with how many events carried each
+    values = {Money(minor, model.currency): count for minor, count in counted}
+    one_by_one = [amount for amount, count in values.items() for _ in range(count)]
+    # when
+    grouped = price_usage(
+        model, MeteredUsage(Decimal(0), tuple((a.amount, n) for a, n in values.items()))
+    )
+    # then: the same total as a line per transaction, and a line per distinct amount
+    assert grouped.total == price_transactions(model, one_by_one).total
+    assert_lines_add_up(grouped)
+    assert sum(line.count for line in grouped.lines) == len(one_by_one)
+
+
+def test_percentage_of_usage_rounds_each_transaction_once() -> None:
+    # given: 2.9 % + 0.30 of 0.05 is 0.30145: 0.30 per transaction, not 3 x 0.30145 rounded
+    model = Percentage(Decimal("2.9"), "USD", fixed_amount=usd("0.30"))
+    # when
+    breakdown = price_usage(model, MeteredUsage(Decimal("0.15"), ((Decimal("0.05"), 3),)))
+    # then
+    assert breakdown.total == usd("0.90")
+    assert [(line.count, line.amount) for line in breakdown.lines] == [(3, usd("0.90"))]
+
+
+@given(
+    model=st.sampled_from([PerUnit(Decimal("0.25"), "USD"), FlatFee(Money(900, "USD"))]),
+    quantity=st.integers(0, 10**6),
+)
+def test_other_metered_prices_charge_the_periods_quantity(model: PriceModel, quantity: int) -> None:
+    assert price_usage(model, MeteredUsage(Decimal(quantity))) == price_for(
+        model, Decimal(quantity)
+    )
 
 
 @given(
