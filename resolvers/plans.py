@@ -75,8 +75,12 @@ async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
 async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
     from schema.types import PriceBreakdown
 
+    # A licensed quantity is a count of seats or units: whole.
+    licensed = root.billing_mode == BillingMode.LICENSED
     try:
-        return PriceBreakdown.from_domain(compute_price(root.price_model, quantity))
+        return PriceBreakdown.from_domain(
+            compute_price(root.price_model, quantity, whole_units=licensed)
+        )
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
 
@@ -87,7 +91,8 @@ async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantit
     try:
         model = price_model_from_input(price, ("price",))
         validate_price(model, ("price",))
-        breakdown = compute_price(model, quantity, field=("quantity",))
+        licensed = price.billing_mode == BillingMode.LICENSED
+        breakdown = compute_price(model, quantity, field=("quantity",), whole_units=licensed)
     except DomainError as error:
         return PricePreview(breakdown=None, user_errors=user_errors(error))
     return PricePreview(breakdown=PriceBreakdown.from_domain(breakdown), user_errors=[])

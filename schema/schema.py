@@ -93,7 +93,7 @@ class Query:
     preview_price: PricePreview = strawberry.field(
         resolver=plan_resolvers.preview_price,
         description="How a price (not yet saved) turns a quantity into an amount, tier by "
-        "tier: for pricing pages and plan editors.",
+        "tier: for pricing pages and plan editors. A LICENSED quantity is whole.",
         permission_classes=[requires(CATALOG_READ)],
     )
     events: Connection[Event] = strawberry.field(

@@ -410,8 +410,8 @@ class Price(Node):
     max_amount: Money | None = strawberry.field(description="PERCENTAGE: maximum fee.")
     price_for: PriceBreakdown = strawberry.field(
         resolver=plan_resolvers.price_for,
-        description="What a quantity costs under this price (for PERCENTAGE: the fee of one "
-        "transaction of that amount).",
+        description="What a quantity costs under this price (whole for a LICENSED price; for "
+        "PERCENTAGE: the fee of one transaction of that amount).",
     )
     price_model: strawberry.Private[object]
 

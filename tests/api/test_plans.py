@@ -483,3 +483,28 @@ async def test_preview_errors_name_the_field_inside_the_price(tenant: Tenant) ->
     )
     errors = body["data"]["previewPrice"]["userErrors"]
     assert ["price", "tiers", "1", "upTo"] in [e["field"] for e in errors]
+
+
+async def test_a_licensed_quantity_is_whole_and_a_metered_one_may_be_fractional(
+    tenant: Tenant,
+) -> None:
+    # given a per-seat price
+    plan = (
+        await _create(
+            tenant,
+            _plan_input(prices=[{"model": "PER_UNIT", "currency": "USD", "unitAmount": "10"}]),
+        )
+    )["plan"]
+    per_unit = {"model": "PER_UNIT", "currency": "USD", "unitAmount": "10"}
+    # when
+    seats = await tenant.gql(PRICE_FOR, {"id": plan["id"], "quantity": "2.5"})
+    licensed = await tenant.gql(PREVIEW, {"price": per_unit, "quantity": "2.5"})
+    metered = await tenant.gql(
+        PREVIEW,
+        {"price": {**per_unit, "billingMode": "METERED", "metricCode": "gb"}, "quantity": "2.5"},
+    )
+    # then
+    assert seats["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    errors = licensed["data"]["previewPrice"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID", ["quantity"])]
+    assert metered["data"]["previewPrice"]["breakdown"]["total"]["amount"] == "25.00"
