@@ -578,6 +578,14 @@ def _package_line(model: Package, quantity: Decimal) -> PriceLine:
     )
 
 
+def _amount_text(amount: Decimal, currency: str) -> str:
+    """An amount as people read it in its currency ("5.00" USD), exact when finer."""
+    try:
+        return format_decimal(Money.from_decimal(amount, currency).amount)
+    except InvalidAmount:
+        return format_decimal(amount)
+
+
 def _percentage_line(model: Percentage, transaction: Decimal, count: int = 1) -> PriceLine:
     with exact_decimals():
         fraction = model.rate.scaleb(-2)
@@ -585,7 +593,7 @@ def _percentage_line(model: Percentage, transaction: Decimal, count: int = 1) ->
         if model.fixed_amount is not None:
             exact += model.fixed_amount.amount
     fee = Money.round_from(exact, model.currency)
-    description = f"{format_decimal(model.rate)}% of {format_decimal(transaction)}"
+    description = f"{format_decimal(model.rate)}% of {_amount_text(transaction, model.currency)}"
     if model.fixed_amount is not None:
         description += f" + {format_decimal(model.fixed_amount.amount)}"
     if model.min_amount is not None and fee < model.min_amount:
@@ -595,7 +603,7 @@ def _percentage_line(model: Percentage, transaction: Decimal, count: int = 1) ->
         fee = model.max_amount
         description += " (maximum)"
     if count != 1:
-        description = f"{count} transactions of {format_decimal(transaction)}: {description}"
+        description = f"{count} × ({description})"
     return PriceLine(
         description=description,
         tier=None,

@@ -164,11 +164,13 @@ DEMO_PLANS = [
     ),
     PlanDraft(
         code="payments-percentage",
-        name="Payments, 2.9% + 30¢",
+        name="Payments, 2.9% + 30¢ (50¢ to $20 per payment)",
         interval=Interval.MONTH,
         prices=(
             PriceDraft(
-                Percentage(Decimal("2.9"), "USD", Money(30, "USD"), None, Money(2000, "USD")),
+                Percentage(
+                    Decimal("2.9"), "USD", Money(30, "USD"), Money(50, "USD"), Money(2000, "USD")
+                ),
                 BillingMode.METERED,
                 "payments.volume",
             ),
@@ -207,7 +209,8 @@ async def seed_demo(engine: AsyncEngine) -> bool:
 
 
 def _demo_usage(customers_with_usage: list[Customer]) -> list[UsageEventIn]:
-    """A week of API calls and storage for a few customers, spread over the days."""
+    """A week of API calls, storage and card payments for a few customers, spread over the
+    days. The payments show the percentage price's per-transaction minimum and maximum."""
     now = datetime.now(UTC)
     events = []
     for c, customer in enumerate(customers_with_usage):
@@ -234,7 +237,22 @@ def _demo_usage(customers_with_usage: list[Customer]) -> list[UsageEventIn]:
                     customer_id=customer.id,
                 )
             )
+            for n, amount in enumerate(_DEMO_PAYMENTS[(day + c) % 3 :]):
+                events.append(
+                    UsageEventIn(
+                        index=len(events),
+                        idempotency_key=f"demo-{customer.id}-{day}-payment-{n}",
+                        metric_code="payments.volume",
+                        timestamp=now - timedelta(days=day, hours=2, minutes=n),
+                        properties={"amount": amount},
+                        customer_id=customer.id,
+                    )
+                )
     return events
+
+
+# 5.00 pays the 0.50 minimum fee, 980.00 the 20.00 maximum.
+_DEMO_PAYMENTS = ("5.00", "49.90", "149.99", "980.00", "12.00")
 
 
 async def is_empty(engine: AsyncEngine) -> bool:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,23 @@ query Customers($filter: CustomerFilter) {
 """
 
 VIEWER = "{ viewer { account { id } clientId scopes } }"
+
+DEMO_CATALOG = """
+query Catalog($from: DateTime!, $to: DateTime!) {
+  plans(first: 50) { edges { node { code minimumCommitments { amount }
+    prices { id model billingMode } } } }
+  customers(first: 100) { edges { node { name
+    usage(metricCode: "api.calls", from: $from, to: $to) { quantity }
+  } } }
+}
+"""
+DEMO_CHARGE = """
+query Charge($customer: ID!, $price: ID!, $from: DateTime!, $to: DateTime!) {
+  customer(id: $customer) { usageCharge(priceId: $price, from: $from, to: $to) {
+    eventCount breakdown { total { amount } lines { description } }
+  } }
+}
+"""
 
 
 # --- processes --------------------------------------------------------------------------
@@ -220,6 +238,10 @@ def _alive(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
+
+
+def nodes_by_name(customers: dict[str, Any]) -> dict[str, str]:
+    return {e["node"]["name"]: e["node"]["id"] for e in customers["data"]["customers"]["edges"]}
 
 
 def gql(
@@ -505,10 +527,33 @@ def test_serve_without_database_url_runs_embedded_postgres_migrated_and_seeded(
     # given
     port = free_port()
     env = server_env(embedded_data_dir, port)
+    window = {
+        "from": (datetime.now(UTC) - timedelta(days=8)).isoformat(),
+        "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
     with serving(env, port) as running:
         # when
         token = banner_token(running)
         customers = gql(running, token, CUSTOMERS)
+        catalog = gql(running, token, DEMO_CATALOG, window)
+        plans = [edge["node"] for edge in catalog["data"]["plans"]["edges"]]
+        prices = [price for plan in plans for price in plan["prices"]]
+        percentage = next(price["id"] for price in prices if price["model"] == "PERCENTAGE")
+        with_usage = [
+            edge["node"]["name"]
+            for edge in catalog["data"]["customers"]["edges"]
+            if edge["node"]["usage"]["quantity"] != "0"
+        ]
+        charge = gql(
+            running,
+            token,
+            DEMO_CHARGE,
+            {
+                "customer": nodes_by_name(customers)[with_usage[0]],
+                "price": percentage,
+                **window,
+            },
+        )
         with httpx.Client(base_url=running.base_url, timeout=10.0) as http:
             graphiql = http.get("/graphql", headers={"Accept": "text/html"})
         has_postgres = bool(postgres_processes(embedded_data_dir))
@@ -528,6 +573,17 @@ def test_serve_without_database_url_runs_embedded_postgres_migrated_and_seeded(
     assert customers["data"]["customers"]["totalCount"] == len(DEMO_CUSTOMERS)
     assert {node["currency"] for node in nodes} >= {"USD", "EUR", "JPY", "KWD"}
     assert [node["name"] for node in nodes if node["archived"]] == ["Alpine Tools AG"]
+    # and the catalog has a plan of every price model, metered and licensed, with usage
+    models = {price["model"] for price in prices}
+    assert models == {"FLAT_FEE", "PER_UNIT", "GRADUATED", "VOLUME", "PACKAGE", "PERCENTAGE"}
+    assert {price["billingMode"] for price in prices} == {"LICENSED", "METERED"}
+    assert any(plan["minimumCommitments"] for plan in plans)
+    assert len(with_usage) >= 2
+    # and the demo payments show a per-transaction minimum and maximum
+    usage_charge = charge["data"]["customer"]["usageCharge"]
+    assert usage_charge["eventCount"] > 0
+    descriptions = " ".join(line["description"] for line in usage_charge["breakdown"]["lines"])
+    assert "(minimum)" in descriptions and "(maximum)" in descriptions
     # PostgreSQL ran inside DATA_DIR
     assert has_postgres
     assert (embedded_data_dir / "postgres" / "PG_VERSION").exists()
