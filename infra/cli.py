@@ -240,12 +240,15 @@ def worker(
 def serve() -> None:
     """Start the API. Without DATABASE_URL: embedded PostgreSQL, migrated and seeded."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
     from auth.scopes import ALL_SCOPES
     from infra.app import create_app
     from infra.database import open_database
+    from infra.http.health import MULTIPROCESS_DIR
     from infra.logging import configure_logging
     from infra.seed import DEMO_TENANT
 
@@ -264,17 +267,22 @@ def serve() -> None:
             # Worker processes build their own app from the environment (infra.app); the
             # embedded PostgreSQL stays with this process, which supervises them.
             os.environ["DATABASE_URL"] = database.url
+            metrics_dir = tempfile.mkdtemp(prefix="ledgerline-metrics-")
+            os.environ[MULTIPROCESS_DIR] = metrics_dir
             if token is not None:
                 _print_banner(settings, database, token)
-            uvicorn.run(
-                "infra.app:app_from_environment",
-                factory=True,
-                workers=settings.workers,
-                host=settings.host,
-                port=settings.port,
-                log_level=settings.log_level.lower(),
-                lifespan="on",
-            )
+            try:
+                uvicorn.run(
+                    "infra.app:app_from_environment",
+                    factory=True,
+                    workers=settings.workers,
+                    host=settings.host,
+                    port=settings.port,
+                    log_level=settings.log_level.lower(),
+                    lifespan="on",
+                )
+            finally:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
             return
         server = uvicorn.Server(
             uvicorn.Config(

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+# prometheus-client's multiprocess mode: set (by `ledgerline serve`) before workers start.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter(
     "ledgerline_http_requests_total", "HTTP requests answered", ["method", "path", "status"]
@@ -45,6 +56,12 @@ class Readiness:
 
 
 async def metrics(_request: Request) -> Response:
+    if os.environ.get(MULTIPROCESS_DIR):
+        # Several worker processes (WORKERS > 1): each writes its samples to files in that
+        # directory, and whichever worker answers adds them all up.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -651,6 +651,7 @@ def test_workers_serve_from_several_processes_and_stop_with_the_server(
         # when: the seeded data is read through them
         token = banner_token(running)
         answers = [gql(running, token, CUSTOMERS) for _ in range(4)]
+        metrics = httpx.get(f"{running.base_url}/metrics", timeout=5.0).text
         running.process.send_signal(signal.SIGTERM)
         running.process.wait(STOP_TIMEOUT)
     finally:
@@ -659,5 +660,13 @@ def test_workers_serve_from_several_processes_and_stop_with_the_server(
     assert len(workers) == 2, workers
     for answer in answers:
         assert answer["data"]["customers"]["totalCount"] == len(DEMO_CUSTOMERS), answer
+    # and /metrics adds up what every worker answered
+    counted = re.search(
+        r'^ledgerline_http_requests_total\{method="POST",path="/graphql",status="200"\} (\S+)$',
+        metrics,
+        re.MULTILINE,
+    )
+    assert counted is not None, metrics
+    assert float(counted.group(1)) == len(answers)
     assert not any(_alive(worker) for worker in workers)
     assert postgres_processes(embedded_data_dir) == []
