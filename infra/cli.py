@@ -8,12 +8,15 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from sqlalchemy.engine import make_url
 
 from infra.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from infra.database import Database
 
 app = typer.Typer(help="Ledgerline: a GraphQL billing API gateway.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth clients (machine-to-machine credentials).")
@@ -239,16 +242,8 @@ def worker(
 @app.command()
 def serve() -> None:
     """Start the API. Without DATABASE_URL: embedded PostgreSQL, migrated and seeded."""
-    import os
-    import shutil
-    import tempfile
-
-    import uvicorn
-
     from auth.scopes import ALL_SCOPES
-    from infra.app import create_app
     from infra.database import open_database
-    from infra.http.health import MULTIPROCESS_DIR
     from infra.logging import configure_logging
     from infra.seed import DEMO_TENANT
 
@@ -264,49 +259,67 @@ def serve() -> None:
         if not settings.is_production:
             token = asyncio.run(_issue_token(database.url, settings, DEMO_TENANT, list(ALL_SCOPES)))
         if settings.workers > 1:
-            # Worker processes build their own app from the environment (infra.app); the
-            # embedded PostgreSQL stays with this process, which supervises them.
-            os.environ["DATABASE_URL"] = database.url
-            metrics_dir = tempfile.mkdtemp(prefix="ledgerline-metrics-")
-            os.environ[MULTIPROCESS_DIR] = metrics_dir
-            if token is not None:
-                _print_banner(settings, database, token)
-            try:
-                uvicorn.run(
-                    "infra.app:app_from_environment",
-                    factory=True,
-                    workers=settings.workers,
-                    host=settings.host,
-                    port=settings.port,
-                    log_level=settings.log_level.lower(),
-                    lifespan="on",
-                )
-            finally:
-                shutil.rmtree(metrics_dir, ignore_errors=True)
-            return
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, database.url),
-                host=settings.host,
-                port=settings.port,
-                log_level=settings.log_level.lower(),
-                lifespan="on",
-            )
-        )
-
-        async def run() -> None:
-            banner = None
-            if token is not None:
-                banner = asyncio.create_task(
-                    _banner_when_started(server, settings, database, token)
-                )
-            await server.serve()
-            if banner is not None:
-                banner.cancel()
-
-        asyncio.run(run())
+            _serve_workers(settings, database, token)
+        else:
+            _serve_in_process(settings, database, token)
     finally:
         database.stop()
+
+
+def _serve_in_process(settings: Settings, database: Database, token: str | None) -> None:
+    import uvicorn
+
+    from infra.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, database.url),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+    )
+
+    async def run() -> None:
+        banner = None
+        if token is not None:
+            banner = asyncio.create_task(_banner_when_started(server, settings, database, token))
+        await server.serve()
+        if banner is not None:
+            banner.cancel()
+
+    asyncio.run(run())
+
+
+def _serve_workers(settings: Settings, database: Database, token: str | None) -> None:
+    """`WORKERS` processes on one port. Each builds its app from the environment
+    (infra.app.app_from_environment); the database stays with this supervising process."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from infra.http.health import MULTIPROCESS_DIR
+
+    os.environ["DATABASE_URL"] = database.url
+    metrics_dir = tempfile.mkdtemp(prefix="ledgerline-metrics-")
+    os.environ[MULTIPROCESS_DIR] = metrics_dir
+    if token is not None:
+        _print_banner(settings, database, token)
+    try:
+        uvicorn.run(
+            "infra.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def _prepare_database(settings: Settings, url: str) -> None:
