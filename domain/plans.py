@@ -287,8 +287,7 @@ def _billing(
         errors.add(ErrorCode.NOT_FOUND, (*path, "metricCode"), "Billable metric not found.")
     elif (
         isinstance(price.model, Percentage)
-        and price.metric_code
-        and metrics[price.metric_code] is not Aggregation.SUM
+        and metrics.get(price.metric_code or "", Aggregation.SUM) is not Aggregation.SUM
     ):
         errors.add(
             ErrorCode.INVALID,

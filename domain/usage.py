@@ -126,7 +126,7 @@ def measure(event: UsageEventIn, metric: BillableMetric) -> Decimal | None | Fie
         return None
     assert metric.property is not None
     path = _path(event.index, "properties", metric.property)
-    if metric.property not in event.properties:
+    if event.properties.get(metric.property) is None:  # absent, or JSON null
         return FieldError(
             ErrorCode.REQUIRED, path, f"{metric.code} needs the property {metric.property}."
         )
@@ -147,7 +147,9 @@ def _number(value: Any) -> Decimal | None:
     """A non-negative quantity storable exactly (numeric(38, 12)), or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, Decimal):
+        number = value  # a JSON number as written (infra.jsoncodec)
+    elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
         number = Decimal(repr(value))  # the shortest text that reads back as this float

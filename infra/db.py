@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql import Executable
 
+from infra import jsoncodec
+
 APP_ROLE = "ledgerline_app"
 # Scoped to the transaction (is_local = true): a pooled connection never carries a tenant
 # or a timeout on to the next request. The role is set again here (SET LOCAL ROLE), so a
@@ -32,7 +34,7 @@ STATEMENT_TIMEOUT = "15s"
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return jsoncodec.dumps(value).decode()
 
 
 def create_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> AsyncEngine:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ErrorCode
+from infra import jsoncodec
 from infra.db import TenantConnection, tenant_transaction
 from infra.repositories.accounts import all_account_ids
 from infra.tables import idempotency_keys
@@ -48,8 +48,8 @@ def fingerprint(
     """What makes two requests "the same": the normalised document, operation, variables and
     the caller's scopes (so a replay never hands a response to a token that could not have
     asked for it)."""
-    payload = orjson.dumps(
-        [document, operation_name, variables or {}, sorted(scopes)], option=orjson.OPT_SORT_KEYS
+    payload = jsoncodec.dumps(
+        [document, operation_name, variables or {}, sorted(scopes)], sort_keys=True
     )
     return hashlib.sha256(payload).hexdigest()
 

@@ -16,6 +16,7 @@ from auth.principal import Principal
 from auth.scopes import readable_event_types
 from domain.accounts import Account
 from domain.customers import Customer
+from domain.errors import DomainError
 from domain.events import EVENT_TYPES, Event
 from domain.metrics import BillableMetric
 from domain.plans import Plan, PlanPrice
@@ -127,14 +128,14 @@ class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
         super().__init__()
         self._reads = reads
 
-    async def batch_load_fn(self, keys: list[ChargeKey]) -> list[UsageCharge | None]:
+    async def batch_load_fn(self, keys: list[ChargeKey]) -> list[UsageCharge | DomainError | None]:
         metrics = await self._reads.metrics_by_codes({p.metric_code or "" for _, p, _, _ in keys})
         windows: dict[tuple[str, datetime, datetime], list[ChargeKey]] = {}
         for key in keys:
             _, price, start, end = key
             if price.metric_code in metrics:
                 windows.setdefault((price.metric_code, start, end), []).append(key)
-        charges: dict[ChargeKey, UsageCharge] = {}
+        charges: dict[ChargeKey, UsageCharge | DomainError] = {}
         for (code, start, end), asking in windows.items():
             metric = metrics[code]
             customer_ids = sorted({customer_id for customer_id, _, _, _ in asking})
@@ -148,7 +149,13 @@ class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
                 customer_id, price = key[0], key[1]
                 quantity, count = quantities.get(customer_id, (Decimal(0), 0))
                 usage = MeteredUsage(quantity, tuple(value_counts.get(customer_id, ())))
-                charges[key] = UsageCharge(metric, quantity, count, price_usage(price.model, usage))
+                try:
+                    breakdown = price_usage(price.model, usage)
+                except DomainError as error:
+                    # this customer's field fails alone, not the whole list's
+                    charges[key] = error
+                    continue
+                charges[key] = UsageCharge(metric, quantity, count, breakdown)
         return [charges.get(key) for key in keys]
 
 

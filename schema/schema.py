@@ -129,8 +129,8 @@ class Mutation:
     )
     update_plan: UpdatePlanPayload = strawberry.field(
         resolver=plan_resolvers.update_plan,
-        description="Changes a plan's name, description or trial (never its prices). "
-        "Emits `plan.updated`.",
+        description="Changes a plan's name, description or trial; replaces its prices and "
+        "minimum commitments while no subscription uses it. Emits `plan.updated`.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     archive_plan: ArchivePlanPayload = strawberry.field(

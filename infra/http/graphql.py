@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import orjson
 import strawberry
 from graphql import DocumentNode, GraphQLError, OperationType, parse, print_ast
 from graphql.language import OperationDefinitionNode
@@ -25,7 +24,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
-from infra import idempotency
+from infra import idempotency, jsoncodec
 from infra.db import tenant_transaction
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.read_model import SqlReadModel
@@ -65,7 +64,7 @@ def _operation_type(document: DocumentNode, operation_name: str | None) -> Opera
 def error_response(
     status: int, message: str, code: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    body = jsoncodec.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
     return Response(body, status, headers=headers, media_type="application/json")
 
 
@@ -205,7 +204,7 @@ class GraphQLEndpoint:
             payload["errors"] = [self._format_error(error) for error in result.errors]
         if executed:  # a request refused before execution has no `data` (GraphQL spec)
             payload["data"] = result.data
-        return orjson.dumps(payload)
+        return jsoncodec.dumps(payload)
 
     def _format_error(self, error: GraphQLError) -> dict[str, Any]:
         formatted = error.formatted
@@ -228,7 +227,7 @@ class GraphQLEndpoint:
 
     @staticmethod
     def _json(status: int, payload: Any) -> Response:
-        return Response(orjson.dumps(payload), status, media_type="application/json")
+        return Response(jsoncodec.dumps(payload), status, media_type="application/json")
 
     @staticmethod
     async def _read_request(
@@ -239,8 +238,8 @@ class GraphQLEndpoint:
             params = request.query_params
             raw_variables = params.get("variables")
             try:
-                variables = orjson.loads(raw_variables) if raw_variables else None
-            except orjson.JSONDecodeError:
+                variables = jsoncodec.loads(raw_variables) if raw_variables else None
+            except jsoncodec.InvalidJson:
                 raise ValueError("`variables` is not valid JSON.") from None
             return (*_checked(params.get("query"), variables, params.get("operationName")), None)
         content_type = request.headers.get("content-type", "")
@@ -248,15 +247,15 @@ class GraphQLEndpoint:
             raise ValueError("POST a JSON body with Content-Type: application/json.")
         body = await read_body(request, MAX_BODY_BYTES)
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ValueError("The request body is not valid JSON.") from None
+            payload = jsoncodec.loads(body)
+        except jsoncodec.InvalidJson:
+            raise ValueError("The request body is not valid JSON (UTF-8).") from None
         if not isinstance(payload, dict):
             raise ValueError("The body is one JSON object {query, variables, operationName}.")
         checked = _checked(
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
-        return (*checked, body.decode("utf-8", errors="replace"))
+        return (*checked, body.decode("utf-8"))
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -1,6 +1,7 @@
 """What no request may carry, checked once for the whole request before anything runs.
 
-- NUL characters: PostgreSQL text cannot hold them, so they would surface as server errors.
+- NUL characters and unpaired surrogates (`\ud800`): PostgreSQL text cannot hold them, so
+  they would surface as server errors.
 - Card numbers (PCI DSS): Ledgerline never receives, stores or logs one, and a refused
   request must not be stored for idempotent replay or echoed in an error message either.
 """
@@ -46,6 +47,14 @@ def screen_request(*texts: Any) -> None:
     text = "\n".join(_strings(list(texts)))
     if "\x00" in text:
         raise RefusedRequest("BAD_REQUEST", "The request contains a NUL character.")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # An escaped lone surrogate ("\ud800"): not a character, and not storable.
+            raise RefusedRequest(
+                "BAD_REQUEST", "The request contains an unpaired surrogate (\\uD800-\\uDFFF)."
+            ) from None
     if contains_card_number(text):
         raise RefusedRequest(
             "CARD_DATA_REFUSED",

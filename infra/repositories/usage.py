@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
@@ -15,6 +14,7 @@ from domain.metrics import Aggregation, BillableMetric
 from domain.money import exact_decimals
 from domain.ports import CustomerRefs
 from domain.usage import UsageEvent
+from infra import jsoncodec
 from infra.db import TenantConnection
 from infra.tables import customers, usage_events
 
@@ -62,7 +62,7 @@ class SqlUsageRepository:
         # Inserted in key order: concurrent batches sharing keys then wait on each other in
         # one order and never deadlock.
         events = sorted(events, key=lambda e: e.idempotency_key)
-        batch = orjson.dumps(
+        batch = jsoncodec.dumps(
             [
                 (
                     e.idempotency_key,

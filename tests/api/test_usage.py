@@ -4,6 +4,7 @@ replays count once, and usage is aggregated in the database."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -307,6 +308,67 @@ async def test_values_and_instants_are_stored_exactly(tenant: Tenant) -> None:
     assert await tiny_between(instant, instant + one) == "0.000000000001"
     assert await tiny_between(instant + one, instant + 2 * one) == "0"
     assert await tiny_between(instant - one, instant) == "0"
+
+
+async def _post_raw(tenant: Tenant, body: str) -> Any:
+    return await tenant.client.post(
+        "/graphql",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {tenant.token()}", "Content-Type": "application/json"},
+    )
+
+
+async def test_json_numbers_are_read_exactly_never_through_a_float(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given numbers no float holds: 19 and 27 significant digits
+    customer = await _customer(tenant)
+    await _metric(tenant, "bytes", "SUM", "n")
+    events = [_event("a", customer, "bytes"), _event("b", customer, "bytes")]
+    body = json.dumps({"query": RECORD_USAGE, "variables": {"input": {"events": events}}})
+    body = body.replace('"properties": {}', '"properties": {"n": 1234567890.123456789}', 1)
+    body = body.replace('"properties": {}', '"properties": {"n": 10000000000000000000000000.5}', 1)
+    # when
+    response = await _post_raw(tenant, body)
+    # then: counted and stored as written
+    assert response.json()["data"]["recordUsage"]["accepted"] == 2, response.text
+    assert (await _usage(tenant, customer, "bytes"))["quantity"] == (
+        "10000000000000001234567890.623456789"
+    )
+    stored = await admin.fetchval(
+        "select properties::text from usage_events where tenant_id = $1 and idempotency_key = 'a'",
+        tenant.id,
+    )
+    assert stored == '{"n": 1234567890.123456789}'
+
+
+@pytest.mark.parametrize(
+    "value", ['"n": NaN', '"n": Infinity', '"n": "\\ud800"', '"n": "\\udfff x"']
+)
+async def test_what_json_or_postgresql_cannot_hold_is_refused_whole(
+    tenant: Tenant, value: str
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "bytes", "SUM", "n")
+    body = json.dumps(
+        {
+            "query": RECORD_USAGE,
+            "variables": {"input": {"events": [_event("a", customer, "bytes")]}},
+        }
+    ).replace('"properties": {}', '"properties": {' + value + "}")
+    response = await _post_raw(tenant, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert (await _usage(tenant, customer, "bytes"))["eventCount"] == 0
+
+
+async def test_a_null_property_is_missing(tenant: Tenant) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "users", "UNIQUE_COUNT", "user")
+    result = await _record(tenant, [_event("a", customer, "users", user=None)])
+    assert [(r["code"], r["field"]) for r in result["rejected"]] == [
+        ("REQUIRED", ["input", "events", "0", "properties", "user"])
+    ]
 
 
 async def test_filters_count_only_matching_events(tenant: Tenant) -> None:

@@ -170,3 +170,41 @@ async def test_charges_of_a_page_of_customers_cost_the_same_statements_for_5_and
         for e in body["data"]["customers"]["edges"]
     }
     assert totals == {"0.59"}
+
+
+async def test_a_licensed_percentage_naming_an_unknown_metric_gets_user_errors(
+    tenant: Tenant,
+) -> None:
+    licensed = {k: v for k, v in PERCENTAGE.items() if k != "billingMode"} | {"metricCode": "nope"}
+    body = await tenant.gql(
+        CREATE_PLAN,
+        {"input": {"code": "p", "name": "P", "interval": "MONTH", "prices": [licensed]}},
+    )
+    assert "errors" not in body, body
+    errors = body["data"]["createPlan"]["userErrors"]
+    assert {(e["code"], tuple(e["field"])) for e in errors} == {
+        ("INVALID", ("input", "prices", "0", "metricCode")),
+        ("INVALID", ("input", "prices", "0", "billingMode")),
+    }
+
+
+async def test_one_customers_charge_out_of_range_fails_alone(tenant: Tenant) -> None:
+    # given one ordinary payment and one whose fee is beyond any amount Ledgerline holds
+    await _metric(tenant, "payments", "SUM", "amount")
+    price = await _price(tenant, PERCENTAGE | {"maxAmount": None})
+    ordinary, huge = await _customer(tenant), await _customer(tenant)
+    await _record(
+        tenant,
+        [
+            _event("a", ordinary, "payments", amount="12.00"),
+            _event("b", huge, "payments", amount="99999999999999999999999999"),
+        ],
+    )
+    # when
+    response = await tenant.post(CUSTOMERS_CHARGE, {"price": price, **WINDOW})
+    body = response.json()
+    # then: the ordinary customer's charge is there, the other one's is an error at its path
+    charges = [e["node"]["usageCharge"] for e in body["data"]["customers"]["edges"]]
+    assert {"breakdown": {"total": {"amount": "0.65"}}} in charges
+    assert charges.count(None) == 1
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
