@@ -112,7 +112,9 @@ async def send(
                 started = time.perf_counter()
                 response = await http.post(url, content=body, headers=headers)
                 latencies.append(time.perf_counter() - started)
-                result = response.json()["data"]["recordUsage"]
+                data = response.json().get("data")
+                assert data is not None, f"HTTP {response.status_code}: {response.text[:2000]}"
+                result = data["recordUsage"]
                 assert result["accepted"] == BATCH, result
 
     started = time.perf_counter()

@@ -362,6 +362,20 @@ async def test_what_json_or_postgresql_cannot_hold_is_refused_whole(
     assert (await _usage(tenant, customer, "bytes"))["eventCount"] == 0
 
 
+async def test_dated_keys_and_timestamps_that_pass_the_luhn_check_are_not_card_numbers(
+    tenant: Tenant,
+) -> None:
+    # given keys and values of digits that pass the Luhn check, as partners write them
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    events = [
+        _event("20261126-123458", customer, "calls", at="1764158400002"),
+        _event("order-4915112345678", customer, "calls"),
+    ]
+    # when / then
+    assert (await _record(tenant, events))["accepted"] == 2
+
+
 async def test_a_null_property_is_missing(tenant: Tenant) -> None:
     customer = await _customer(tenant)
     await _metric(tenant, "users", "UNIQUE_COUNT", "user")
