@@ -106,7 +106,10 @@ async def send(
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     async def client() -> None:
-        async with httpx.AsyncClient(timeout=120) as http:
+        # A fresh connection per batch: the kernel hands each to a worker that is waiting,
+        # as with many senders; kept-alive connections would pin a client to one worker.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=120, limits=fresh) as http:
             while not queue.empty():
                 body = queue.get_nowait()
                 started = time.perf_counter()
