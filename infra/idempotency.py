@@ -48,9 +48,14 @@ def fingerprint(
     """What makes two requests "the same": the normalised document, operation, variables and
     the caller's scopes (so a replay never hands a response to a token that could not have
     asked for it)."""
-    payload = jsoncodec.dumps(
-        [document, operation_name, variables or {}, sorted(scopes)], sort_keys=True
-    )
+    try:
+        payload = jsoncodec.dumps(
+            [document, operation_name, variables or {}, sorted(scopes)], sort_keys=True
+        )
+    except TypeError:  # orjson writes at most 255 levels of nesting
+        raise IdempotencyError(
+            ErrorCode.INVALID, 400, "The variables are nested too deeply (255 levels at most)."
+        ) from None
     return hashlib.sha256(payload).hexdigest()
 
 

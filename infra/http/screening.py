@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from domain.card_data import contains_card_number
@@ -22,6 +23,8 @@ class RefusedRequest(ValueError):
 def _strings(value: Any) -> Any:
     if isinstance(value, str):
         yield value
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        yield format(value, "f")  # a card number sent as a JSON number is one too
     elif isinstance(value, dict):
         for key, item in value.items():
             yield str(key)

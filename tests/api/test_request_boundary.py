@@ -283,3 +283,26 @@ async def test_a_card_number_hidden_behind_json_escapes_is_still_refused(
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "CARD_DATA_REFUSED"
     assert await _written(admin, tenant) == (0, 0, 0)
+
+
+async def test_a_whole_number_with_a_fraction_is_an_int(tenant: Tenant) -> None:
+    # Python's json.dumps(2.0) writes "2.0": still the Int 2
+    body = await tenant.gql("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 2.0})
+    assert "errors" not in body, body
+
+
+async def test_variables_too_deep_to_fingerprint_are_refused_not_a_crash(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given metadata nested 300 levels deep, sent with an Idempotency-Key
+    deep: Any = "x"
+    for _ in range(300):
+        deep = [deep]
+    response = await tenant.post(
+        CREATE_CUSTOMER,
+        {"input": {"name": "Deep", "currency": "USD", "metadata": {"k": deep}}},
+        headers={"Idempotency-Key": "deep-1"},
+    )
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["errors"][0]["message"]
+    assert await _written(admin, tenant) == (0, 0, 0)

@@ -376,6 +376,52 @@ async def test_dated_keys_and_timestamps_that_pass_the_luhn_check_are_not_card_n
     assert (await _record(tenant, events))["accepted"] == 2
 
 
+async def test_a_card_number_sent_as_a_json_number_is_refused_whole(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "calls", "COUNT")
+    events = [_event("a", customer, "calls")]
+    body = json.dumps({"query": RECORD_USAGE, "variables": {"input": {"events": events}}})
+    for number in ("4242424242424242", "6200000000000000000", "4242424242424242.0"):
+        response = await _post_raw(
+            tenant, body.replace('"properties": {}', '"properties": {"pan": ' + number + "}")
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == "CARD_DATA_REFUSED"
+    stored = await admin.fetchval(
+        "select count(*) from usage_events where tenant_id = $1", tenant.id
+    )
+    assert stored == 0
+
+
+async def test_numbers_beyond_64_bits_are_counted_and_beyond_any_range_refused(
+    tenant: Tenant,
+) -> None:
+    customer = await _customer(tenant)
+    await _metric(tenant, "bytes", "SUM", "n")
+    events = [_event("a", customer, "bytes")]
+    body = json.dumps({"query": RECORD_USAGE, "variables": {"input": {"events": events}}})
+    # 2^64 and more, with an Idempotency-Key (its fingerprint writes the variables too)
+    big = body.replace('"properties": {}', '"properties": {"n": 100000000000000000000}')
+    response = await tenant.client.post(
+        "/graphql",
+        content=big.encode(),
+        headers={
+            "Authorization": f"Bearer {tenant.token()}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": "big-1",
+        },
+    )
+    assert response.json()["data"]["recordUsage"]["accepted"] == 1, response.text
+    assert (await _usage(tenant, customer, "bytes"))["quantity"] == "100000000000000000000"
+    # a number no database column holds
+    huge = body.replace('"properties": {}', '"properties": {"n": 1e200000}')
+    response = await _post_raw(tenant, huge)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 async def test_a_null_property_is_missing(tenant: Tenant) -> None:
     customer = await _customer(tenant)
     await _metric(tenant, "users", "UNIQUE_COUNT", "user")
