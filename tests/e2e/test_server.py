@@ -447,6 +447,32 @@ def test_token_endpoint_takes_form_credentials_and_narrows_the_scope(
     assert refused.json()["error"] == "invalid_client"
 
 
+def test_production_serves_a_migrated_database(
+    test_database: conftest.TestDatabase, tmp_path: Path
+) -> None:
+    # given production settings on the (migrated) test database
+    port = free_port()
+    env = server_env(
+        tmp_path,
+        port,
+        ENVIRONMENT="production",
+        DATABASE_URL=test_database.url,
+        SECRET_KEY=conftest.TEST_SECRET_KEY,
+        OAUTH_ISSUER="https://auth.example.com/",
+    )
+    # when
+    with serving(env, port) as running:
+        with httpx.Client(base_url=running.base_url, timeout=5.0) as http:
+            ready = http.get("/readyz")
+            anonymous = http.post("/graphql", json={"query": "{ viewer { scopes } }"})
+            graphiql = http.get("/graphql", headers={"Accept": "text/html"})
+    # then it serves, without GraphiQL or a development token
+    assert ready.status_code == 200
+    assert anonymous.status_code == 401
+    assert graphiql.status_code != 200
+    assert "token:" not in running.output
+
+
 def test_cli_token_works_against_the_running_server(
     server: RunningServer, oauth_client: OAuthClient
 ) -> None:

@@ -52,9 +52,14 @@ async def test_an_unmigrated_database_is_refused_until_migrated(empty_database: 
             await require_current_schema(engine)
         # when it is migrated
         await upgrade_async(empty_database)
-        # then it is at head and accepted
+        # then it is at head and accepted, also by the role the application runs as
         assert await current_revision(engine) == head_revision()
         await require_current_schema(engine)
+        app_engine = create_engine(empty_database, pool_size=1)
+        try:
+            await require_current_schema(app_engine)
+        finally:
+            await app_engine.dispose()
     finally:
         await engine.dispose()
 
