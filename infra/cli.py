@@ -303,6 +303,13 @@ def _serve_workers(settings: Settings, database: Database, token: str | None) ->
 
     from infra.http.health import MULTIPROCESS_DIR
 
+    # What each worker does on startup, done once here first: uvicorn's supervisor exits 0
+    # when a worker fails to start, which a service manager would not restart.
+    try:
+        asyncio.run(_start_and_stop(settings, database.url))
+    except Exception as exc:
+        typer.echo(f"error: the server cannot start: {exc}", err=True)
+        raise typer.Exit(3) from None
     os.environ["DATABASE_URL"] = database.url
     metrics_dir = tempfile.mkdtemp(prefix="ledgerline-metrics-")
     os.environ[MULTIPROCESS_DIR] = metrics_dir
@@ -320,6 +327,14 @@ def _serve_workers(settings: Settings, database: Database, token: str | None) ->
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+async def _start_and_stop(settings: Settings, url: str) -> None:
+    from infra.app import create_app
+
+    app = create_app(settings, url)
+    async with app.router.lifespan_context(app):
+        pass
 
 
 async def _prepare_database(settings: Settings, url: str) -> None:

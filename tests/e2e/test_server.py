@@ -7,6 +7,7 @@ one fresh DATA_DIR per test.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -31,7 +32,9 @@ import httpx
 import psutil
 import pytest
 
+from infra.db import create_engine
 from infra.seed import DEMO_CUSTOMERS
+from infra.signing_keys import load_or_create
 from schema.schema import schema as built_schema
 from tests import conftest
 
@@ -471,6 +474,44 @@ def test_production_serves_a_migrated_database(
     assert anonymous.status_code == 401
     assert graphiql.status_code != 200
     assert "token:" not in running.output
+
+
+async def _seal_signing_keys(url: str, secret_key: str) -> None:
+    engine = create_engine(url, pool_size=1, app_role=False)
+    try:
+        await load_or_create(engine, secret_key)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_server_that_cannot_start_exits_with_an_error(
+    test_database: conftest.TestDatabase, tmp_path: Path, workers: str
+) -> None:
+    # given production settings with a secret key that does not open the signing keys
+    env = server_env(
+        tmp_path,
+        free_port(),
+        ENVIRONMENT="production",
+        DATABASE_URL=test_database.url,
+        SECRET_KEY="not-the-key-the-signing-keys-were-sealed-with",
+        OAUTH_ISSUER="https://auth.example.com/",
+        WORKERS=workers,
+    )
+    # (the signing keys exist, sealed with the right key)
+    asyncio.run(_seal_signing_keys(test_database.url, conftest.TEST_SECRET_KEY))
+    # when
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "serve"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # then: a failure a service manager sees, naming the cause
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "SECRET_KEY" in done.stdout + done.stderr
 
 
 def test_cli_token_works_against_the_running_server(
