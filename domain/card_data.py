@@ -3,11 +3,15 @@
 Free-text fields (names, metadata, ids, usage properties) are screened for primary account
 numbers the way data-loss-prevention scanners find them: a number is a card number when
 - it is written as cards are: 13 to 19 digits in a row, or in the printed groups
-  (4-4-4-4, 4-4-4-4-3, American Express 4-6-5, Diners 4-6-4, spaces or dashes between);
+  (4-4-4-4, 4-4-4-4-3, 4-4-4-3, American Express 4-6-5, Diners 4-6-4, spaces or dashes
+  between);
 - it starts with a major network's issuer range (ISO/IEC 7812) and has one of its lengths;
 - it passes the Luhn check.
 Without the first two, one in ten of all digit strings would be "cards": idempotency keys
-such as `20261126-123456`, millisecond timestamps, phone numbers. Payment methods are
+such as `20261126-123456`, millisecond timestamps, phone numbers. Left out on purpose, for
+the same reason: 13-digit Visa numbers (no longer issued; a German mobile number is 13
+digits from 49), UATP airline cards (prefix 1, the start of every epoch timestamp) and
+Maestro numbers under 16 digits (EAN-13 barcodes). Payment methods are
 attached only as a provider's token with brand, last4 and expiry.
 """
 
@@ -17,25 +21,34 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+_LONG: Final = (16, 17, 18, 19)
+
 # (lowest, highest) leading digits, and the lengths the network issues.
 _NETWORKS: Final = (
     ((4, 4), (16, 19)),  # Visa (13-digit cards are no longer issued)
     ((51, 55), (16,)),  # Mastercard
     ((2221, 2720), (16,)),  # Mastercard 2-series
+    ((2200, 2204), _LONG),  # Mir
     ((34, 34), (15,)),  # American Express
     ((37, 37), (15,)),
-    ((300, 305), (14, 15, 16, 17, 18, 19)),  # Diners Club
-    ((36, 36), (14, 15, 16, 17, 18, 19)),
-    ((38, 39), (16, 17, 18, 19)),
-    ((6011, 6011), (16, 17, 18, 19)),  # Discover
-    ((644, 649), (16, 17, 18, 19)),
-    ((65, 65), (16, 17, 18, 19)),
-    ((3528, 3589), (16, 17, 18, 19)),  # JCB
-    ((62, 62), (16, 17, 18, 19)),  # UnionPay
-    ((50, 50), (13, 14, 15, 16, 17, 18, 19)),  # Maestro
-    ((56, 58), (13, 14, 15, 16, 17, 18, 19)),
-    ((63, 63), (13, 14, 15, 16, 17, 18, 19)),
-    ((67, 67), (13, 14, 15, 16, 17, 18, 19)),
+    ((300, 305), (14, 15, *_LONG)),  # Diners Club
+    ((36, 36), (14, 15, *_LONG)),
+    ((38, 39), (14, 15, *_LONG)),
+    ((3528, 3589), _LONG),  # JCB
+    ((3088, 3094), _LONG),
+    ((3096, 3102), _LONG),
+    ((3112, 3120), _LONG),
+    ((3158, 3159), _LONG),
+    ((3337, 3349), _LONG),
+    ((60, 60), _LONG),  # Discover 6011, Hipercard 606282, RuPay, Maestro 60
+    ((644, 649), _LONG),  # Discover
+    ((65, 65), _LONG),
+    ((62, 62), _LONG),  # UnionPay
+    ((81, 81), _LONG),
+    ((50, 50), _LONG),  # Maestro (16 to 19 digits: 13 would match EAN-13 barcodes)
+    ((56, 58), _LONG),
+    ((63, 63), _LONG),
+    ((67, 67), _LONG),
 )
 
 # Runs of digits, spaces and dashes long enough to hold a card number. The regex engine
@@ -43,10 +56,18 @@ _NETWORKS: Final = (
 # quick pass and the exact patterns run only inside the few runs found.
 _RUN = re.compile(r"\d[\d -]{11,}\d")
 _CONTIGUOUS = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
-_GROUPED = re.compile(
-    r"(?<!\d)(?<!\d[ -])"
-    r"(?:\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]\d{3})?|\d{4}[ -]\d{6}[ -]\d{4,5})"
-    r"(?![ -]?\d)"
+# The printed forms, each tried on its own so that one never hides another (a card number
+# followed by its expiry, "4242 4242 4242 4242 12/34"): groups of four with a last group of
+# two to four (19 digits: 4-4-4-4-3), American Express 4-6-5 and Diners 4-6-4. A form must
+# not continue a grouped number on its left (the middle of a long reference in fours).
+_S = r"[ -]"
+_GROUPED_FORMS = tuple(
+    re.compile(rf"(?<!\d)(?<!\d{{4}}{_S}){form}(?!\d)")
+    for form in (
+        rf"\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{2,4}}",
+        rf"\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{3}}",
+        rf"\d{{4}}{_S}\d{{6}}{_S}\d{{4,5}}",
+    )
 )
 
 
@@ -74,8 +95,9 @@ def card_candidates(text: str) -> Iterator[str]:
     """The digits of every number in `text` written the way cards are written."""
     for match in _CONTIGUOUS.finditer(text):
         yield match.group()
-    for match in _GROUPED.finditer(text):
-        yield re.sub(r"[ -]", "", match.group())
+    for form in _GROUPED_FORMS:
+        for match in form.finditer(text):
+            yield re.sub(r"[ -]", "", match.group())
 
 
 def contains_card_number(text: str) -> bool:

@@ -19,7 +19,7 @@ from domain.errors import DomainError, ErrorCode
 ISSUED = [
     ("4", 16), ("4", 19), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15),
     ("37", 15), ("300", 14), ("36", 14), ("6011", 16), ("65", 19), ("3528", 16), ("62", 17),
-    ("50", 13), ("67", 19),
+    ("50", 16), ("67", 19), ("2200", 16), ("3088", 16), ("81", 16), ("6062", 16), ("38", 14),
 ]  # fmt: skip
 
 
@@ -37,11 +37,8 @@ def card_numbers(draw: st.DrawFn) -> str:
     return _with_check_digit((prefix + body)[: length - 1])
 
 
-def _printed(number: str) -> str:
-    """As the card shows it: 4-6-5 / 4-6-4 for 15 and 14 digits, else groups of four."""
-    if len(number) in (14, 15):
-        return f"{number[:4]} {number[4:10]} {number[10:]}"
-    return "-".join(number[i : i + 4] for i in range(0, len(number), 4))
+def _in_fours(number: str, separator: str = " ") -> str:
+    return separator.join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 @given(card_numbers())
@@ -49,7 +46,10 @@ def test_every_networks_numbers_are_found_in_a_row_or_printed(number: str) -> No
     assert contains_card_number(number)
     assert contains_card_number(f"card: {number} thanks")
     if len(number) in (14, 15, 16, 19):
-        assert contains_card_number(f"card: {_printed(number)}.")
+        assert contains_card_number(f"card: {_in_fours(number, '-')}.")
+        assert contains_card_number(f"No 1 {_in_fours(number)} 12/34 123")
+    if len(number) in (14, 15):  # American Express and Diners print 4-6-5 and 4-6-4
+        assert contains_card_number(f"{number[:4]} {number[4:10]} {number[10:]}")
 
 
 @given(card_numbers())
@@ -73,6 +73,8 @@ def test_a_wrong_check_digit_is_not_a_card_number(number: str) -> None:
         "7000000000000000003",  # a 19-digit id outside every issuer range
         "12345678-1234-1234-1234-123456789019",  # a UUID of digits only
         "4111 1111 1111 11",  # a Visa prefix, but 14 digits
+        "5039621723215",  # an EAN-13 barcode (UK)
+        "ref 1234 5678 9012 4242 4242 4242 4242 42",  # fours inside a longer reference
     ],
 )
 def test_ordinary_numbers_are_not_card_numbers(text: str) -> None:
@@ -82,7 +84,13 @@ def test_ordinary_numbers_are_not_card_numbers(text: str) -> None:
 
 def test_the_luhn_valid_examples_above_are_luhn_valid() -> None:
     # so the test above proves the issuer and format rules, not the check digit
-    for text in ["20261126-123458", "1764158400002", "+4915112345678", "7000000000000000003"]:
+    for text in [
+        "20261126-123458",
+        "1764158400002",
+        "+4915112345678",
+        "7000000000000000003",
+        "5039621723215",
+    ]:
         assert luhn_valid("".join(ch for ch in text if ch.isdigit())), text
 
 
