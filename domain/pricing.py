@@ -140,8 +140,8 @@ class PriceLine:
     unit_amount: Decimal | None  # per unit, per package, or the rate as a fraction
     flat_amount: Money | None
     amount: Money
-    # Percentage of usage: how many transactions of this same amount the line stands for
-    # (`amount` is then the fee of one, rounded once, times `count`).
+    # Percentage of usage: how many transactions the line stands for (`quantity` is then
+    # their volume and `amount` the sum of their fees, each rounded once).
     count: int = 1
 
 
@@ -410,7 +410,15 @@ def price_transactions(
     for index, amount in enumerate(amounts):
         _check_money(errors, amount, model.currency, field + (str(index),))
     errors.raise_if_any()
-    return _percentage_breakdown(model, [(amount.amount, 1) for amount in amounts], field)
+    try:
+        lines = [_percentage_line(model, amount.amount) for amount in amounts]
+        return PriceBreakdown(
+            sum_money((line.amount for line in lines), model.currency), tuple(lines)
+        )
+    except InvalidAmount:
+        raise DomainError(
+            [FieldError(ErrorCode.INVALID, field, "the fees are out of range")]
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,9 +445,7 @@ def _percentage_breakdown(
     model: Percentage, value_counts: Sequence[tuple[Decimal, int]], field: tuple[str, ...]
 ) -> PriceBreakdown:
     try:
-        lines = [
-            _percentage_line(model, value, count) for value, count in value_counts if count > 0
-        ]
+        lines = _percentage_usage_lines(model, value_counts)
         return PriceBreakdown(
             sum_money((line.amount for line in lines), model.currency), tuple(lines)
         )
@@ -586,30 +592,87 @@ def _amount_text(amount: Decimal, currency: str) -> str:
         return format_decimal(amount)
 
 
-def _percentage_line(model: Percentage, transaction: Decimal, count: int = 1) -> PriceLine:
+def _percentage_fee(model: Percentage, transaction: Decimal) -> tuple[Money, str | None]:
+    """One transaction's fee, rounded once, and the bound it was held at ("minimum",
+    "maximum") if any."""
     with exact_decimals():
-        fraction = model.rate.scaleb(-2)
-        exact = transaction * fraction
+        exact = transaction * model.rate.scaleb(-2)
         if model.fixed_amount is not None:
             exact += model.fixed_amount.amount
     fee = Money.round_from(exact, model.currency)
+    if model.min_amount is not None and fee < model.min_amount:
+        return model.min_amount, "minimum"
+    if model.max_amount is not None and fee > model.max_amount:
+        return model.max_amount, "maximum"
+    return fee, None
+
+
+def _percentage_terms(model: Percentage) -> str:
+    terms = f"{format_decimal(model.rate)}%"
+    if model.fixed_amount is not None:
+        terms += f" + {format_decimal(model.fixed_amount.amount)}"
+    return terms
+
+
+def _percentage_line(model: Percentage, transaction: Decimal) -> PriceLine:
+    fee, bound = _percentage_fee(model, transaction)
     description = f"{format_decimal(model.rate)}% of {_amount_text(transaction, model.currency)}"
     if model.fixed_amount is not None:
         description += f" + {format_decimal(model.fixed_amount.amount)}"
-    if model.min_amount is not None and fee < model.min_amount:
-        fee = model.min_amount
-        description += " (minimum)"
-    if model.max_amount is not None and fee > model.max_amount:
-        fee = model.max_amount
-        description += " (maximum)"
-    if count != 1:
-        description = f"{count} × ({description})"
+    if bound is not None:
+        description += f" ({bound})"
     return PriceLine(
         description=description,
         tier=None,
         quantity=transaction,
-        unit_amount=fraction,
+        unit_amount=model.rate.scaleb(-2),
         flat_amount=model.fixed_amount,
-        amount=Money(fee.minor_units * count, model.currency),  # out of range: InvalidAmount
-        count=count,
+        amount=fee,
     )
+
+
+def _percentage_usage_lines(
+    model: Percentage, value_counts: Sequence[tuple[Decimal, int]]
+) -> list[PriceLine]:
+    """A period's transactions in at most three lines, however many there are: those
+    charged the rate, those held at the minimum, those held at the maximum. Each fee is
+    still computed and rounded on its own transaction."""
+    groups: dict[str | None, tuple[int, Decimal, int]] = {}
+    with exact_decimals():
+        for value, count in value_counts:
+            if count <= 0:
+                continue
+            fee, bound = _percentage_fee(model, value)
+            transactions, volume, minor_units = groups.get(bound, (0, Decimal(0), 0))
+            groups[bound] = (
+                transactions + count,
+                volume + value * count,
+                minor_units + fee.minor_units * count,
+            )
+    lines = []
+    for bound in (None, "minimum", "maximum"):
+        if bound not in groups:
+            continue
+        transactions, volume, minor_units = groups[bound]
+        volume_text = _amount_text(volume, model.currency)
+        if bound is None:
+            description = f"{transactions} × {_percentage_terms(model)}, of {volume_text}"
+        else:
+            held = model.min_amount if bound == "minimum" else model.max_amount
+            assert held is not None
+            description = (
+                f"{transactions} × the {bound} of {format_decimal(held.amount)} "
+                f"({_percentage_terms(model)} of {volume_text})"
+            )
+        lines.append(
+            PriceLine(
+                description=description,
+                tier=None,
+                quantity=volume,
+                unit_amount=model.rate.scaleb(-2),
+                flat_amount=model.fixed_amount,
+                amount=Money(minor_units, model.currency),  # out of range: InvalidAmount
+                count=transactions,
+            )
+        )
+    return lines

@@ -176,8 +176,10 @@ class UsageCharge:
     quantity: Decimal = strawberry.field(description="The window's usage, aggregated.")
     event_count: int = strawberry.field(description="Events counted in the window.")
     breakdown: PriceBreakdown = strawberry.field(
-        description="The amount line by line; a PERCENTAGE price has a line per distinct "
-        "transaction amount (`count` transactions of it), each fee rounded once."
+        description="The amount line by line. A PERCENTAGE price has at most three lines, "
+        "however many transactions: those charged the rate, those held at the minimum, those "
+        "held at the maximum (`count` transactions, `quantity` their volume); each fee is "
+        "rounded once on its own transaction."
     )
     start: datetime = strawberry.field(name="from", description="Start of the window, inclusive.")
     end: datetime = strawberry.field(name="to", description="End of the window, exclusive.")
@@ -364,8 +366,8 @@ class PriceLine:
     flat_amount: Money | None = strawberry.field(description="Flat fee on this line.")
     amount: Money = strawberry.field(description="The line's amount, rounded once (half-up).")
     count: int = strawberry.field(
-        description="Transactions of this same amount the line stands for (a PERCENTAGE "
-        "price of usage: `amount` is one fee times `count`); 1 otherwise."
+        description="Transactions the line stands for (a PERCENTAGE price of usage: "
+        "`quantity` is their volume, `amount` the sum of their fees); 1 otherwise."
     )
 
 

@@ -75,9 +75,10 @@ async def test_a_percentage_price_charges_each_transaction_within_its_minimum_an
     # (priced on the sum, 1020.05, it would be capped once at 20.00)
     assert charge["quantity"] == "1020.05"
     assert charge["eventCount"] == 4
+    # in at most three lines however many payments: at the rate, the minimum, the maximum
     assert charge["breakdown"]["lines"] == [
+        {"quantity": "20", "count": 2, "amount": {"amount": "1.18"}},
         {"quantity": "0.05", "count": 1, "amount": {"amount": "0.50"}},
-        {"quantity": "10", "count": 2, "amount": {"amount": "1.18"}},
         {"quantity": "1000", "count": 1, "amount": {"amount": "20.00"}},
     ]
     assert charge["breakdown"]["total"] == {"amount": "21.68", "currency": "USD"}

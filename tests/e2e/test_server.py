@@ -650,7 +650,7 @@ def test_serve_without_database_url_runs_embedded_postgres_migrated_and_seeded(
     usage_charge = charge["data"]["customer"]["usageCharge"]
     assert usage_charge["eventCount"] > 0
     descriptions = " ".join(line["description"] for line in usage_charge["breakdown"]["lines"])
-    assert "(minimum)" in descriptions and "(maximum)" in descriptions
+    assert "the minimum of 0.50" in descriptions and "the maximum of 20.00" in descriptions
     # PostgreSQL ran inside DATA_DIR
     assert has_postgres
     assert (embedded_data_dir / "postgres" / "PG_VERSION").exists()

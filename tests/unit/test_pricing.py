@@ -479,6 +479,7 @@ def test_percentage_of_usage_charges_every_transaction_as_if_priced_one_by_one(
     assert grouped.total == price_transactions(model, one_by_one).total
     assert_lines_add_up(grouped)
     assert sum(line.count for line in grouped.lines) == len(one_by_one)
+    assert len(grouped.lines) <= 3  # at the rate, at the minimum, at the maximum
 
 
 def test_percentage_of_usage_rounds_each_transaction_once() -> None:
