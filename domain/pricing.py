@@ -38,7 +38,7 @@ their model again, with paths relative to the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, assert_never
@@ -410,15 +410,11 @@ def price_transactions(
     for index, amount in enumerate(amounts):
         _check_money(errors, amount, model.currency, field + (str(index),))
     errors.raise_if_any()
-    try:
-        lines = [_percentage_line(model, amount.amount) for amount in amounts]
-        return PriceBreakdown(
-            sum_money((line.amount for line in lines), model.currency), tuple(lines)
-        )
-    except InvalidAmount:
-        raise DomainError(
-            [FieldError(ErrorCode.INVALID, field, "the fees are out of range")]
-        ) from None
+    return _summed(
+        model.currency,
+        lambda: [_percentage_line(model, amount.amount) for amount in amounts],
+        field,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,18 +433,22 @@ def price_usage(model: PriceModel, usage: MeteredUsage) -> PriceBreakdown:
     a value finer than the minor unit is priced exactly and rounded once per transaction."""
     if isinstance(model, Percentage):
         validate_price(model)
-        return _percentage_breakdown(model, usage.value_counts, ("usage",))
+        return _summed(
+            model.currency,
+            lambda: _percentage_usage_lines(model, usage.value_counts),
+            ("usage",),
+        )
     return price_for(model, usage.quantity, field=("usage",))
 
 
-def _percentage_breakdown(
-    model: Percentage, value_counts: Sequence[tuple[Decimal, int]], field: tuple[str, ...]
+def _summed(
+    currency: str, compute: Callable[[], list[PriceLine]], field: tuple[str, ...]
 ) -> PriceBreakdown:
+    """The lines `compute` makes and their total; an amount beyond what Money holds is the
+    caller's error at `field`."""
     try:
-        lines = _percentage_usage_lines(model, value_counts)
-        return PriceBreakdown(
-            sum_money((line.amount for line in lines), model.currency), tuple(lines)
-        )
+        lines = compute()
+        return PriceBreakdown(sum_money((line.amount for line in lines), currency), tuple(lines))
     except InvalidAmount:
         raise DomainError(
             [FieldError(ErrorCode.INVALID, field, "the fees are out of range")]
