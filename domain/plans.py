@@ -63,6 +63,12 @@ class BillingMode(str, Enum):
     METERED = "METERED"
 
 
+def whole_units(billing_mode: BillingMode, model: PriceModel) -> bool:
+    """Whether a price's quantity must be whole: a licensed quantity counts seats or units;
+    a percentage's quantity is a transaction amount, never whole."""
+    return billing_mode is BillingMode.LICENSED and not isinstance(model, Percentage)
+
+
 @dataclass(frozen=True, slots=True)
 class PriceDraft:
     model: PriceModel

@@ -11,7 +11,14 @@ from domain.currency import is_known_currency
 from domain.errors import DomainError, ErrorCode, FieldErrors
 from domain.ids import prefix_of
 from domain.money import InvalidAmount, Money
-from domain.plans import BillingMode, Interval, PlanChanges, PlanDraft, PriceDraft
+from domain.plans import (
+    BillingMode,
+    Interval,
+    PlanChanges,
+    PlanDraft,
+    PriceDraft,
+    whole_units,
+)
 from domain.pricing import (
     FlatFee,
     GraduatedTiers,
@@ -75,11 +82,10 @@ async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
 async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
     from schema.types import PriceBreakdown
 
-    # A licensed quantity is a count of seats or units: whole.
-    licensed = root.billing_mode == BillingMode.LICENSED
+    whole = whole_units(BillingMode(root.billing_mode), root.price_model)
     try:
         return PriceBreakdown.from_domain(
-            compute_price(root.price_model, quantity, whole_units=licensed)
+            compute_price(root.price_model, quantity, whole_units=whole)
         )
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
@@ -91,8 +97,8 @@ async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantit
     try:
         model = price_model_from_input(price, ("price",))
         validate_price(model, ("price",))
-        licensed = price.billing_mode == BillingMode.LICENSED
-        breakdown = compute_price(model, quantity, field=("quantity",), whole_units=licensed)
+        whole = whole_units(BillingMode(price.billing_mode), model)
+        breakdown = compute_price(model, quantity, field=("quantity",), whole_units=whole)
     except DomainError as error:
         return PricePreview(breakdown=None, user_errors=user_errors(error))
     return PricePreview(breakdown=PriceBreakdown.from_domain(breakdown), user_errors=[])

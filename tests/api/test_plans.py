@@ -503,7 +503,11 @@ async def test_a_licensed_quantity_is_whole_and_a_metered_one_may_be_fractional(
         PREVIEW,
         {"price": {**per_unit, "billingMode": "METERED", "metricCode": "gb"}, "quantity": "2.5"},
     )
+    # a percentage's quantity is a transaction amount, whatever the billing mode says
+    percentage = {"model": "PERCENTAGE", "currency": "USD", "rate": "10"}
+    fee = await tenant.gql(PREVIEW, {"price": percentage, "quantity": "10.05"})
     # then
+    assert fee["data"]["previewPrice"]["breakdown"]["total"]["amount"] == "1.01"
     assert seats["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     errors = licensed["data"]["previewPrice"]["userErrors"]
     assert [(e["code"], e["field"]) for e in errors] == [("INVALID", ["quantity"])]
