@@ -45,18 +45,7 @@ async def update_plan(uow: UnitOfWork, plan_id: str, changes: PlanChanges) -> Pl
             raise DomainError(
                 [FieldError(ErrorCode.ARCHIVED, _ID_FIELD, "An archived plan cannot change.")]
             )
-        changed = replace(
-            current,
-            name=clean.name if clean.name is not None else current.name,
-            description=(
-                None
-                if clean.clear_description
-                else clean.description
-                if clean.description is not None
-                else current.description
-            ),
-            trial_days=clean.trial_days if clean.trial_days is not None else current.trial_days,
-        )
+        prices, minimums = current.prices, current.minimum_commitments
         if clean.changes_prices:
             # The plan row is locked (FOR UPDATE), so no subscription can start on the old
             # prices while they are replaced.
@@ -73,18 +62,26 @@ async def update_plan(uow: UnitOfWork, plan_id: str, changes: PlanChanges) -> Pl
                     ]
                 )
             priced = await _validated(uow, as_draft(current, clean))
-            changed = replace(
-                changed,
-                minimum_commitments=priced.minimum_commitments,
-                prices=(
-                    current.prices
-                    if clean.prices is None
-                    else tuple(
-                        PlanPrice(new_id("price"), p.model, p.billing_mode, p.metric_code)
-                        for p in priced.prices
-                    )
-                ),
-            )
+            minimums = priced.minimum_commitments
+            if clean.prices is not None:
+                prices = tuple(
+                    PlanPrice(new_id("price"), p.model, p.billing_mode, p.metric_code)
+                    for p in priced.prices
+                )
+        changed = replace(
+            current,
+            name=clean.name if clean.name is not None else current.name,
+            description=(
+                None
+                if clean.clear_description
+                else clean.description
+                if clean.description is not None
+                else current.description
+            ),
+            trial_days=clean.trial_days if clean.trial_days is not None else current.trial_days,
+            prices=prices,
+            minimum_commitments=minimums,
+        )
         if changed == current:
             return current
         saved = await uow.plans.save(changed)
