@@ -74,7 +74,11 @@ def app_from_environment() -> Starlette:
 def create_app(settings: Settings, database_url: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(database_url)
+        engine = create_engine(
+            database_url,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout,
+        )
         keys = await load_or_create(engine, settings.resolved_secret_key())
         external = ExternalKeys(settings.oauth_jwks_url) if settings.oauth_jwks_url else None
         verifier = TokenVerifier(
@@ -94,7 +98,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.issuer = issuer
         app.state.auth_backend = BearerTokenBackend(verifier, frozenset({"/graphql"}))
         app.state.graphql = GraphQLEndpoint(
-            schema, engine, graphiql=settings.graphiql_enabled, production=settings.is_production
+            schema,
+            engine,
+            graphiql=settings.graphiql_enabled,
+            production=settings.is_production,
+            statement_timeout=settings.statement_timeout,
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)

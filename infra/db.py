@@ -30,19 +30,26 @@ _SET_TENANT = text(
     " set_config('statement_timeout', :timeout, true),"
     f" set_config('role', '{APP_ROLE}', true)"
 )
-STATEMENT_TIMEOUT = "15s"
+STATEMENT_TIMEOUT_SECONDS = 15.0
 
 
 def _json_dumps(value: Any) -> str:
     return jsoncodec.dumps(value).decode()
 
 
-def create_engine(url: str, *, pool_size: int = 10, app_role: bool = True) -> AsyncEngine:
-    """The application's engine. Each connection drops to the role row-level security binds."""
+def create_engine(
+    url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, app_role: bool = True
+) -> AsyncEngine:
+    """The application's engine. Each connection drops to the role row-level security binds.
+
+    `pool_timeout`: how long a caller waits for a free connection; past it the pool raises
+    and the request answers 503 rather than queueing behind slow requests.
+    """
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=False,
         # SQL parameters carry customers' personal data: keep them out of errors and logs.
         hide_parameters=True,
@@ -96,7 +103,7 @@ class TenantConnection:
 
 @asynccontextmanager
 async def tenant_transaction(
-    engine: AsyncEngine, tenant_id: str
+    engine: AsyncEngine, tenant_id: str, *, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS
 ) -> AsyncIterator[TenantConnection]:
     """A transaction in which row-level security shows only `tenant_id`'s rows.
 
@@ -104,5 +111,6 @@ async def tenant_transaction(
     """
     async with engine.connect() as conn:
         async with conn.begin():
-            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": STATEMENT_TIMEOUT})
+            timeout = f"{round(statement_timeout * 1000)}ms"
+            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": timeout})
             yield TenantConnection(conn, tenant_id)

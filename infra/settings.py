@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes; one per core in production."
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections kept per server process (as many again on bursts).",
+    )
+    database_pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds a request waits for a free connection before answering 503.",
+    )
+    statement_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds any one SQL statement of a request may run.",
+    )
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
 from infra import idempotency, jsoncodec
-from infra.db import tenant_transaction
+from infra.db import STATEMENT_TIMEOUT_SECONDS, tenant_transaction
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.read_model import SqlReadModel
 from infra.repositories.accounts import account_exists
@@ -70,10 +70,17 @@ def error_response(
 
 class GraphQLEndpoint:
     def __init__(
-        self, schema: strawberry.Schema, engine: AsyncEngine, *, graphiql: bool, production: bool
+        self,
+        schema: strawberry.Schema,
+        engine: AsyncEngine,
+        *,
+        graphiql: bool,
+        production: bool,
+        statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
     ) -> None:
         self.schema = schema
         self.engine = engine
+        self.statement_timeout = statement_timeout
         self.graphiql = graphiql
         self.production = production
         self._known_accounts: set[str] = set()
@@ -146,7 +153,9 @@ class GraphQLEndpoint:
                 request_fingerprint = idempotency.fingerprint(
                     parsed.normalised, operation_name, variables, principal.scopes
                 )
-            async with tenant_transaction(self.engine, principal.tenant_id) as db:
+            async with tenant_transaction(
+                self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
+            ) as db:
                 if not await self._account_exists(db, principal.tenant_id):
                     return error_response(
                         403,
