@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,9 +17,11 @@ from starlette.routing import Route
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
 from infra.db import create_engine
-from infra.http.graphql import GraphQLEndpoint, error_response
+from infra.http.errors import ServerErrors, error_response
+from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.oauth import TokenEndpoint
+from infra.request_tasks import install_task_tracking
 from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
 from schema.schema import build_schema
@@ -106,9 +109,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)
+        stop_tracking = install_task_tracking(asyncio.get_running_loop())
         try:
             yield
         finally:
+            stop_tracking()
             await engine.dispose()
 
     routes = [
@@ -124,6 +129,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(ServerErrors),
             Middleware(
                 AuthenticationMiddleware, backend=_StateBackend(), on_error=_unauthenticated
             ),
