@@ -228,8 +228,9 @@ async def _discard(conn: AsyncConnection) -> None:
     """Closes the driver connection (the server rolls back what was open) and frees the
     pool's slot; the pool opens a fresh connection when one is next needed."""
     try:
-        if not conn.invalidated:
+        if not conn.closed and not conn.invalidated:
             await conn.invalidate()
-        await conn.close()
+        if not conn.closed:
+            await conn.close()
     except Exception:
         _log.warning("closing a connection in doubt failed", exc_info=True)
