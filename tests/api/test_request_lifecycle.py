@@ -245,9 +245,12 @@ async def test_a_statement_timeout_answers_503_and_leaves_no_transaction_open(
             # then both are told to retry, and nothing was written or remembered
             assert_api_error(read, 503, "DATABASE_UNAVAILABLE")
             assert_api_error(write, 503, "DATABASE_UNAVAILABLE")
-            assert await admin.fetchval(
-                "select count(*) from customers where tenant_id = $1", tenant.id
-            ) == 0
+            assert (
+                await admin.fetchval(
+                    "select count(*) from customers where tenant_id = $1", tenant.id
+                )
+                == 0
+            )
             # and the retry with the same key creates the customer once
             retried = await tenant.gql(
                 CREATE_CUSTOMER,
@@ -255,9 +258,12 @@ async def test_a_statement_timeout_answers_503_and_leaves_no_transaction_open(
                 headers={"Idempotency-Key": "timeout-1"},
             )
             assert retried["data"]["createCustomer"]["customer"]["id"]
-            assert await admin.fetchval(
-                "select count(*) from customers where tenant_id = $1", tenant.id
-            ) == 1
+            assert (
+                await admin.fetchval(
+                    "select count(*) from customers where tenant_id = $1", tenant.id
+                )
+                == 1
+            )
             assert await idle_in_transaction(admin) == 0
 
 
@@ -324,8 +330,7 @@ async def test_an_error_after_execution_rolls_back_and_answers_500_with_an_error
     assert "storage broke" not in response.text
     assert error_id in caplog.text
     assert (
-        await admin.fetchval("select count(*) from customers where tenant_id = $1", tenant.id)
-        == 0
+        await admin.fetchval("select count(*) from customers where tenant_id = $1", tenant.id) == 0
     )
 
 
