@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -59,6 +60,19 @@ def _unauthenticated(_conn: HTTPConnection, exc: AuthenticationError) -> Respons
             "WWW-Authenticate": f'Bearer realm="ledgerline", error="invalid_token", '
             f'error_description="{exc}"'
         },
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the
+    API's JSON instead of plain text."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    return error_response(
+        exc.status_code,
+        str(exc.detail),
+        codes.get(exc.status_code, "BAD_REQUEST"),
+        dict(exc.headers) if exc.headers else None,
     )
 
 
@@ -127,6 +141,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
         middleware=[
             Middleware(MetricsMiddleware),
             Middleware(ServerErrors),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from infra import idempotency
 from infra.app import create_app
 from infra.db import create_engine, tenant_transaction
+from infra.http.health import Readiness
 from infra.request_tasks import settled_tasks
 from infra.settings import Settings
 from tests.conftest import Tenant, make_tenant
@@ -64,7 +65,7 @@ def assert_api_error(response: httpx.Response, status: int, code: str) -> str:
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == code
-    return str(error["extensions"]["errorId"])
+    return str(error["extensions"].get("errorId"))
 
 
 async def idle_in_transaction(admin: asyncpg.Connection) -> int:
@@ -335,12 +336,12 @@ async def test_an_error_after_execution_rolls_back_and_answers_500_with_an_error
 
 
 async def test_an_exception_escaping_any_route_answers_json(
-    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    async def broken(_request: Any) -> Any:
+    async def broken(_self: Any, _request: Any) -> Any:
         raise RuntimeError("readiness broke")
 
-    monkeypatch.setattr(app.state, "readiness", broken)
+    monkeypatch.setattr(Readiness, "__call__", broken)
     response = await client.get("/readyz")
     error_id = assert_api_error(response, 500, "INTERNAL_SERVER_ERROR")
     assert error_id in caplog.text
@@ -388,3 +389,10 @@ async def test_a_client_that_hangs_up_while_sending_its_body_gets_no_server_erro
     # then an answer (that nobody reads) and no server error
     assert sent[0]["status"] == 400
     assert "unexpected error" not in caplog.text
+
+
+async def test_unknown_paths_and_methods_answer_json(client: httpx.AsyncClient) -> None:
+    assert_api_error(await client.get("/nowhere"), 404, "NOT_FOUND")
+    response = await client.delete("/graphql")
+    assert_api_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "POST" in response.headers["allow"]
