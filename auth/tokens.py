@@ -21,6 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from auth.principal import Principal
+from domain.accounts import is_account_id
 
 ALGORITHM = "ES256"
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -189,11 +190,15 @@ def _reason(exc: Exception) -> str:
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
+    # A signature says who issued the token, not that its claims are sane (SECURITY.md,
+    # Tokens): the tenant names rows in SQL, so it must be an account id before it gets there.
     tenant = claims.get("tenant")
     client_id = claims.get("client_id") or claims.get("sub")
     scope = claims.get("scope", "")
     if not isinstance(tenant, str) or not tenant or not isinstance(client_id, str):
         raise InvalidToken("token lacks a tenant or subject")
+    if not is_account_id(tenant):
+        raise InvalidToken("token's tenant is not an account id")
     if not isinstance(scope, str):
         raise InvalidToken("scope claim is not a string")
     return Principal(tenant_id=tenant, client_id=client_id, scopes=frozenset(scope.split()))
