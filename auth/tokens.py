@@ -21,6 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from auth.principal import Principal
+from auth.scopes import granted_scopes
 from domain.accounts import is_account_id
 
 ALGORITHM = "ES256"
@@ -201,4 +202,4 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise InvalidToken("token's tenant is not an account id")
     if not isinstance(scope, str):
         raise InvalidToken("scope claim is not a string")
-    return Principal(tenant_id=tenant, client_id=client_id, scopes=frozenset(scope.split()))
+    return Principal(tenant_id=tenant, client_id=client_id, scopes=granted_scopes(scope))

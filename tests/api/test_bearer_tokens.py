@@ -289,6 +289,62 @@ async def test_token_whose_tenant_is_an_account_id_at_the_edge_of_the_format_is_
     assert response.json()["data"]["viewer"]["account"]["id"] == tenant
 
 
+# --- scopes: RFC 6749 §3.3 ---------------------------------------------------------------
+
+CUSTOMERS_AND_PLANS = {
+    "customers:read": ("{ customers(first: 1) { totalCount } }", "customers"),
+    "catalog:read": ("{ plans(first: 1) { totalCount } }", "plans"),
+}
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        pytest.param("customers:read catalog:read", ["catalog:read", "customers:read"], id="sp"),
+        pytest.param("x\u00a0customers:read", [], id="no-break-space-joins"),
+        pytest.param("customers:read\tcatalog:read", [], id="tab-joins"),
+        pytest.param("customers:read\ncatalog:read", [], id="newline-joins"),
+        pytest.param(
+            "customers:read  catalog:read", ["catalog:read", "customers:read"], id="two-spaces"
+        ),
+        pytest.param(" customers:read ", ["customers:read"], id="spaces-around"),
+        pytest.param("customers:read unknown:scope", ["customers:read"], id="unknown-ignored"),
+        pytest.param("admin *", [], id="only-unknown"),
+        pytest.param("", [], id="empty"),
+    ],
+)
+async def test_token_grants_only_our_scopes_separated_by_ascii_spaces(
+    tenant: Tenant,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    server_key: ECKey,
+    scope: str,
+    granted: list[str],
+) -> None:
+    # given
+    token = signed(claims_for(settings, tenant.id, scope=scope), server_key)
+    headers = {"Authorization": f"Bearer {token}"}
+    # when
+    viewer = await call_viewer(client, token)
+    answers = {
+        needed: await client.post("/graphql", json={"query": query}, headers=headers)
+        for needed, (query, _field) in CUSTOMERS_AND_PLANS.items()
+    }
+    # then
+    assert viewer.status_code == 200, viewer.text
+    assert viewer.json()["data"]["viewer"]["scopes"] == granted
+    for needed, answer in answers.items():
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        field = CUSTOMERS_AND_PLANS[needed][1]
+        if needed in granted:
+            assert "errors" not in body, body
+            assert body["data"][field]["totalCount"] == 0
+        else:
+            (error,) = body["errors"]
+            assert error["extensions"] == {"code": "FORBIDDEN", "requiredScope": needed}
+
+
 async def test_token_signed_by_an_unknown_key_is_refused(
     tenant: Tenant, client: httpx.AsyncClient, settings: Settings
 ) -> None:
