@@ -154,7 +154,7 @@ class ExternalKeys:
                 response = await client.get(self._url)
                 response.raise_for_status()
             keys = _key_set(response.json())
-        except (httpx.HTTPError, ValueError, JoseError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, JoseError) as exc:
             self._failed_at = time.monotonic()
             # Once per failure remembered. The exception's class says what failed; not the
             # URL, which may carry credentials, nor the body, which is the provider's.
