@@ -26,6 +26,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "payments:read",
     "payments:write",
     "webhooks:manage",
+    "audit:read",
 )
 
 # The scope that reads each kind of object: through its list and singular fields, through
