@@ -108,7 +108,7 @@ class GraphQLEndpoint:
         try:
             parsed = _parse(query)
         except GraphQLError as exc:
-            return self._json(400, {"errors": [exc.formatted]})
+            return self._json(400, {"errors": [_with_code(exc.formatted, "GRAPHQL_PARSE_FAILED")]})
         operation = _operation_type(parsed.document, operation_name)
         if operation is None:
             return error_response(
@@ -187,7 +187,12 @@ class GraphQLEndpoint:
                 _raise_if_database_unavailable(result)
                 executed = context.began_executing and not _refused_before_execution(result)
                 status = 200 if executed else 400
-                body = self._encode(result, executed=executed)
+                # GraphQL's own refusals carry no code: the document did not validate, or
+                # (once execution began) the variables did not fit their types.
+                refusal = (
+                    "BAD_USER_INPUT" if context.began_executing else "GRAPHQL_VALIDATION_FAILED"
+                )
+                body = self._encode(result, executed=executed, refusal_code=refusal)
                 if key is not None and executed:
                     await idempotency.remember(
                         db, key, request_fingerprint, idempotency.StoredResponse(status, body)
@@ -208,10 +213,12 @@ class GraphQLEndpoint:
             return True
         return False
 
-    def _encode(self, result: Any, *, executed: bool) -> bytes:
+    def _encode(self, result: Any, *, executed: bool, refusal_code: str) -> bytes:
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [self._format_error(error) for error in result.errors]
+            if not executed:
+                payload["errors"] = [_with_code(e, refusal_code) for e in payload["errors"]]
         if executed:  # a request refused before execution has no `data` (GraphQL spec)
             payload["data"] = result.data
         return jsoncodec.dumps(payload)
@@ -262,6 +269,13 @@ class GraphQLEndpoint:
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
         return (*checked, body.decode("utf-8"))
+
+
+def _with_code(formatted: dict[str, Any], code: str) -> dict[str, Any]:
+    extensions = formatted.get("extensions") or {}
+    if "code" not in extensions:
+        formatted["extensions"] = {**extensions, "code": code}
+    return formatted
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
