@@ -22,26 +22,32 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.chaos.stage import OWNER_APPLICATION, ChaosDatabase, ChaosServer
 from tests.chaos.traffic import Answer, Operation, Sent, Traffic, created_id, poll
+from tests.support.server_process import REPO
 
 RECOVERY_TIMEOUT = 5.0
 RESEND_TIMEOUT = 10.0
 IDLE_IN_TRANSACTION_TIMEOUT = 3.0
 REPLAYS_CHECKED = 10
 EXAMPLES = 3
+FRAMES = 6
+_OUR_CODE = str(REPO)
 
 # Log lines of the bug class: each means a request broke its connection or another request.
 BUG_LOG_LINES = {
     "PendingRollbackError": "a commit on a connection the adapter had invalidated",
-    "another operation is in progress": "two statements at once on one connection",
+    "another operation": "a statement on a connection busy or broken (asyncpg's protocol state)",
     "cannot use Connection.transaction() in a manually started transaction": (
         "a connection back in the pool inside a transaction"
     ),
     "Exception in ASGI application": "an exception reached uvicorn (Starlette's plain-text 500)",
     "Task exception was never retrieved": "a task failed with nobody waiting for it",
     "non-checked-in connection": "a connection dropped without being returned to the pool",
+    # infra/http/errors.py logs every INTERNAL_SERVER_ERROR so, a client's answer or not.
+    "unexpected error": "an error answered INTERNAL_SERVER_ERROR",
 }
 # uvicorn's access log shows a 500 even when the client had gone and never saw it.
 _ACCESS_LOG_500 = re.compile(r'"[A-Z]+ \S+ HTTP/1\.1" 500\b')
@@ -263,8 +269,8 @@ async def check_no_idle_transactions(database: ChaosDatabase, findings: Findings
 
 
 def logged_exceptions(lines: list[str]) -> dict[str, list[str]]:
-    """Each traceback in the log by its exception line, with the end of the first one (a
-    chained exception's cause counts as one of its own)."""
+    """Each traceback in the log by its exception line, with the first one's frames in our
+    code (a chained exception's cause counts as one of its own)."""
     found: dict[str, list[str]] = {}
     counts: dict[str, int] = defaultdict(int)
     for start, line in enumerate(lines):
@@ -275,13 +281,22 @@ def logged_exceptions(lines: list[str]) -> dict[str, list[str]]:
             end += 1
         exception = lines[end].strip()[:200] if end < len(lines) else "(log ends)"
         counts[exception] += 1
-        found.setdefault(exception, [text.rstrip() for text in lines[max(start, end - 8) : end]])
-    return {f"{counts[exception]}x {exception}": tail for exception, tail in found.items()}
+        if exception not in found:
+            ours = [
+                f"{text.strip()} | {lines[at + 1].strip()}"
+                for at, text in enumerate(lines[start:end], start)
+                if text.lstrip().startswith('File "') and _OUR_CODE in text and ".venv" not in text
+            ]
+            found[exception] = ours[-FRAMES:]
+    return {f"{counts[exception]}x {exception}": frames for exception, frames in found.items()}
 
 
 def check_server(server: ChaosServer, log_from: int, findings: Findings) -> None:
     if server.running.process.poll() is not None:
         findings.add("server process exited", f"exit code {server.running.process.returncode}")
+    kept = Path(server.running.env["DATA_DIR"]) / "server.log"
+    kept.write_text("".join(server.log_lines))
+    findings.note(f"server log kept in {kept}")
     logged = logged_exceptions(server.log_lines[log_from:])
     for exception, tail in logged.items():
         findings.note(f"server log: {exception}")
