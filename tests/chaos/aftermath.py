@@ -23,9 +23,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.chaos.stage import OWNER_APPLICATION, ChaosDatabase, ChaosServer
-from tests.chaos.traffic import Answer, Operation, Sent, Traffic, created_id, poll
+from tests.chaos.traffic import Answer, Creation, Operation, Sent, Traffic, created_id, poll
 from tests.support.server_process import REPO
 
 RECOVERY_TIMEOUT = 5.0
@@ -108,7 +109,7 @@ def check_answer(sent: Sent, findings: Findings) -> None:
 
 
 def _check_server_error(
-    sent: Sent, answer: Answer, extensions: list[dict], findings: Findings
+    sent: Sent, answer: Answer, extensions: list[dict[str, Any]], findings: Findings
 ) -> None:
     codes = {ext.get("code") for ext in extensions}
     if not all(ext.get("errorId") for ext in extensions) or not extensions:
@@ -179,7 +180,7 @@ async def resend_unconfirmed(traffic: Traffic, findings: Findings) -> None:
     findings.note(f"{len(unconfirmed)} createCustomer sent again under their keys")
     gate = asyncio.Semaphore(8)
 
-    async def until_created(creation) -> None:  # type: ignore[no-untyped-def]
+    async def until_created(creation: Creation) -> None:
         async with gate:
             last: Sent | None = None
             while time.monotonic() < deadline:

@@ -275,12 +275,11 @@ class Traffic:
         except NoAnswer as exc:
             sent.no_answer = str(exc)
         sent.elapsed = time.monotonic() - sent.started
-        if key is not None:
-            customer_id = created_id(sent.answer)
-            if customer_id is not None:
-                creation = self.creations[key]
-                creation.answers.append(sent.answer.body)  # type: ignore[union-attr]
-                creation.customer_id = creation.customer_id or customer_id
+        customer_id = created_id(sent.answer)
+        if key is not None and sent.answer is not None and customer_id is not None:
+            creation = self.creations[key]
+            creation.answers.append(sent.answer.body)
+            creation.customer_id = creation.customer_id or customer_id
         return sent
 
     async def resend(self, creation: Creation) -> Sent:
@@ -308,12 +307,12 @@ class Traffic:
         """`clients` concurrent clients send `requests` in all, or, with `until`, keep
         sending (each pausing `pause` s between requests) until it says stop."""
         chooser = random.Random(seed)
-        budget = iter(range(requests)) if requests is not None else None
+        budget = iter(range(requests if requests is not None else 0))
 
         def more() -> bool:
             if until is not None:
                 return not until()
-            return next(budget, None) is not None  # type: ignore[arg-type]
+            return next(budget, None) is not None
 
         async def client() -> None:
             while more():
