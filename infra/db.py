@@ -169,7 +169,7 @@ async def tenant_transaction(
         await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": timeout})
     except BaseException as error:
         await _discard(conn)
-        if isinstance(error, Exception) and is_database_unavailable(error):
+        if isinstance(error, Exception) and _lost_while_opening(error):
             raise DatabaseUnavailable("could not open a transaction") from error
         raise
     db = TenantConnection(conn, tenant_id)
@@ -187,9 +187,19 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
     try:
         return await engine.connect()
     except Exception as error:
-        if is_database_unavailable(error):
+        if _lost_while_opening(error):
             raise DatabaseUnavailable("no database connection") from error
         raise
+
+
+def _lost_while_opening(error: Exception) -> bool:
+    """A connection that fails while it is being opened or set up, other than by an error
+    PostgreSQL reported for a statement, is one the database could not give: a backend
+    terminated just after it started leaves asyncpg in a state error with no SQLSTATE
+    ("cannot switch to state 12; another operation is in progress")."""
+    if is_database_unavailable(error):
+        return True
+    return isinstance(error, exc.DBAPIError) and not is_server_reported(error)
 
 
 async def _end(
