@@ -26,6 +26,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "payments:read",
     "payments:write",
     "webhooks:manage",
+    "audit:read",
 )
 
 # The scope that reads each kind of object: through its list and singular fields, through
@@ -48,13 +49,29 @@ class UnknownScope(ValueError):
     pass
 
 
+def split_scope(text: str | None) -> list[str]:
+    """The scope-tokens of a scope string, as RFC 6749 §3.3 separates them: by the ASCII
+    space (%x20) only. `str.split()` would also split on tabs, newlines and Unicode spaces
+    (U+00A0...), turning "x\u00a0customers:read" into a grant of customers:read. Runs of
+    spaces are tolerated (empty pieces dropped); any other character stays in its piece, which
+    then names no scope of ours."""
+    return [piece for piece in (text or "").split(" ") if piece]
+
+
 def parse_scopes(text: str | None) -> list[str]:
-    """Space-separated scopes (RFC 6749 §3.3), each one we know, in a stable order."""
-    scopes = sorted(set((text or "").split()))
+    """Requested scopes (token endpoint, CLI), each one we know, in a stable order."""
+    scopes = sorted(set(split_scope(text)))
     unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
     if unknown:
-        raise UnknownScope(f"unknown scope(s): {' '.join(unknown)}")
+        raise UnknownScope(f"unknown scope(s): {' '.join(map(repr, unknown))}")
     return scopes
+
+
+def granted_scopes(text: str | None) -> frozenset[str]:
+    """The scopes a token's `scope` claim grants: ours only. A scope we do not know (another
+    API's, from an external issuer, or a garbled one) is ignored rather than refused, as an
+    OAuth resource server ignores scopes meant for others."""
+    return frozenset(scope for scope in split_scope(text) if scope in ALL_SCOPES)
 
 
 def readable_event_types(event_types: tuple[str, ...], scopes: frozenset[str]) -> list[str]:

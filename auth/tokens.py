@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from auth.principal import Principal
+from auth.scopes import granted_scopes
+from domain.accounts import is_account_id
 
 ALGORITHM = "ES256"
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -29,6 +32,16 @@ LEEWAY_SECONDS = 30
 # JWTs bigger than this are refused before any parsing: nothing legitimate is that large.
 MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 4096
+# An external issuer's JWKS: how long one fetch may take; how long a failed fetch is
+# remembered, so that during an identity provider's outage each request fails at once instead
+# of waiting for its own fetch to time out; how long past its freshness the last good key
+# set still serves the kids it holds while fetches fail (RFC 5861's stale-if-error).
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
+JWKS_FAILURE_MEMORY_SECONDS = 30.0
+JWKS_STALE_IF_ERROR_SECONDS = 3600.0
+KEYS_UNAVAILABLE = "the external issuer's keys are unavailable"
+
+_log = logging.getLogger("ledgerline.auth")
 
 
 class InvalidToken(Exception):
@@ -73,38 +86,108 @@ def _random_jti() -> str:
 
 
 class ExternalKeys:
-    """An external issuer's JWKS, fetched on demand and cached; refreshed for an unknown kid."""
+    """An external issuer's JWKS, fetched on demand and cached; refreshed for an unknown kid.
 
-    def __init__(self, url: str, ttl_seconds: int = 600, min_refresh_seconds: int = 30) -> None:
+    A failed fetch (network error, timeout, HTTP error, not a JWK set) is remembered for
+    `failure_memory_seconds`: meanwhile no fetch is tried, a token whose kid the last good
+    key set holds is still checked against that set (for up to `stale_if_error_seconds` past
+    its freshness: an outage of the provider should not lock every client out, but a key the
+    provider withdrew must not stay trusted for ever), and any other token is refused at once
+    with KEYS_UNAVAILABLE.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        ttl_seconds: float = 600,
+        min_refresh_seconds: float = 30,
+        *,
+        fetch_timeout_seconds: float = JWKS_FETCH_TIMEOUT_SECONDS,
+        failure_memory_seconds: float = JWKS_FAILURE_MEMORY_SECONDS,
+        stale_if_error_seconds: float = JWKS_STALE_IF_ERROR_SECONDS,
+    ) -> None:
         self._url = url
         self._ttl = ttl_seconds
         self._min_refresh = min_refresh_seconds
+        self._fetch_timeout = fetch_timeout_seconds
+        self._failure_memory = failure_memory_seconds
+        self._stale_if_error = stale_if_error_seconds
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
-        # One fetch at a time: requests arriving while the cache is stale wait for it.
+        self._failed_at: float | None = None
+        # One fetch at a time. Only requests that need a fetch queue here; when the one ahead
+        # of them fails, they find the failure remembered and return without fetching again.
         self._refreshing = asyncio.Lock()
 
     async def key_set(self, kid: str | None) -> KeySet:
+        """The key set to check a token with header `kid` against; InvalidToken if none."""
+        keys = self._without_fetch(kid)
+        if keys is None and self._refreshing.locked():
+            # A fetch is under way: a kid the last good set holds need not wait for it.
+            keys = self._last_good(kid, time.monotonic())
+        if keys is not None:
+            return keys
         async with self._refreshing:
-            return await self._current(kid)
+            # Another request may have fetched, or failed to, while this one waited.
+            keys = self._without_fetch(kid)
+            if keys is not None:
+                return keys
+            return await self._fetch(kid)
 
-    async def _current(self, kid: str | None) -> KeySet:
+    def _without_fetch(self, kid: str | None) -> KeySet | None:
+        """The cached key set when no fetch is due, None when one is; InvalidToken while a
+        failed fetch is remembered and the last good set cannot serve `kid`."""
         now = time.monotonic()
-        stale = self._keys is None or now - self._fetched_at > self._ttl
-        unknown_kid = (
-            self._keys is not None
-            and kid is not None
-            and not any(key.kid == kid for key in self._keys.keys)
-            and now - self._fetched_at > self._min_refresh
-        )
-        if stale or unknown_kid:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+        keys = self._keys
+        if keys is not None:
+            age = now - self._fetched_at
+            unknown_kid = kid is not None and not _holds(keys, kid)
+            if age <= self._ttl and not (unknown_kid and age > self._min_refresh):
+                return keys
+        if self._failed_at is not None and now - self._failed_at < self._failure_memory:
+            return self._last_good_or_refuse(kid, now)
+        return None
+
+    async def _fetch(self, kid: str | None) -> KeySet:
+        try:
+            async with httpx.AsyncClient(timeout=self._fetch_timeout) as client:
                 response = await client.get(self._url)
                 response.raise_for_status()
-            self._keys = KeySet.import_key_set(response.json())
-            self._fetched_at = now
-        assert self._keys is not None
-        return self._keys
+            keys = _key_set(response.json())
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, JoseError) as exc:
+            self._failed_at = time.monotonic()
+            # Once per failure remembered. The exception's class says what failed; not the
+            # URL, which may carry credentials, nor the body, which is the provider's.
+            _log.warning("fetching the external issuer's JWKS failed: %s", type(exc).__name__)
+            return self._last_good_or_refuse(kid, self._failed_at)
+        self._keys, self._fetched_at, self._failed_at = keys, time.monotonic(), None
+        return keys
+
+    def _last_good(self, kid: str | None, now: float) -> KeySet | None:
+        """The last key set fetched, if it holds `kid` and is not too old to stand in."""
+        keys = self._keys
+        if keys is None or (kid is not None and not _holds(keys, kid)):
+            return None
+        return keys if now - self._fetched_at <= self._ttl + self._stale_if_error else None
+
+    def _last_good_or_refuse(self, kid: str | None, now: float) -> KeySet:
+        keys = self._last_good(kid, now)
+        if keys is None:
+            raise InvalidToken(KEYS_UNAVAILABLE)
+        return keys
+
+
+def _holds(keys: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in keys.keys)
+
+
+def _key_set(document: Any) -> KeySet:
+    """A JWK set (RFC 7517 §5) with at least one key; ValueError or JoseError otherwise."""
+    # joserfc answers TypeError or KeyError to a document of the wrong shape.
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
+        raise ValueError("not a JWK set")
+    return KeySet.import_key_set(document)
 
 
 class TokenVerifier:
@@ -146,10 +229,7 @@ class TokenVerifier:
         if kid in self._own_kids:
             keys, algorithms = self._own_keys, [ALGORITHM]
         elif self._external is not None:
-            try:
-                keys = await self._external.key_set(kid)
-            except (httpx.HTTPError, ValueError, JoseError) as exc:
-                raise InvalidToken("the external issuer's keys are unavailable") from exc
+            keys = await self._external.key_set(kid)
             algorithms = EXTERNAL_ALGORITHMS
         else:
             raise InvalidToken("token not signed by a known key")
@@ -189,11 +269,15 @@ def _reason(exc: Exception) -> str:
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
+    # A signature says who issued the token, not that its claims are sane (SECURITY.md,
+    # Tokens): the tenant names rows in SQL, so it must be an account id before it gets there.
     tenant = claims.get("tenant")
     client_id = claims.get("client_id") or claims.get("sub")
     scope = claims.get("scope", "")
     if not isinstance(tenant, str) or not tenant or not isinstance(client_id, str):
         raise InvalidToken("token lacks a tenant or subject")
+    if not is_account_id(tenant):
+        raise InvalidToken("token's tenant is not an account id")
     if not isinstance(scope, str):
         raise InvalidToken("scope claim is not a string")
-    return Principal(tenant_id=tenant, client_id=client_id, scopes=frozenset(scope.split()))
+    return Principal(tenant_id=tenant, client_id=client_id, scopes=granted_scopes(scope))

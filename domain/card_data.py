@@ -11,8 +11,11 @@ Without the first two, one in ten of all digit strings would be "cards": idempot
 such as `20261126-123456`, millisecond timestamps, phone numbers. Left out on purpose, for
 the same reason: 13-digit Visa numbers (no longer issued; a German mobile number is 13
 digits from 49), UATP airline cards (prefix 1, the start of every epoch timestamp) and
-Maestro numbers under 16 digits (EAN-13 barcodes). Payment methods are
-attached only as a provider's token with brand, last4 and expiry.
+Maestro numbers under 16 digits (EAN-13 barcodes). A number glued to a letter or an
+underscore is not one either, as for scanners matching on word boundaries: hex UUIDs
+(`77f578613140401680762a9af4046a6d`) hold 16- to 19-digit runs, and one usage batch in
+ten with such idempotency keys was refused. Payment methods are attached only as a
+provider's token with brand, last4 and expiry.
 """
 
 from __future__ import annotations
@@ -55,14 +58,17 @@ _NETWORKS: Final = (
 # scans for a leading digit in C, so a long text (a 1,000-event usage batch) costs one
 # quick pass and the exact patterns run only inside the few runs found.
 _RUN = re.compile(r"\d[\d -]{11,}\d")
-_CONTIGUOUS = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+# Not glued to a letter or an underscore (a word character that is not a digit).
+_START = r"(?<![^\W\d])"
+_END = r"(?![^\W\d])"
+_CONTIGUOUS = re.compile(rf"{_START}(?<!\d)\d{{13,19}}(?!\d){_END}")
 # The printed forms, each tried on its own so that one never hides another (a card number
 # followed by its expiry, "4242 4242 4242 4242 12/34"): groups of four with a last group of
 # two to four (19 digits: 4-4-4-4-3), American Express 4-6-5 and Diners 4-6-4. A form must
 # not continue a grouped number on its left (the middle of a long reference in fours).
 _S = r"[ -]"
 _GROUPED_FORMS = tuple(
-    re.compile(rf"(?<!\d)(?<!\d{{4}}{_S}){form}(?!\d)")
+    re.compile(rf"{_START}(?<!\d)(?<!\d{{4}}{_S}){form}(?!\d){_END}")
     for form in (
         rf"\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{2,4}}",
         rf"\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{4}}{_S}\d{{3}}",
@@ -91,12 +97,13 @@ def issued_by_a_network(digits: str) -> bool:
     return False
 
 
-def card_candidates(text: str) -> Iterator[str]:
-    """The digits of every number in `text` written the way cards are written."""
-    for match in _CONTIGUOUS.finditer(text):
-        yield match.group()
-    for form in _GROUPED_FORMS:
-        for match in form.finditer(text):
+def card_candidates(text: str, start: int = 0, end: int | None = None) -> Iterator[str]:
+    """The digits of every number in `text[start:end]` written the way cards are written;
+    the characters around that slice count as a number's neighbours."""
+    # One character past `end` is in view, for the check of what follows a number.
+    stop = len(text) if end is None else min(end + 1, len(text))
+    for pattern in (_CONTIGUOUS, *_GROUPED_FORMS):
+        for match in pattern.finditer(text, start, stop):
             yield re.sub(r"[ -]", "", match.group())
 
 
@@ -104,7 +111,7 @@ def contains_card_number(text: str) -> bool:
     # A run is maximal (a digit never precedes or follows it), so the candidates inside
     # it are exactly the candidates the whole text holds there.
     for run in _RUN.finditer(text):
-        for digits in card_candidates(run.group()):
+        for digits in card_candidates(text, run.start(), run.end()):
             if issued_by_a_network(digits) and luhn_valid(digits):
                 return True
     return False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
@@ -16,9 +18,11 @@ from starlette.routing import Route
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
 from infra.db import create_engine
-from infra.http.graphql import GraphQLEndpoint, error_response
+from infra.http.errors import ServerErrors, error_response
+from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.oauth import TokenEndpoint
+from infra.request_tasks import install_task_tracking
 from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
 from schema.schema import build_schema
@@ -56,6 +60,19 @@ def _unauthenticated(_conn: HTTPConnection, exc: AuthenticationError) -> Respons
             "WWW-Authenticate": f'Bearer realm="ledgerline", error="invalid_token", '
             f'error_description="{exc}"'
         },
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the
+    API's JSON instead of plain text."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    return error_response(
+        exc.status_code,
+        str(exc.detail),
+        codes.get(exc.status_code, "BAD_REQUEST"),
+        dict(exc.headers) if exc.headers else None,
     )
 
 
@@ -106,9 +123,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)
+        stop_tracking = install_task_tracking(asyncio.get_running_loop())
         try:
             yield
         finally:
+            stop_tracking()
             await engine.dispose()
 
     routes = [
@@ -122,8 +141,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(ServerErrors),
             Middleware(
                 AuthenticationMiddleware, backend=_StateBackend(), on_error=_unauthenticated
             ),

@@ -111,13 +111,15 @@ def create_client(
     """Create an OAuth client; prints its id and secret (shown once, stored hashed)."""
     from auth.client_secrets import hash_client_secret, new_client_secret
     from auth.scopes import UnknownScope, parse_scopes
+    from domain.accounts import InvalidAccountId, check_account_id
     from domain.ids import new_id
     from infra.db import create_engine
     from infra.repositories.accounts import add_client, ensure_account
 
     try:
+        check_account_id(tenant)
         scope_list = parse_scopes(scopes)
-    except UnknownScope as exc:
+    except (InvalidAccountId, UnknownScope) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     client_id, secret = new_id("cli"), new_client_secret()
@@ -158,14 +160,16 @@ def token(
 ) -> None:
     """Print a development access token (not available in production)."""
     from auth.scopes import ALL_SCOPES, UnknownScope, parse_scopes
+    from domain.accounts import InvalidAccountId, check_account_id
 
     settings = _settings()
     if settings.is_production:
         typer.echo("error: development tokens are not issued in production", err=True)
         raise typer.Exit(2)
     try:
+        check_account_id(tenant)
         scope_list = parse_scopes(scopes) if scopes else list(ALL_SCOPES)
-    except UnknownScope as exc:
+    except (InvalidAccountId, UnknownScope) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

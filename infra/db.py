@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -19,6 +20,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql import Executable
 
 from infra import jsoncodec
+from infra.db_errors import DatabaseUnavailable, is_database_unavailable, is_server_reported
+
+T = TypeVar("T")
+_log = logging.getLogger("ledgerline.db")
 
 APP_ROLE = "ledgerline_app"
 # Scoped to the transaction (is_local = true): a pooled connection never carries a tenant
@@ -68,37 +73,82 @@ def create_engine(
             # it, a role that bypasses row-level security.
             dbapi_connection.commit()
 
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _refuse_unknown_state(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A connection is handed out only idle and outside any transaction. Both are the
+        # driver's own view of the last ReadyForQuery, so the check costs no round trip; a
+        # connection that fails it is closed and the pool hands out another.
+        driver = dbapi_connection.driver_connection
+        if driver.is_closed() or driver.is_in_transaction():
+            raise exc.DisconnectionError("pooled connection in an unknown state")
+
     return engine
+
+
+class RequestEnded(RuntimeError):
+    """A statement was attempted after its request's transaction had ended."""
 
 
 class TenantConnection:
     """One connection inside one transaction scoped to one tenant.
 
     Statements are serialised: loaders of one request may dispatch in the same tick, and a
-    PostgreSQL connection runs one statement at a time.
+    PostgreSQL connection runs one statement at a time. A statement once sent runs to its
+    end even when the resolver that wanted it is cancelled (graphql-core cancels sibling
+    fields when a non-null field fails): cutting asyncpg off mid-protocol leaves a
+    connection that only closing repairs. The statement timeout bounds that wait.
     """
 
     def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
         self._lock = asyncio.Lock()
+        self._open = True
+        # Set by an error after which the connection's state is not known (a lost
+        # connection, an interrupted statement): it is closed, never reused.
+        self.in_doubt = False
 
     async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
-        async with self._lock:
-            return await self.conn.execute(statement, params)
+        return await self._run(lambda: self.conn.execute(statement, params))
 
     async def begin_savepoint(self) -> AsyncTransaction:
-        async with self._lock:
-            return await self.conn.begin_nested()
+        return await self._run(self.conn.begin_nested)
 
     async def end_savepoint(self, savepoint: AsyncTransaction, *, commit: bool) -> None:
-        if not savepoint.is_active:
-            return
+        if savepoint.is_active:
+            await self._run(savepoint.commit if commit else savepoint.rollback)
+
+    async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        task = asyncio.ensure_future(self._serialised(operation))
+        # Retrieved here, so an abandoned statement's error is not reported as unhandled.
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
+
+    async def _serialised(self, operation: Callable[[], Awaitable[T]]) -> T:
         async with self._lock:
-            if commit:
-                await savepoint.commit()
-            else:
-                await savepoint.rollback()
+            if not self._open:
+                raise RequestEnded("the request's transaction has ended")
+            try:
+                return await operation()
+            except BaseException as error:
+                if not is_server_reported(error):
+                    self.in_doubt = True
+                raise
+
+    async def close(self, timeout: float) -> None:
+        """Refuses further statements and waits for the one in flight, if any."""
+        self._open = False
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+        except TimeoutError:
+            self.in_doubt = True
+            return
+        self._lock.release()
+
+
+def _retrieve_exception(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 @asynccontextmanager
@@ -107,10 +157,80 @@ async def tenant_transaction(
 ) -> AsyncIterator[TenantConnection]:
     """A transaction in which row-level security shows only `tenant_id`'s rows.
 
-    Commits when the block ends normally, rolls back when it raises.
+    Commits when the block ends normally, rolls back when it raises. Either way no statement
+    is in flight when the transaction ends, and a connection whose state is in doubt is
+    closed instead of going back to the pool. Failing to reach the database, or losing it,
+    raises `DatabaseUnavailable`.
     """
-    async with engine.connect() as conn:
-        async with conn.begin():
-            timeout = f"{round(statement_timeout * 1000)}ms"
-            await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": timeout})
-            yield TenantConnection(conn, tenant_id)
+    conn = await _connect(engine)
+    try:
+        transaction = await conn.begin()
+        timeout = f"{round(statement_timeout * 1000)}ms"
+        await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": timeout})
+    except BaseException as error:
+        await _discard(conn)
+        if isinstance(error, Exception) and is_database_unavailable(error):
+            raise DatabaseUnavailable("could not open a transaction") from error
+        raise
+    db = TenantConnection(conn, tenant_id)
+    # Past the statement timeout a statement still running is one the server never ended.
+    settle_timeout = statement_timeout + 5
+    try:
+        yield db
+    except BaseException:
+        await _end(conn, transaction, db, commit=False, timeout=settle_timeout)
+        raise
+    await _end(conn, transaction, db, commit=True, timeout=settle_timeout)
+
+
+async def _connect(engine: AsyncEngine) -> AsyncConnection:
+    try:
+        return await engine.connect()
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise DatabaseUnavailable("no database connection") from error
+        raise
+
+
+async def _end(
+    conn: AsyncConnection,
+    transaction: AsyncTransaction,
+    db: TenantConnection,
+    *,
+    commit: bool,
+    timeout: float,
+) -> None:
+    try:
+        await db.close(timeout)
+        if db.in_doubt or conn.invalidated or not transaction.is_active:
+            await _discard(conn)
+            if commit:
+                raise DatabaseUnavailable("the connection was lost before the commit")
+            return
+        if commit:
+            await transaction.commit()
+        else:
+            await transaction.rollback()
+    except BaseException as error:
+        # A commit or rollback that did not complete leaves the connection in doubt (and a
+        # commit's outcome unknown: an Idempotency-Key retry tells the caller which).
+        await _discard(conn)
+        if isinstance(error, Exception) and is_database_unavailable(error):
+            raise DatabaseUnavailable("the transaction could not end") from error
+        raise
+    try:
+        await conn.close()
+    except Exception:  # the transaction ended as asked; only the connection is lost
+        await _discard(conn)
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Closes the driver connection (the server rolls back what was open) and frees the
+    pool's slot; the pool opens a fresh connection when one is next needed."""
+    try:
+        if not conn.closed and not conn.invalidated:
+            await conn.invalidate()
+        if not conn.closed:
+            await conn.close()
+    except Exception:
+        _log.warning("closing a connection in doubt failed", exc_info=True)

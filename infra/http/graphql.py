@@ -7,9 +7,7 @@ can be stored for idempotent replay, and parsed documents are cached.
 
 from __future__ import annotations
 
-import logging
 import re
-import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,7 +16,7 @@ import strawberry
 from graphql import DocumentNode, GraphQLError, OperationType, parse, print_ast
 from graphql.language import OperationDefinitionNode
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType as StrawberryOperationType
@@ -26,9 +24,12 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from auth.backend import PrincipalUser
 from infra import idempotency, jsoncodec
 from infra.db import STATEMENT_TIMEOUT_SECONDS, tenant_transaction
+from infra.db_errors import DatabaseUnavailable, is_database_unavailable
+from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.read_model import SqlReadModel
 from infra.repositories.accounts import account_exists
+from infra.request_tasks import settled_tasks
 from infra.uow import SqlUnitOfWork
 from resolvers.context import Context
 from schema.schema import MAX_TOKENS
@@ -39,7 +40,6 @@ _QUERIES_AND_MUTATIONS = frozenset(
     {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}
 )
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
-_log = logging.getLogger("ledgerline.graphql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +59,6 @@ def _operation_type(document: DocumentNode, operation_name: str | None) -> Opera
     if operation_name is not None:
         operations = [op for op in operations if op.name and op.name.value == operation_name]
     return operations[0].operation if len(operations) == 1 else None
-
-
-def error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None
-) -> Response:
-    body = jsoncodec.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    return Response(body, status, headers=headers, media_type="application/json")
 
 
 class GraphQLEndpoint:
@@ -108,12 +101,14 @@ class GraphQLEndpoint:
                 screen_body(raw, query, variables, operation_name)
         except RefusedRequest as exc:
             return error_response(400, str(exc), exc.code)
+        except ClientDisconnect:  # nobody is left to read it
+            return error_response(400, "The client closed the connection.", "BAD_REQUEST")
         except ValueError as exc:
             return error_response(400, str(exc), "BAD_REQUEST")
         try:
             parsed = _parse(query)
         except GraphQLError as exc:
-            return self._json(400, {"errors": [exc.formatted]})
+            return self._json(400, {"errors": [_with_code(exc.formatted, "GRAPHQL_PARSE_FAILED")]})
         operation = _operation_type(parsed.document, operation_name)
         if operation is None:
             return error_response(
@@ -177,24 +172,35 @@ class GraphQLEndpoint:
                     new_unit_of_work=lambda: SqlUnitOfWork(db),
                     request=request,
                 )
-                result = await self.schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=context,
-                    operation_name=operation_name,
-                    allowed_operation_types=(
-                        _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
-                    ),
-                )
+                # Fields still running when execution returns (siblings of a failed
+                # non-null field, loader batches) end before the transaction does.
+                async with settled_tasks(grace=self.statement_timeout + 1):
+                    result = await self.schema.execute(
+                        query,
+                        variable_values=variables,
+                        context_value=context,
+                        operation_name=operation_name,
+                        allowed_operation_types=(
+                            _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
+                        ),
+                    )
+                _raise_if_database_unavailable(result)
                 executed = context.began_executing and not _refused_before_execution(result)
                 status = 200 if executed else 400
-                body = self._encode(result, executed=executed)
+                # GraphQL's own refusals carry no code: the document did not validate, or
+                # (once execution began) the variables did not fit their types.
+                refusal = (
+                    "BAD_USER_INPUT" if context.began_executing else "GRAPHQL_VALIDATION_FAILED"
+                )
+                body = self._encode(result, executed=executed, refusal_code=refusal)
                 if key is not None and executed:
                     await idempotency.remember(
                         db, key, request_fingerprint, idempotency.StoredResponse(status, body)
                     )
         except idempotency.IdempotencyError as exc:
             return error_response(exc.status, exc.message, exc.code.value)
+        except Exception as exc:  # the database went away, or a bug: rolled back, answered
+            return server_error_response(exc, "graphql")
         return Response(body, status, media_type="application/json")
 
     async def _account_exists(self, db: Any, tenant_id: str) -> bool:
@@ -207,10 +213,12 @@ class GraphQLEndpoint:
             return True
         return False
 
-    def _encode(self, result: Any, *, executed: bool) -> bytes:
+    def _encode(self, result: Any, *, executed: bool, refusal_code: str) -> bytes:
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [self._format_error(error) for error in result.errors]
+            if not executed:
+                payload["errors"] = [_with_code(e, refusal_code) for e in payload["errors"]]
         if executed:  # a request refused before execution has no `data` (GraphQL spec)
             payload["data"] = result.data
         return jsoncodec.dumps(payload)
@@ -220,16 +228,12 @@ class GraphQLEndpoint:
         if _is_unexpected(error):
             # A bug, not the caller's doing: logged with an id the caller can quote to us;
             # in production the answer says nothing about internals.
-            error_id = secrets.token_hex(8)
-            _log.error(
-                "unexpected error %s at %s",
-                error_id,
-                ".".join(str(part) for part in error.path or ()) or "request",
-                exc_info=error.original_error,
-            )
+            assert error.original_error is not None
+            where = ".".join(str(part) for part in error.path or ()) or "request"
+            _, entry = server_error(error.original_error, where)
             if self.production:
-                formatted["message"] = "Unexpected error."
-            formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+                formatted["message"] = entry["message"]
+            formatted["extensions"] = entry["extensions"]
         elif self.production:
             formatted["message"] = _SUGGESTION.sub("", formatted["message"])
         return formatted
@@ -267,6 +271,13 @@ class GraphQLEndpoint:
         return (*checked, body.decode("utf-8"))
 
 
+def _with_code(formatted: dict[str, Any], code: str) -> dict[str, Any]:
+    extensions = formatted.get("extensions") or {}
+    if "code" not in extensions:
+        formatted["extensions"] = {**extensions, "code": code}
+    return formatted
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     """Errors raised on purpose (a code in extensions), GraphQL's own (validation, variable
     coercion, scalar parsing) are the caller's; anything else is a bug."""
@@ -274,6 +285,19 @@ def _is_unexpected(error: GraphQLError) -> bool:
     if original is None or isinstance(original, GraphQLError):
         return False
     return not (error.extensions or {}).get("code")
+
+
+def _raise_if_database_unavailable(result: Any) -> None:
+    """A field that lost the database fails the whole request: its transaction is gone, so
+    the rest of the answer (and a mutation's writes) cannot be vouched for. 503: retry."""
+    for error in result.errors or ():
+        original = error.original_error
+        if (
+            original is not None
+            and not isinstance(original, GraphQLError)
+            and is_database_unavailable(original)
+        ):
+            raise DatabaseUnavailable("a field could not reach the database") from original
 
 
 def _refused_before_execution(result: Any) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.accounts import Account
+from domain.accounts import Account, check_account_id
 from infra.tables import accounts, oauth_clients
 
 
@@ -29,6 +29,8 @@ def _account(row: Any) -> Account:
 
 
 async def ensure_account(conn: AsyncConnection, account_id: str, name: str) -> Account:
+    """The account `account_id`, created if new; InvalidAccountId for an id no token could name."""
+    check_account_id(account_id)
     await conn.execute(
         pg_insert(accounts).values(id=account_id, name=name).on_conflict_do_nothing()
     )

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,9 +22,11 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from domain.ids import new_id
 from infra.app import create_app
+from infra.repositories.accounts import ensure_account
 from infra.settings import Settings
-from tests.conftest import Tenant
+from tests.conftest import StatementCounter, Tenant
 from tests.conftest import TestDatabase as SessionDatabase
 
 VIEWER = "{ viewer { account { id } clientId scopes } }"
@@ -96,6 +99,12 @@ def assert_refused(response: httpx.Response) -> None:
 @pytest.fixture
 def server_key(app: Any) -> ECKey:
     return app.state.keys.current
+
+
+async def make_account(app: Any, account_id: str) -> str:
+    async with app.state.engine.begin() as conn:
+        await ensure_account(conn, account_id, "Handmade merchant")
+    return account_id
 
 
 # --- our own tokens ----------------------------------------------------------------------
@@ -227,6 +236,113 @@ async def test_token_with_claims_not_for_this_server_is_refused(
     response = await call_viewer(client, token)
     # then
     assert_refused(response)
+
+
+@pytest.mark.parametrize(
+    "tenant_claim",
+    [
+        pytest.param("t-1\x00x", id="nul"),
+        pytest.param("t" * 64, id="too-long"),
+        pytest.param("t 1", id="space"),
+        pytest.param("demo\n", id="trailing-newline"),
+        pytest.param("t\u00e9", id="non-ascii-letter"),
+        pytest.param("-t1", id="leading-hyphen"),
+        pytest.param("t-1;drop", id="punctuation"),
+        pytest.param(42, id="not-a-string"),
+    ],
+)
+async def test_token_whose_tenant_is_not_an_account_id_is_refused_before_any_sql(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    server_key: ECKey,
+    count_statements: StatementCounter,
+    tenant_claim: Any,
+) -> None:
+    # given a token our own key signed: the signature is fine, the tenant is not
+    token = signed(claims_for(settings, "t-1", tenant=tenant_claim), server_key)
+    # when
+    with count_statements:
+        response = await call_viewer(client, token)
+    # then
+    assert_refused(response)
+    assert "tenant" in response.json()["errors"][0]["message"]
+    assert count_statements.statements == []
+
+
+@pytest.mark.parametrize(
+    "account_id",
+    [
+        pytest.param("t_" + secrets.token_hex(30) + "z", id="longest-slug"),
+        pytest.param(new_id("acct"), id="acct-id"),
+    ],
+)
+async def test_token_whose_tenant_is_an_account_id_at_the_edge_of_the_format_is_accepted(
+    app: Any, client: httpx.AsyncClient, settings: Settings, server_key: ECKey, account_id: str
+) -> None:
+    # given (the controls of the refusals above)
+    tenant = await make_account(app, account_id)
+    token = signed(claims_for(settings, tenant), server_key)
+    # when
+    response = await call_viewer(client, token)
+    # then
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["viewer"]["account"]["id"] == tenant
+
+
+# --- scopes: RFC 6749 §3.3 ---------------------------------------------------------------
+
+CUSTOMERS_AND_PLANS = {
+    "customers:read": ("{ customers(first: 1) { totalCount } }", "customers"),
+    "catalog:read": ("{ plans(first: 1) { totalCount } }", "plans"),
+}
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        pytest.param("customers:read catalog:read", ["catalog:read", "customers:read"], id="sp"),
+        pytest.param("x\u00a0customers:read", [], id="no-break-space-joins"),
+        pytest.param("customers:read\tcatalog:read", [], id="tab-joins"),
+        pytest.param("customers:read\ncatalog:read", [], id="newline-joins"),
+        pytest.param(
+            "customers:read  catalog:read", ["catalog:read", "customers:read"], id="two-spaces"
+        ),
+        pytest.param(" customers:read ", ["customers:read"], id="spaces-around"),
+        pytest.param("customers:read unknown:scope", ["customers:read"], id="unknown-ignored"),
+        pytest.param("admin *", [], id="only-unknown"),
+        pytest.param("", [], id="empty"),
+    ],
+)
+async def test_token_grants_only_our_scopes_separated_by_ascii_spaces(
+    tenant: Tenant,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    server_key: ECKey,
+    scope: str,
+    granted: list[str],
+) -> None:
+    # given
+    token = signed(claims_for(settings, tenant.id, scope=scope), server_key)
+    headers = {"Authorization": f"Bearer {token}"}
+    # when
+    viewer = await call_viewer(client, token)
+    answers = {
+        needed: await client.post("/graphql", json={"query": query}, headers=headers)
+        for needed, (query, _field) in CUSTOMERS_AND_PLANS.items()
+    }
+    # then
+    assert viewer.status_code == 200, viewer.text
+    assert viewer.json()["data"]["viewer"]["scopes"] == granted
+    for needed, answer in answers.items():
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        field = CUSTOMERS_AND_PLANS[needed][1]
+        if needed in granted:
+            assert "errors" not in body, body
+            assert body["data"][field]["totalCount"] == 0
+        else:
+            (error,) = body["errors"]
+            assert error["extensions"] == {"code": "FORBIDDEN", "requiredScope": needed}
 
 
 async def test_token_signed_by_an_unknown_key_is_refused(

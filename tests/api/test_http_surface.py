@@ -624,3 +624,22 @@ async def test_metrics_group_unknown_paths_under_one_label(client: httpx.AsyncCl
     # then
     assert "no-such-page-4f1c" not in response.text
     assert 'path="other"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ("{ customers(first: 5) { totalCount }", None, "GRAPHQL_PARSE_FAILED"),
+        ("{ customers(first: 5) { noSuchField } }", None, "GRAPHQL_VALIDATION_FAILED"),
+        (DEEP_CUSTOMERS, None, "GRAPHQL_VALIDATION_FAILED"),
+        ("query($n: Int!) { customers(first: $n) { totalCount } }", {"n": "x"}, "BAD_USER_INPUT"),
+        ("query($n: Int!) { customers(first: $n) { totalCount } }", {}, "BAD_USER_INPUT"),
+    ],
+)
+async def test_every_refused_document_says_why_in_a_code(
+    tenant: Tenant, query: str, variables: dict[str, Any] | None, code: str
+) -> None:
+    response = await tenant.post(query, variables)
+    assert response.status_code == 400, response.text
+    errors = response.json()["errors"]
+    assert errors and all(error["extensions"]["code"] == code for error in errors)

@@ -127,6 +127,22 @@ async def test_requested_scope_narrows_the_token_to_those_scopes(
     assert viewer["scopes"] == ["customers:read"]
 
 
+async def test_requested_scopes_separated_by_several_spaces_are_each_granted(
+    tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    # given
+    client_id, secret = await tenant.create_client(CLIENT_SCOPES)
+    # when
+    response = await request_token(
+        client,
+        {"grant_type": "client_credentials", "scope": " customers:read  customers:write"},
+        basic_auth(client_id, secret),
+    )
+    # then
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "customers:read customers:write"
+
+
 @pytest.mark.parametrize(
     "requested",
     [
@@ -136,6 +152,8 @@ async def test_requested_scope_narrows_the_token_to_those_scopes(
         pytest.param("customers:*", id="wildcard-is-unknown"),
         pytest.param('customers:read "admin"', id="unknown-scope-with-quotes"),
         pytest.param("customers:read caf\u00e9:write", id="unknown-non-ascii-scope"),
+        pytest.param("customers:read\u00a0customers:write", id="joined-by-a-no-break-space"),
+        pytest.param("customers:read\tcustomers:write", id="joined-by-a-tab"),
     ],
 )
 async def test_scope_beyond_the_clients_scopes_is_invalid_scope(

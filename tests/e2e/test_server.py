@@ -535,6 +535,25 @@ def test_cli_token_works_against_the_running_server(
     assert listed["data"]["customers"]["totalCount"] >= 0
 
 
+@pytest.mark.parametrize("tenant", ["Acme Inc", "a" * 64])
+@pytest.mark.parametrize(
+    "command",
+    [["clients", "create", "--scopes", "customers:read"], ["token"]],
+    ids=["clients-create", "token"],
+)
+def test_cli_refuses_a_tenant_that_is_not_an_account_id_before_touching_a_database(
+    tmp_path: Path, command: list[str], tenant: str
+) -> None:
+    # when (no DATABASE_URL: a database would be the embedded one, in DATA_DIR)
+    done = run_cli(server_env(tmp_path, 0), *command, f"--tenant={tenant}")
+    # then
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: an account id is 1 to 63 lowercase ASCII letters" in done.stderr
+    assert repr(tenant) in done.stderr
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_worker_once_removes_expired_idempotency_records_and_exits_zero(
     server: RunningServer, oauth_client: OAuthClient, test_database: conftest.TestDatabase
 ) -> None:

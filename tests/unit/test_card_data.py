@@ -129,3 +129,31 @@ def test_a_customer_carrying_a_card_number_is_refused_with_the_field_path() -> N
         (ErrorCode.CARD_DATA_REFUSED, ("input", "address", "line1")),
         (ErrorCode.CARD_DATA_REFUSED, ("input", "metadata", "note")),
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "77f578613140401680762a9af4046a6d",  # a hex UUID whose digits pass as a Visa
+        "x4111111111111111",
+        "4111111111111111y",
+        "key_4111111111111111",
+        "ab4111 1111 1111 1111",
+    ],
+)
+def test_a_number_glued_to_a_letter_is_not_a_card_number(text: str) -> None:
+    assert not contains_card_number(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card:4111111111111111",
+        "(4111111111111111)",
+        "ab 4111 1111 1111 1111",
+        "ab12 4111 1111 1111 1111 z",
+        "é 4111111111111111.",
+    ],
+)
+def test_a_card_number_beside_punctuation_or_after_a_space_is_found(text: str) -> None:
+    assert contains_card_number(text)
