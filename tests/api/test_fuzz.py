@@ -30,7 +30,7 @@ from tests.conftest import make_tenant
 
 SCHEMA_SDL = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
 SCHEMA = graphql.build_schema(SCHEMA_SDL)
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 
 TOKENS = {
     "all-scopes": sorted(ALL_SCOPES),
