@@ -1,0 +1,169 @@
+"""Nothing outlives the process that owns it: the workers of a killed `ledgerline serve`
+stop with it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from infra.http.health import MULTIPROCESS_DIR
+from tests import conftest
+from tests.e2e.test_server import (
+    REPO,
+    STOP_TIMEOUT,
+    RunningServer,
+    _alive,
+    free_port,
+    server_env,
+    start_server,
+)
+
+pytestmark = pytest.mark.e2e
+
+GONE_TIMEOUT = 10.0
+
+# A parent that starts one child the way uvicorn starts its workers (multiprocessing, spawn),
+# prints the child's pid and waits to be killed. The child binds itself to its parent as a
+# worker does, in the way argv[1] names, then stays until something stops it.
+SPAWNING_PARENT = """
+import multiprocessing
+import sys
+import time
+
+from infra import process_supervision
+
+
+def child(mode: str) -> None:
+    if mode == "late":
+        time.sleep(2.0)  # the parent is killed meanwhile
+        process_supervision.stop_when_parent_exits()
+    elif mode == "poll":
+        process_supervision.watch_parent(multiprocessing.parent_process().pid, interval=0.2)
+    time.sleep(120)
+
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=child, args=(sys.argv[1],))
+    process.start()
+    print(process.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def within(seconds: float, condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def can_listen_on(port: int) -> bool:
+    """Whether a new server could listen on the port (with SO_REUSEADDR, as uvicorn binds: a
+    closed connection's TIME_WAIT does not hold the port, a listening socket does)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+        except OSError:
+            return False
+    return True
+
+
+def worker_processes(server: RunningServer) -> list[psutil.Process]:
+    supervisor = psutil.Process(server.process.pid)
+    return [child for child in supervisor.children() if "spawn_main" in " ".join(child.cmdline())]
+
+
+def kill_leftovers(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+# --- workers ----------------------------------------------------------------------------
+
+
+def test_workers_of_a_killed_supervisor_stop_and_free_the_port(
+    test_database: conftest.TestDatabase, tmp_path: Path
+) -> None:
+    # given: WORKERS=2 serving the session's test database
+    port = free_port()
+    env = server_env(
+        tmp_path,
+        port,
+        DATABASE_URL=test_database.url,
+        SECRET_KEY=conftest.TEST_SECRET_KEY,
+        WORKERS="2",
+    )
+    running = start_server(env, port)
+    workers: list[psutil.Process] = []
+    metrics_dir = None
+    try:
+        workers = worker_processes(running)
+        assert len(workers) == 2, workers
+        # (a killed supervisor cannot remove its metrics directory; the test does)
+        metrics_dir = workers[0].environ().get(MULTIPROCESS_DIR)
+        # when: the supervisor is killed, with no chance to stop its workers
+        running.process.kill()
+        running.process.wait(STOP_TIMEOUT)
+        # then: every worker stops, and the port is free for the next server
+        assert within(GONE_TIMEOUT, lambda: not any(_alive(w) for w in workers)), [
+            w.pid for w in workers if _alive(w)
+        ]
+        assert within(GONE_TIMEOUT, lambda: can_listen_on(port))
+    finally:
+        # First: a worker left running holds the server's output open, which stop() reads to
+        # its end.
+        kill_leftovers(workers)
+        running.stop()
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param("late", id="parent-died-before-the-worker-asked-to-be-signalled"),
+        pytest.param("poll", id="without-the-parent-death-signal"),
+    ],
+)
+def test_a_worker_stops_when_its_parent_is_killed(tmp_path: Path, mode: str) -> None:
+    # given: a parent with one spawned child
+    script = tmp_path / "spawning_parent.py"
+    script.write_text(SPAWNING_PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), mode],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = None
+    try:
+        assert parent.stdout is not None
+        child = psutil.Process(int(parent.stdout.readline()))
+        # when
+        parent.kill()
+        parent.wait(STOP_TIMEOUT)
+        # then
+        assert within(GONE_TIMEOUT, lambda: not _alive(child))
+    finally:
+        parent.kill()
+        parent.wait(STOP_TIMEOUT)
+        if parent.stdout is not None:
+            parent.stdout.close()
+        kill_leftovers([child] if child is not None else [])
