@@ -1,5 +1,5 @@
-"""Nothing outlives the process that owns it: the workers of a killed `ledgerline serve`
-stop with it."""
+"""What a process leaves behind when it ends: the workers of a killed `ledgerline serve` stop
+too, and the embedded PostgreSQL it leaves running is taken over by the next start."""
 
 from __future__ import annotations
 
@@ -17,17 +17,21 @@ import pytest
 
 from infra.http.health import MULTIPROCESS_DIR
 from tests import conftest
+from tests.e2e import test_server
 from tests.e2e.test_server import (
     REPO,
     STOP_TIMEOUT,
     RunningServer,
     _alive,
     free_port,
+    postgres_processes,
     server_env,
+    serving,
     start_server,
 )
 
 pytestmark = pytest.mark.e2e
+embedded_data_dir = test_server.embedded_data_dir  # the fixture: a fresh DATA_DIR
 
 GONE_TIMEOUT = 10.0
 
@@ -167,3 +171,32 @@ def test_a_worker_stops_when_its_parent_is_killed(tmp_path: Path, mode: str) -> 
         if parent.stdout is not None:
             parent.stdout.close()
         kill_leftovers([child] if child is not None else [])
+
+
+# --- embedded PostgreSQL ----------------------------------------------------------------
+
+
+def test_the_next_start_takes_over_a_killed_servers_postgres_and_stops_it(
+    embedded_data_dir: Path,
+) -> None:
+    # given: a server on the embedded PostgreSQL, killed outright
+    port = free_port()
+    env = server_env(embedded_data_dir, port)
+    first = start_server(env, port)
+    try:
+        left_running = [process.pid for process in postgres_processes(embedded_data_dir)]
+        first.process.kill()
+        first.process.wait(STOP_TIMEOUT)
+    finally:
+        first.stop()
+    assert left_running, "the embedded PostgreSQL runs in DATA_DIR"
+    assert [process.pid for process in postgres_processes(embedded_data_dir)] == left_running
+
+    # when: the server starts again on the same DATA_DIR, then stops
+    with serving(env, port):
+        while_serving = [process.pid for process in postgres_processes(embedded_data_dir)]
+
+    # then: it used the PostgreSQL left running, and stopped it
+    assert while_serving == left_running
+    leftovers = postgres_processes(embedded_data_dir)
+    assert leftovers == [], [process.info["cmdline"] for process in leftovers]
