@@ -1,13 +1,16 @@
 """What a process leaves behind when it ends: the workers of a killed `ledgerline serve` stop
-too, and the embedded PostgreSQL it leaves running is taken over by the next start."""
+too, the embedded PostgreSQL it leaves running is taken over by the next start, and a test run
+ended by SIGTERM stops its embedded PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +22,7 @@ from infra.http.health import MULTIPROCESS_DIR
 from tests import conftest
 from tests.e2e import test_server
 from tests.e2e.test_server import (
+    READY_TIMEOUT,
     REPO,
     STOP_TIMEOUT,
     RunningServer,
@@ -28,6 +32,7 @@ from tests.e2e.test_server import (
     server_env,
     serving,
     start_server,
+    stop_leftover_postgres,
 )
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +64,19 @@ if __name__ == "__main__":
     process = multiprocessing.get_context("spawn").Process(target=child, args=(sys.argv[1],))
     process.start()
     print(process.pid, flush=True)
+    time.sleep(120)
+"""
+
+# One test holding the session's embedded PostgreSQL (tests/conftest.py) until it is stopped;
+# it writes the data directory to {ready!r} once the server runs.
+HOLDING_TEST = """
+import time
+from pathlib import Path
+
+
+def test_holds_the_embedded_postgres(pg_server):
+    _, embedded = pg_server
+    Path({ready!r}).write_text(str(embedded.pgdata))
     time.sleep(120)
 """
 
@@ -200,3 +218,53 @@ def test_the_next_start_takes_over_a_killed_servers_postgres_and_stops_it(
     assert while_serving == left_running
     leftovers = postgres_processes(embedded_data_dir)
     assert leftovers == [], [process.info["cmdline"] for process in leftovers]
+
+
+def test_sigterm_to_the_test_run_stops_its_embedded_postgres(tmp_path: Path) -> None:
+    # given: a test run (TEST_DATABASE_URL unset) whose only test holds the embedded PostgreSQL
+    ready = tmp_path / "ready"
+    module = tmp_path / "test_holding.py"
+    module.write_text(HOLDING_TEST.format(ready=str(ready)))
+    # Short: the embedded server's Unix socket lives in its data directory (107-byte limit).
+    temp_dir = Path(tempfile.mkdtemp(prefix="ll-sig-"))
+    os.chmod(temp_dir, 0o755)  # PostgreSQL runs as its own system user when we are root
+    env = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_URL", "XDG_RUNTIME_DIR"}}
+    env["TMPDIR"] = str(temp_dir)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            str(REPO / "pyproject.toml"),
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            str(module),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert within(READY_TIMEOUT, lambda: ready.exists() or run.poll() is not None)
+        assert ready.exists(), run.communicate()[0]
+        pgdata = Path(ready.read_text())
+        assert postgres_processes(pgdata), "the embedded PostgreSQL runs"
+        # when
+        run.send_signal(signal.SIGTERM)
+        output = run.communicate(timeout=STOP_TIMEOUT)[0]
+        # then: the run stops as interrupted, its PostgreSQL stopped and its directory removed
+        leftovers = postgres_processes(temp_dir)
+        assert leftovers == [], output
+        assert run.returncode == pytest.ExitCode.INTERRUPTED, output
+        assert not pgdata.parent.exists(), output
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+        stop_leftover_postgres(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
