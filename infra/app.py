@@ -80,7 +80,10 @@ def app_from_environment() -> Starlette:
     """The app of one worker process when `WORKERS` > 1: `ledgerline serve` has prepared the
     database and put its URL in the environment."""
     from infra.logging import configure_logging
+    from infra.process_supervision import stop_when_parent_exits
 
+    # First: a worker whose supervisor is gone must not go on holding the port.
+    stop_when_parent_exits()
     settings = get_settings()
     configure_logging(settings.log_level, production=settings.is_production)
     if not settings.database_url:

