@@ -21,13 +21,13 @@ import pytest
 from infra.http.health import MULTIPROCESS_DIR
 from tests import conftest
 from tests.e2e import test_server
-from tests.e2e.test_server import (
+from tests.support.server_process import (
     READY_TIMEOUT,
     REPO,
     STOP_TIMEOUT,
     RunningServer,
-    _alive,
     free_port,
+    is_alive,
     postgres_processes,
     server_env,
     serving,
@@ -143,8 +143,8 @@ def test_workers_of_a_killed_supervisor_stop_and_free_the_port(
         running.process.kill()
         running.process.wait(STOP_TIMEOUT)
         # then: every worker stops, and the port is free for the next server
-        assert within(GONE_TIMEOUT, lambda: not any(_alive(w) for w in workers)), [
-            w.pid for w in workers if _alive(w)
+        assert within(GONE_TIMEOUT, lambda: not any(is_alive(w) for w in workers)), [
+            w.pid for w in workers if is_alive(w)
         ]
         assert within(GONE_TIMEOUT, lambda: can_listen_on(port))
     finally:
@@ -182,7 +182,7 @@ def test_a_worker_stops_when_its_parent_is_killed(tmp_path: Path, mode: str) -> 
         parent.kill()
         parent.wait(STOP_TIMEOUT)
         # then
-        assert within(GONE_TIMEOUT, lambda: not _alive(child))
+        assert within(GONE_TIMEOUT, lambda: not is_alive(child))
     finally:
         parent.kill()
         parent.wait(STOP_TIMEOUT)
