@@ -86,6 +86,7 @@ def requires(scope: str) -> type[BasePermission]:
         raise UnknownScope(scope)
 
     class RequiresScope(BasePermission):
+        required_scope = scope
         message = f"This field needs the {scope} scope."
         error_extensions = {"code": "FORBIDDEN", "requiredScope": scope}
 

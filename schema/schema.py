@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from auth.mutation_scopes import MutationScopes
 from auth.scopes import (
     CATALOG_READ,
     CATALOG_WRITE,
@@ -202,6 +203,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
         DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ExecutionStarted,
+        MutationScopes,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

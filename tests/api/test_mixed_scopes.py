@@ -795,12 +795,11 @@ async def test_a_mutation_document_mixing_a_permitted_and_a_refused_field(
     # when both run in one document
     answer = await post_json(tenant, document, scopes)
     body, context = answer.body, answer.described
-    # then mutations run serially (GraphQL 6.2.2): each permitted field before the first
-    # refused one runs; the refused one (a non-null payload) is FORBIDDEN and nulls `data`,
-    # and the executor runs no field after it
+    # then nothing runs: a mutation document runs only when every mutation it names may
+    # (run serially, a permitted one before the refused one would write while the refused
+    # one's non-null payload nulls `data`); the refused one is FORBIDDEN, `data` null
     refused = [f for f in fields if not _readable(MUTATION_SCOPES[f], scopes)]
     assert len(refused) == 1, context
-    first_refused = fields.index(refused[0])
     assert_forbidden_errors(
         body, {(refused[0],): MUTATION_SCOPES[refused[0]] - set(scopes)}, context
     )
@@ -809,10 +808,10 @@ async def test_a_mutation_document_mixing_a_permitted_and_a_refused_field(
         {f: "ran" for f in fields}, [[refused[0]]], GRAPHQL_SCHEMA.mutation_type
     )
     assert expected_data is None and body["data"] is None, context
-    # and the database holds exactly what ran: once for the permitted, never the refused
-    for index, f in enumerate(fields):
+    # and the database holds nothing of either
+    for f in fields:
         written = await admin.fetchval(MUTATION_WRITES[f], tenant.id) - before[f]
-        assert written == (1 if index < first_refused else 0), f"{f} wrote {written}{context}"
+        assert written == 0, f"{f} wrote {written}{context}"
 
 
 async def test_a_mixed_mutation_with_an_idempotency_key_replays_the_same_bytes(
@@ -838,7 +837,7 @@ async def test_a_mixed_mutation_with_an_idempotency_key_replays_the_same_bytes(
     assert replay.response.status_code == first.response.status_code
     assert replay.response.content == first.response.content, replay.described
     assert replay.response.headers.get("idempotent-replayed") == "true"
-    assert await admin.fetchval(MUTATION_WRITES["createCustomer"], tenant.id) == 1
+    assert await admin.fetchval(MUTATION_WRITES["createCustomer"], tenant.id) == 0
     assert await admin.fetchval(MUTATION_WRITES["createPlan"], tenant.id) == 0
     assert (
         await admin.fetchval(
@@ -846,3 +845,26 @@ async def test_a_mixed_mutation_with_an_idempotency_key_replays_the_same_bytes(
         )
         == 1
     )
+
+
+async def test_a_refused_mutation_hidden_in_a_fragment_under_an_alias_stops_the_document(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given createCustomer beside a createPlan spread from a fragment, aliased
+    seeded = await seed(tenant)
+    document = (
+        "mutation { "
+        + seeded.fill(MUTATION_SELECTIONS["createCustomer"])
+        + " ...More } fragment More on Mutation { ... on Mutation { newPlan: "
+        + seeded.fill(MUTATION_SELECTIONS["createPlan"])
+        + " } }"
+    )
+    # when a customers:write token sends it
+    answer = await post_json(tenant, document, ["customers:write"])
+    # then the aliased field is FORBIDDEN by its response key, and nothing was written
+    assert_forbidden_errors(
+        answer.body, {("newPlan",): frozenset({"catalog:write"})}, answer.described
+    )
+    assert answer.body["data"] is None, answer.described
+    assert await admin.fetchval(MUTATION_WRITES["createCustomer"], tenant.id) == 0
+    assert await admin.fetchval(MUTATION_WRITES["createPlan"], tenant.id) == 0
