@@ -5,17 +5,20 @@ graduated and volume tiers, packages, a percentage of each transaction (with a f
 a minimum and a maximum per transaction), and a minimum commitment per period.
 
 - `models`: the price models and breakdowns, value objects;
+- `terms`: a price as a caller states it, and the fields each model needs;
 - `validation`: the rules a model and a quantity must meet, with field paths;
 - `computation`: what a quantity, transactions or a period's usage cost, line by line.
 """
 
 from domain.pricing.computation import (
+    charges_each_transaction,
     minimum_commitment_shortfall,
     price_for,
     price_transactions,
     price_usage,
 )
 from domain.pricing.models import (
+    MODEL_KINDS,
     FlatFee,
     GraduatedTiers,
     MeteredUsage,
@@ -29,6 +32,7 @@ from domain.pricing.models import (
     Tier,
     VolumeTiers,
 )
+from domain.pricing.terms import PriceTerms, TierTerms, money_from_terms, price_model_from_terms
 from domain.pricing.validation import (
     MAX_TIERS,
     RATE_MAX_DECIMALS,
@@ -41,6 +45,7 @@ from domain.pricing.validation import (
 
 __all__ = [
     "MAX_TIERS",
+    "MODEL_KINDS",
     "RATE_MAX_DECIMALS",
     "UNIT_AMOUNT_MAX_DECIMALS",
     "FlatFee",
@@ -53,11 +58,16 @@ __all__ = [
     "PriceBreakdown",
     "PriceLine",
     "PriceModel",
+    "PriceTerms",
     "Tier",
+    "TierTerms",
     "VolumeTiers",
+    "charges_each_transaction",
     "minimum_commitment_shortfall",
+    "money_from_terms",
     "price_errors",
     "price_for",
+    "price_model_from_terms",
     "price_transactions",
     "price_usage",
     "validate_minimum_commitment",

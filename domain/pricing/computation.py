@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import assert_never
+from typing import TypeGuard, assert_never
 
 from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors
 from domain.money import (
@@ -124,11 +124,17 @@ def price_transactions(
     )
 
 
+def charges_each_transaction(model: PriceModel) -> TypeGuard[Percentage]:
+    """Whether a metered price charges each event as one transaction (so it needs each
+    event's value, `MeteredUsage.value_counts`) rather than the period's quantity."""
+    return isinstance(model, Percentage)
+
+
 def price_usage(model: PriceModel, usage: MeteredUsage) -> PriceBreakdown:
     """What a period's usage costs under a metered price. A percentage price charges each
     event's value as one transaction (fixed fee, minimum and maximum per transaction), so
     a value finer than the minor unit is priced exactly and rounded once per transaction."""
-    if isinstance(model, Percentage):
+    if charges_each_transaction(model):
         validate_price(model)
         return _summed(
             model.currency,

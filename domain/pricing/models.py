@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from domain.money import Money
 
@@ -92,6 +93,16 @@ class MinimumCommitment:
 
 
 PriceModel = FlatFee | PerUnit | GraduatedTiers | VolumeTiers | Package | Percentage
+
+# The name of each price model in the API and in storage.
+MODEL_KINDS: Final[dict[type, str]] = {
+    FlatFee: "FLAT_FEE",
+    PerUnit: "PER_UNIT",
+    GraduatedTiers: "GRADUATED",
+    VolumeTiers: "VOLUME",
+    Package: "PACKAGE",
+    Percentage: "PERCENTAGE",
+}
 
 
 @dataclass(frozen=True, slots=True)
