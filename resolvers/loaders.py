@@ -6,7 +6,6 @@ requests or tenants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,7 +20,8 @@ from domain.events import EVENT_TYPES, Event
 from domain.metrics import BillableMetric
 from domain.plans import Plan, PlanPrice
 from domain.ports import ReadModel
-from domain.pricing import MeteredUsage, Percentage, PriceBreakdown, price_usage
+from domain.pricing import charges_each_transaction
+from domain.usage_charges import UsageCharge, charge_usage
 
 RECENT_EVENTS_LIMIT = 5
 
@@ -111,14 +111,6 @@ class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
 ChargeKey = tuple[str, PlanPrice, datetime, datetime]  # customer id, metered price, from, to
 
 
-@dataclass(frozen=True, slots=True)
-class UsageCharge:
-    metric: BillableMetric
-    quantity: Decimal
-    event_count: int
-    breakdown: PriceBreakdown
-
-
 class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
     """What a customer's usage in a window costs under a metered price. Customers asking
     the same metric and window share the statements (two when a price charges per
@@ -142,20 +134,19 @@ class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
             quantities = await self._reads.usage_by_customers(customer_ids, metric, start, end)
             value_counts = (
                 await self._reads.value_counts_by_customers(customer_ids, metric, start, end)
-                if any(isinstance(price.model, Percentage) for _, price, _, _ in asking)
+                if any(charges_each_transaction(price.model) for _, price, _, _ in asking)
                 else {}
             )
             for key in asking:
                 customer_id, price = key[0], key[1]
                 quantity, count = quantities.get(customer_id, (Decimal(0), 0))
-                usage = MeteredUsage(quantity, tuple(value_counts.get(customer_id, ())))
                 try:
-                    breakdown = price_usage(price.model, usage)
+                    charges[key] = charge_usage(
+                        price, metric, quantity, count, value_counts.get(customer_id, ())
+                    )
                 except DomainError as error:
                     # this customer's field fails alone, not the whole list's
                     charges[key] = error
-                    continue
-                charges[key] = UsageCharge(metric, quantity, count, breakdown)
         return [charges.get(key) for key in keys]
 
 

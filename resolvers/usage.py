@@ -11,10 +11,10 @@ import strawberry
 from domain.errors import DomainError
 from domain.ids import prefix_of
 from domain.metrics import MetricDraft
-from domain.plans import BillingMode
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
 from domain.usage import UsageEventIn
+from domain.usage_charges import check_metered
 from resolvers.errors import bad_user_input, user_errors
 from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
@@ -90,9 +90,8 @@ async def customer_usage_charge(
         price = await info.context.loaders.price_by_id.load(str(price_id))
     if price is None:
         return None
-    if price.billing_mode is not BillingMode.METERED:
-        raise bad_user_input("This price is licensed: its quantity is set, not metered.")
     try:
+        check_metered(price)
         charge = await info.context.loaders.usage_charge.load((str(root.id), price, start, end))
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
