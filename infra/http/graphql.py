@@ -22,7 +22,9 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
+from domain.ports import Clock
 from infra import idempotency, jsoncodec
+from infra.clock import SYSTEM_CLOCK
 from infra.db import STATEMENT_TIMEOUT_SECONDS, tenant_transaction
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
@@ -70,8 +72,10 @@ class GraphQLEndpoint:
         graphiql: bool,
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.schema = schema
+        self.clock = clock
         self.engine = engine
         self.statement_timeout = statement_timeout
         self.graphiql = graphiql
@@ -170,6 +174,7 @@ class GraphQLEndpoint:
                     principal=principal,
                     reads=SqlReadModel(db),
                     new_unit_of_work=lambda: SqlUnitOfWork(db),
+                    clock=self.clock,
                     request=request,
                 )
                 # Fields still running when execution returns (siblings of a failed
