@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
+from domain.ports import Clock
+from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
@@ -93,7 +95,7 @@ def app_from_environment() -> Starlette:
     return create_app(settings, settings.database_url)
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(
@@ -129,6 +131,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             production=settings.is_production,
             statement_timeout=settings.statement_timeout,
             planner=planner,
+            clock=clock,
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)

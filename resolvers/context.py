@@ -1,4 +1,4 @@
-"""The typed request context: who calls, what it may read and change, and its loaders."""
+"""The typed request context: who calls, what it may read and change, its loaders, the time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from auth.principal import Principal
-from domain.ports import ReadModel, UnitOfWork
+from domain.ports import Clock, ReadModel, UnitOfWork
 from resolvers.loaders import Loaders
 
 
@@ -17,6 +17,7 @@ class Context:
     principal: Principal
     reads: ReadModel
     new_unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock
     request: Any = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -153,7 +153,7 @@ async def record_usage(info: strawberry.Info, input: inputs.RecordUsageInput) ->
 
     events: list[UsageEventIn] = input  # type: ignore[assignment]
     try:
-        result = await record(info.context.uow(), events, datetime.now(UTC))
+        result = await record(info.context.uow(), events, info.context.clock.now())
     except DomainError as error:
         return RecordUsagePayload(
             accepted=0, duplicates=0, rejected=[], user_errors=user_errors(error)

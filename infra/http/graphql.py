@@ -24,7 +24,9 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
 from auth.principal import Principal
+from domain.ports import Clock
 from infra import idempotency, jsoncodec
+from infra.clock import SYSTEM_CLOCK
 from infra.db import STATEMENT_TIMEOUT_SECONDS, read_transaction, tenant_transaction
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
@@ -77,8 +79,10 @@ class GraphQLEndpoint:
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
         planner: Planner | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.schema = schema
+        self.clock = clock
         self.engine = engine
         self.planner = planner
         self.statement_timeout = statement_timeout
@@ -181,6 +185,7 @@ class GraphQLEndpoint:
                     principal=principal,
                     reads=SqlReadModel(db),
                     new_unit_of_work=lambda: SqlUnitOfWork(db),
+                    clock=self.clock,
                     request=request,
                 )
                 # Fields still running when execution returns (siblings of a failed
