@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Computed,
     DateTime,
     Integer,
     LargeBinary,
@@ -70,6 +71,10 @@ customers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("archived_at", DateTime(timezone=True)),
+    # Lower-cased copies that filters compare with leakproof operators (migration 0005).
+    Column("email_normalized", Text, Computed("lower(email)", persisted=True)),
+    Column("name_normalized", Text, Computed("lower(name)", persisted=True)),
+    Column("external_id_normalized", Text, Computed("lower(external_id)", persisted=True)),
 )
 
 idempotency_keys = Table(
@@ -139,4 +144,13 @@ plans = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("archived_at", DateTime(timezone=True)),
+)
+
+# Which plan holds a price: kept by a trigger on plans (migration 0005).
+plan_prices = Table(
+    "plan_prices",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("plan_id", Text, nullable=False),
 )
