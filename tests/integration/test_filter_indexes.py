@@ -294,7 +294,7 @@ async def test_each_filter_reads_through_its_index_under_row_level_security(
     strict=True,
     reason="A substring (LIKE '%…%') is not leakproof and no index serves it under the tenant "
     "policy; search reads the tenant's customers until it becomes a prefix search or gets "
-    "an index of its own (see README, Lists and row-level security).",
+    "an index of its own (README: Lists stay flat under row-level security).",
 )
 async def test_search_reads_through_an_index_under_row_level_security(
     engine: AsyncEngine, catalog: Catalog, captured: list[tuple[str, Any]]
