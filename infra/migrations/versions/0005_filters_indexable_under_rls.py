@@ -19,8 +19,9 @@ The comparison operators of text and timestamps (=, <, >=, IN) are leakproof. So
 - a price is found through `plan_prices` (price id -> plan id), kept by a trigger on plans:
   the GIN index on plans.prices could serve `@>` only to a role that bypasses the policy.
 
-Adding the generated columns rewrites `customers` under an ACCESS EXCLUSIVE lock (about a
-second per 200,000 rows on a small machine).
+Adding the generated columns rewrites `customers` under an ACCESS EXCLUSIVE lock, and the
+new indexes are built without CONCURRENTLY: the whole migration took 14 s over 200,000
+customers, 229,000 events and 20,000 plans on a busy 2-core machine, writes waiting.
 
 Revision ID: 0005
 Revises: 0004
