@@ -146,6 +146,13 @@ def _events(where: Callable[[Catalog], EventFilter]) -> Any:
 EMAIL = CustomerFilter(email="BILLING7@example.com")
 ARCHIVED, ACTIVE = CustomerFilter(archived=True), CustomerFilter(archived=False)
 ARCHIVED_EVENTS = EventFilter(types=[CUSTOMER_ARCHIVED])
+# Any index that holds archived customers only, or leads with (tenant_id, archived_at): which
+# one the planner takes depends on the version and on how many there are.
+ARCHIVED_CUSTOMER_INDEXES = (
+    "customers_archived_created",
+    "customers_archived_name",
+    "customers_counts",
+)
 
 CASES = {
     "customers: email": case(_customers(lambda c: EMAIL), "customers_email_normalized"),
@@ -170,23 +177,17 @@ CASES = {
     ),
     # Few archived rows: read from the counts index and sorted; many: in order, from the
     # partial index of archived rows (bench/plans/large).
-    "customers: archived": case(
-        _customers(lambda c: ARCHIVED), "customers_archived_created", "customers_counts"
-    ),
+    "customers: archived": case(_customers(lambda c: ARCHIVED), *ARCHIVED_CUSTOMER_INDEXES),
     "customers: archived, by name": case(
         lambda r, c: r.page_of_customers(ARCHIVED, CustomerSort.NAME, False, FIRST),
-        "customers_archived_name",
-        "customers_counts",
+        *ARCHIVED_CUSTOMER_INDEXES,
     ),
     "customers: archived, count": case(
-        lambda r, c: r.count_customers(ARCHIVED), "customers_counts", "customers_archived_created"
+        lambda r, c: r.count_customers(ARCHIVED), *ARCHIVED_CUSTOMER_INDEXES
     ),
     "customers: active": case(_customers(lambda c: ACTIVE), "customers_page_created"),
     "customers: active, count": case(lambda r, c: r.count_customers(ACTIVE), "customers_counts"),
     "customers: count": case(lambda r, c: r.count_customers(CustomerFilter()), "customers_counts"),
-    "customers: by ids": case(
-        lambda r, c: r.customers_by_ids(c.customer_ids[:5]), "customers_pkey"
-    ),
     "customer: recent events": case(
         lambda r, c: r.recent_events_by_objects(c.customer_ids[:5], 5, list(EVENT_TYPES)),
         "events_object",
@@ -198,8 +199,6 @@ CASES = {
         lambda r, c: r.count_plans(True), "plans_counts", "plans_archived_created"
     ),
     "plans: active, count": case(lambda r, c: r.count_plans(False), "plans_counts"),
-    "plans: by ids": case(lambda r, c: r.plans_by_ids(c.plan_ids[:5]), "plans_pkey"),
-    "prices: by ids": case(lambda r, c: r.prices_by_ids(c.price_ids[:5]), "plan_prices_pkey"),
     "billable metrics: codes": case(
         lambda r, c: r.page_of_metrics(c.metric_codes, True, FIRST),
         "billable_metrics_tenant_id_code_key",
