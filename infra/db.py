@@ -31,9 +31,14 @@ APP_ROLE = "ledgerline_app"
 # or a timeout on to the next request. The role is set again here (SET LOCAL ROLE), so a
 # connection whose session role was reset (RESET ROLE, DISCARD ALL, a pooler) still runs
 # every tenant transaction under row-level security.
+# Plans are made for the tenant at hand (plan_cache_mode): a prepared statement's generic
+# plan cannot tell a tenant of 1,000 rows from one of 200,000, and once a large tenant has
+# made it a sequential scan, every tenant on that connection would get it (measured: 130 ms
+# for a count over 1,000 customers, 1 ms with a plan of its own). Planning costs ~0.1 ms.
 _SET_TENANT = text(
     "select set_config('app.tenant_id', :tenant_id, true),"
     " set_config('statement_timeout', :timeout, true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true),"
     f" set_config('role', '{APP_ROLE}', true)"
 )
 STATEMENT_TIMEOUT_SECONDS = 15.0

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CHAR,
     BigInteger,
     Column,
+    Computed,
     DateTime,
     Integer,
     LargeBinary,
@@ -80,6 +81,10 @@ customers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("archived_at", DateTime(timezone=True)),
+    # Lower-cased copies that filters compare with leakproof operators (migration 0005).
+    Column("email_normalized", Text, Computed("lower(email)", persisted=True)),
+    Column("name_normalized", Text, Computed("lower(name)", persisted=True)),
+    Column("external_id_normalized", Text, Computed("lower(external_id)", persisted=True)),
 )
 
 idempotency_keys = Table(
@@ -149,4 +154,13 @@ plans = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("archived_at", DateTime(timezone=True)),
+)
+
+# Which plan holds a price: kept by a trigger on plans (migration 0005).
+plan_prices = Table(
+    "plan_prices",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("plan_id", Text, nullable=False),
 )
