@@ -291,7 +291,8 @@ async def read_transaction(
             "begin; select set_config('app.tenant_id', "
             + _literal(tenant_id)
             + f", true), set_config('statement_timeout', '{round(statement_timeout * 1000)}ms',"
-            f" true), set_config('role', '{APP_ROLE}', true)"
+            f" true), set_config('plan_cache_mode', 'force_custom_plan', true),"
+            f" set_config('role', '{APP_ROLE}', true)"
         )
         yield ReadConnection(driver, tenant_id)
         await driver.execute("commit")
