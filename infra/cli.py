@@ -293,7 +293,13 @@ def _serve_in_process(settings: Settings, database: Database, token: str | None)
         if banner is not None:
             banner.cancel()
 
-    asyncio.run(run())
+    # The event loop uvicorn's own workers (WORKERS > 1) run on, when it is installed.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
 
 
 def _serve_workers(settings: Settings, database: Database, token: str | None) -> None:
