@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -16,8 +16,11 @@ from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
-async def customer(info: strawberry.Info, id: strawberry.ID) -> Any:
+
+async def customer(info: strawberry.Info[Context], id: strawberry.ID) -> Any:
     from schema.types import Customer
 
     if prefix_of(id) != "cus":
@@ -27,7 +30,7 @@ async def customer(info: strawberry.Info, id: strawberry.ID) -> Any:
 
 
 async def customers(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -73,7 +76,7 @@ async def customers(
     )
 
 
-async def recent_events(root: Any, info: strawberry.Info) -> Any:
+async def recent_events(root: Any, info: strawberry.Info[Context]) -> Any:
     from schema.types import Event
 
     found = await info.context.loaders.recent_events_by_object.load(str(root.id))
@@ -106,7 +109,7 @@ def _required(value: Any) -> Any:
     return "" if value is None else _given(value)
 
 
-async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInput) -> Any:
+async def create_customer(info: strawberry.Info[Context], input: inputs.CreateCustomerInput) -> Any:
     from schema.types import CreateCustomerPayload, Customer
 
     draft = model.CustomerDraft(
@@ -126,7 +129,7 @@ async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInp
     return CreateCustomerPayload(customer=Customer.from_domain(created), user_errors=[])
 
 
-async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInput) -> Any:
+async def update_customer(info: strawberry.Info[Context], input: inputs.UpdateCustomerInput) -> Any:
     from schema.types import Customer, UpdateCustomerPayload
 
     changes = model.CustomerChanges(
@@ -148,7 +151,9 @@ async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInp
     return UpdateCustomerPayload(customer=Customer.from_domain(updated), user_errors=[])
 
 
-async def archive_customer(info: strawberry.Info, input: inputs.ArchiveCustomerInput) -> Any:
+async def archive_customer(
+    info: strawberry.Info[Context], input: inputs.ArchiveCustomerInput
+) -> Any:
     from schema.types import ArchiveCustomerPayload, Customer
 
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -14,9 +14,12 @@ from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
 
 async def events(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -54,5 +57,5 @@ async def _zero() -> int:
     return 0
 
 
-async def subject(root: Any, info: strawberry.Info) -> Any:
+async def subject(root: Any, info: strawberry.Info[Context]) -> Any:
     return await load_node(info, str(root.object_id))

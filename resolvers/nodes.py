@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from auth.scopes import may_read, readable_event_types
 from domain.ids import PREFIXES, prefix_of
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
-async def load_node(info: strawberry.Info, node_id: str) -> Any:
+
+async def load_node(info: strawberry.Info[Context], node_id: str) -> Any:
     """The object, or None when unknown, foreign, or not readable with this token."""
     from schema.types import BillableMetric, Customer, Event, Plan, Price
 
@@ -38,11 +41,11 @@ async def load_node(info: strawberry.Info, node_id: str) -> Any:
     return None
 
 
-async def node(info: strawberry.Info, id: strawberry.ID) -> Any:
+async def node(info: strawberry.Info[Context], id: strawberry.ID) -> Any:
     return await load_node(info, str(id))
 
 
-async def nodes(info: strawberry.Info, ids: list[strawberry.ID]) -> Any:
+async def nodes(info: strawberry.Info[Context], ids: list[strawberry.ID]) -> Any:
     from resolvers.errors import bad_user_input
 
     if len(ids) > 100:

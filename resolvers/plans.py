@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -39,9 +39,12 @@ from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
 
 async def plans(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -70,7 +73,7 @@ async def plans(
     )
 
 
-async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
+async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Any:
     from schema.types import Plan
 
     if prefix_of(str(id)) != "plan":
@@ -79,7 +82,7 @@ async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
     return Plan.from_domain(found) if found else None
 
 
-async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
+async def price_for(root: Any, info: strawberry.Info[Context], quantity: Decimal) -> Any:
     from schema.types import PriceBreakdown
 
     whole = whole_units(BillingMode(root.billing_mode), root.price_model)
@@ -91,7 +94,9 @@ async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
 
 
-async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantity: Decimal) -> Any:
+async def preview_price(
+    info: strawberry.Info[Context], price: inputs.PriceInput, quantity: Decimal
+) -> Any:
     from schema.types import PriceBreakdown, PricePreview
 
     try:
@@ -177,7 +182,7 @@ def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> P
     return model
 
 
-async def create_plan(info: strawberry.Info, input: inputs.CreatePlanInput) -> Any:
+async def create_plan(info: strawberry.Info[Context], input: inputs.CreatePlanInput) -> Any:
     from schema.types import CreatePlanPayload, Plan
 
     try:
@@ -237,7 +242,7 @@ def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[M
     return tuple(found)
 
 
-async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> Any:
+async def update_plan(info: strawberry.Info[Context], input: inputs.UpdatePlanInput) -> Any:
     from schema.types import Plan, UpdatePlanPayload
 
     try:
@@ -262,7 +267,7 @@ async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> A
     return UpdatePlanPayload(plan=Plan.from_domain(updated), user_errors=[])
 
 
-async def archive_plan(info: strawberry.Info, input: inputs.ArchivePlanInput) -> Any:
+async def archive_plan(info: strawberry.Info[Context], input: inputs.ArchivePlanInput) -> Any:
     from schema.types import ArchivePlanPayload, Plan
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -20,9 +20,12 @@ from resolvers.pagination import build_connection, encode_cursor, page_request
 from schema import inputs
 from schema.enums import SortDirection
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
 
 async def billable_metrics(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -50,7 +53,7 @@ async def billable_metrics(
 
 async def customer_usage(
     root: Any,
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     metric_code: str,
     start: Annotated[datetime, strawberry.argument(name="from")],
     end: Annotated[datetime, strawberry.argument(name="to")],
@@ -76,7 +79,7 @@ async def customer_usage(
 
 async def customer_usage_charge(
     root: Any,
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     price_id: strawberry.ID,
     start: Annotated[datetime, strawberry.argument(name="from")],
     end: Annotated[datetime, strawberry.argument(name="to")],
@@ -110,7 +113,7 @@ async def customer_usage_charge(
 
 
 async def create_billable_metric(
-    info: strawberry.Info, input: inputs.CreateBillableMetricInput
+    info: strawberry.Info[Context], input: inputs.CreateBillableMetricInput
 ) -> Any:
     from schema.types import BillableMetric, CreateBillableMetricPayload
 
@@ -148,7 +151,7 @@ def usage_batch_from_input(_type: type, value: Mapping[str, Any], _context: Any)
     ]
 
 
-async def record_usage(info: strawberry.Info, input: inputs.RecordUsageInput) -> Any:
+async def record_usage(info: strawberry.Info[Context], input: inputs.RecordUsageInput) -> Any:
     """`input` arrives as a list of UsageEventIn (see usage_batch_from_input)."""
     from schema.types import RecordUsagePayload, UsageEventError
 

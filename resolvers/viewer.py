@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
-async def viewer(info: strawberry.Info) -> Any:
+
+async def viewer(info: strawberry.Info[Context]) -> Any:
     from schema.types import Account, Viewer
 
     principal = info.context.principal
