@@ -14,6 +14,7 @@ from domain.money import InvalidAmount, Money
 from domain.plans import (
     BillingMode,
     Interval,
+    Plan,
     PlanChanges,
     PlanDraft,
     PriceDraft,
@@ -25,6 +26,7 @@ from domain.pricing import (
     Package,
     Percentage,
     PerUnit,
+    PriceBreakdown,
     PriceModel,
     Tier,
     VolumeTiers,
@@ -33,14 +35,32 @@ from domain.pricing import (
 from domain.pricing import (
     price_for as compute_price,
 )
+from domain.queries import SortDirection
 from domain.services import plans as services
-from resolvers.errors import bad_user_input, user_errors
-from resolvers.pagination import build_connection, encode_cursor, page_request
-from schema import inputs
-from schema.enums import SortDirection
+from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
 if TYPE_CHECKING:
     from resolvers.context import Context
+    from schema.money import MoneyInput
+    from schema.plans import (
+        ArchivePlanInput,
+        CreatePlanInput,
+        PlanFilter,
+        PlanOrder,
+        Price,
+        PriceInput,
+        UpdatePlanInput,
+    )
+else:
+    # The schema's types its arguments take, by name: the schema imports resolvers, not
+    # the reverse.
+    ArchivePlanInput = strawberry.LazyType("ArchivePlanInput", "schema.plans")
+    CreatePlanInput = strawberry.LazyType("CreatePlanInput", "schema.plans")
+    PlanFilter = strawberry.LazyType("PlanFilter", "schema.plans")
+    PlanOrder = strawberry.LazyType("PlanOrder", "schema.plans")
+    PriceInput = strawberry.LazyType("PriceInput", "schema.plans")
+    UpdatePlanInput = strawberry.LazyType("UpdatePlanInput", "schema.plans")
 
 
 async def plans(
@@ -49,11 +69,9 @@ async def plans(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    filter: inputs.PlanFilter | None = None,
-    order_by: inputs.PlanOrder | None = None,
-) -> Any:
-    from schema.types import Plan
-
+    filter: PlanFilter | None = None,
+    order_by: PlanOrder | None = None,
+) -> Page[Plan]:
     descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
     page = page_request(
         first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
@@ -64,49 +82,44 @@ async def plans(
     loader = info.context.loaders.plan_by_id
     for row in rows:
         loader.prime(row.id, row)
-    return build_connection(
+    return build_page(
         rows,
         page,
         cursor_of=lambda p: encode_cursor("created_at", p.created_at, p.id),
-        to_node=Plan.from_domain,
         count_total=lambda: reads.count_plans(archived),
     )
 
 
-async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Any:
-    from schema.types import Plan
-
+async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Plan | None:
     if prefix_of(str(id)) != "plan":
         return None
-    found = await info.context.loaders.plan_by_id.load(str(id))
-    return Plan.from_domain(found) if found else None
+    found: Plan | None = await info.context.loaders.plan_by_id.load(str(id))
+    return found
 
 
-async def price_for(root: Any, info: strawberry.Info[Context], quantity: Decimal) -> Any:
-    from schema.types import PriceBreakdown
-
+async def price_for(
+    root: Price, info: strawberry.Info[Context], quantity: Decimal
+) -> PriceBreakdown:
     whole = whole_units(BillingMode(root.billing_mode), root.price_model)
     try:
-        return PriceBreakdown.from_domain(
-            compute_price(root.price_model, quantity, whole_units=whole)
-        )
+        return compute_price(root.price_model, quantity, whole_units=whole)
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
 
 
 async def preview_price(
-    info: strawberry.Info[Context], price: inputs.PriceInput, quantity: Decimal
-) -> Any:
-    from schema.types import PriceBreakdown, PricePreview
-
+    info: strawberry.Info[Context],
+    price: PriceInput,
+    quantity: Decimal,
+) -> Outcome[PriceBreakdown]:
     try:
         model = price_model_from_input(price, ("price",))
         validate_price(model, ("price",))
         whole = whole_units(BillingMode(price.billing_mode), model)
         breakdown = compute_price(model, quantity, field=("quantity",), whole_units=whole)
     except DomainError as error:
-        return PricePreview(breakdown=None, user_errors=user_errors(error))
-    return PricePreview(breakdown=PriceBreakdown.from_domain(breakdown), user_errors=[])
+        return refused(error)
+    return done(breakdown)
 
 
 def _money(
@@ -127,7 +140,7 @@ def _required(errors: FieldErrors, value: Any, path: tuple[str, ...], model: str
     return value
 
 
-def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> PriceModel:
+def price_model_from_input(price: PriceInput, path: tuple[str, ...]) -> PriceModel:
     """The domain price model an input describes; fields its model needs are required."""
     errors = FieldErrors()
     currency = str(price.currency)
@@ -182,19 +195,17 @@ def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> P
     return model
 
 
-async def create_plan(info: strawberry.Info[Context], input: inputs.CreatePlanInput) -> Any:
-    from schema.types import CreatePlanPayload, Plan
-
+async def create_plan(info: strawberry.Info[Context], input: CreatePlanInput) -> Outcome[Plan]:
     try:
         draft = _plan_draft(input)
         created = await services.create_plan(info.context.uow(), draft)
     except DomainError as error:
-        return CreatePlanPayload(plan=None, user_errors=user_errors(error))
+        return refused(error)
     info.context.loaders.plan_by_id.prime(created.id, created)
-    return CreatePlanPayload(plan=Plan.from_domain(created), user_errors=[])
+    return done(created)
 
 
-def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
+def _plan_draft(input: CreatePlanInput) -> PlanDraft:
     errors = FieldErrors()
     prices = _price_drafts(errors, input.prices)
     minimums = _minimums(errors, input.minimum_commitments or ())
@@ -211,7 +222,7 @@ def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
     )
 
 
-def _price_drafts(errors: FieldErrors, prices: list[inputs.PriceInput]) -> tuple[PriceDraft, ...]:
+def _price_drafts(errors: FieldErrors, prices: list[PriceInput]) -> tuple[PriceDraft, ...]:
     drafts = []
     for index, price in enumerate(prices):
         try:
@@ -229,7 +240,7 @@ def _price_drafts(errors: FieldErrors, prices: list[inputs.PriceInput]) -> tuple
     return tuple(drafts)
 
 
-def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[Money, ...]:
+def _minimums(errors: FieldErrors, minimums: list[MoneyInput]) -> tuple[Money, ...]:
     found = []
     for index, minimum in enumerate(minimums):
         path = ("input", "minimumCommitments", str(index))
@@ -242,9 +253,7 @@ def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[M
     return tuple(found)
 
 
-async def update_plan(info: strawberry.Info[Context], input: inputs.UpdatePlanInput) -> Any:
-    from schema.types import Plan, UpdatePlanPayload
-
+async def update_plan(info: strawberry.Info[Context], input: UpdatePlanInput) -> Outcome[Plan]:
     try:
         errors = FieldErrors()
         changes = PlanChanges(
@@ -262,17 +271,15 @@ async def update_plan(info: strawberry.Info[Context], input: inputs.UpdatePlanIn
         errors.raise_if_any()
         updated = await services.update_plan(info.context.uow(), str(input.id), changes)
     except DomainError as error:
-        return UpdatePlanPayload(plan=None, user_errors=user_errors(error))
+        return refused(error)
     info.context.loaders.plan_by_id.clear(updated.id).prime(updated.id, updated)
-    return UpdatePlanPayload(plan=Plan.from_domain(updated), user_errors=[])
+    return done(updated)
 
 
-async def archive_plan(info: strawberry.Info[Context], input: inputs.ArchivePlanInput) -> Any:
-    from schema.types import ArchivePlanPayload, Plan
-
+async def archive_plan(info: strawberry.Info[Context], input: ArchivePlanInput) -> Outcome[Plan]:
     try:
         archived = await services.archive_plan(info.context.uow(), str(input.id))
     except DomainError as error:
-        return ArchivePlanPayload(plan=None, user_errors=user_errors(error))
+        return refused(error)
     info.context.loaders.plan_by_id.clear(archived.id).prime(archived.id, archived)
-    return ArchivePlanPayload(plan=Plan.from_domain(archived), user_errors=[])
+    return done(archived)

@@ -3,25 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from domain.errors import DomainError
 from domain.ids import prefix_of
-from domain.metrics import MetricDraft
-from domain.plans import BillingMode
+from domain.metrics import BillableMetric, MetricDraft
+from domain.plans import BillingMode, PlanPrice
+from domain.queries import SortDirection
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
-from domain.usage import UsageEventIn
-from resolvers.errors import bad_user_input, user_errors
-from resolvers.pagination import build_connection, encode_cursor, page_request
-from schema import inputs
-from schema.enums import SortDirection
+from domain.usage import UsageBatchResult, UsageEventIn
+from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.loaders import UsageCharge
+from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
 if TYPE_CHECKING:
     from resolvers.context import Context
+    from schema.customers import Customer
+    from schema.usage import (
+        BillableMetricFilter,
+        BillableMetricOrder,
+        CreateBillableMetricInput,
+        RecordUsageInput,
+    )
+else:
+    # The schema's types its arguments take, by name: the schema imports resolvers, not
+    # the reverse.
+    BillableMetricFilter = strawberry.LazyType("BillableMetricFilter", "schema.usage")
+    BillableMetricOrder = strawberry.LazyType("BillableMetricOrder", "schema.usage")
+    CreateBillableMetricInput = strawberry.LazyType("CreateBillableMetricInput", "schema.usage")
+    RecordUsageInput = strawberry.LazyType("RecordUsageInput", "schema.usage")
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredUsage:
+    """A customer's usage of a metric in [start, end)."""
+
+    metric: BillableMetric
+    quantity: Decimal
+    event_count: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargedUsage:
+    """What a customer's usage in [start, end) costs under a metered price."""
+
+    price: PlanPrice
+    charge: UsageCharge
+    start: datetime
+    end: datetime
 
 
 async def billable_metrics(
@@ -30,11 +67,9 @@ async def billable_metrics(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    filter: inputs.BillableMetricFilter | None = None,
-    order_by: inputs.BillableMetricOrder | None = None,
-) -> Any:
-    from schema.types import BillableMetric
-
+    filter: BillableMetricFilter | None = None,
+    order_by: BillableMetricOrder | None = None,
+) -> Page[BillableMetric]:
     descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
     page = page_request(
         first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
@@ -42,24 +77,21 @@ async def billable_metrics(
     codes = filter.codes if filter and filter.codes else None
     reads = info.context.reads
     rows = await reads.page_of_metrics(codes, descending, page)
-    return build_connection(
+    return build_page(
         rows,
         page,
         cursor_of=lambda m: encode_cursor("created_at", m.created_at, m.id),
-        to_node=BillableMetric.from_domain,
         count_total=lambda: reads.count_metrics(codes),
     )
 
 
 async def customer_usage(
-    root: Any,
+    root: Customer,
     info: strawberry.Info[Context],
     metric_code: str,
     start: Annotated[datetime, strawberry.argument(name="from")],
     end: Annotated[datetime, strawberry.argument(name="to")],
-) -> Any:
-    from schema.types import BillableMetric, Usage
-
+) -> MeasuredUsage | None:
     if end <= start:
         raise bad_user_input("`to` must be after `from`.")
     found = await info.context.loaders.usage_by_customer.load(
@@ -68,27 +100,19 @@ async def customer_usage(
     if found is None:
         return None
     metric, quantity, event_count = found
-    return Usage(
-        metric=BillableMetric.from_domain(metric),
-        quantity=quantity,
-        event_count=event_count,
-        start=start,
-        end=end,
-    )
+    return MeasuredUsage(metric, quantity, event_count, start, end)
 
 
 async def customer_usage_charge(
-    root: Any,
+    root: Customer,
     info: strawberry.Info[Context],
     price_id: strawberry.ID,
     start: Annotated[datetime, strawberry.argument(name="from")],
     end: Annotated[datetime, strawberry.argument(name="to")],
-) -> Any:
-    from schema.types import BillableMetric, Price, PriceBreakdown, UsageCharge
-
+) -> ChargedUsage | None:
     if end <= start:
         raise bad_user_input("`to` must be after `from`.")
-    price = None
+    price: PlanPrice | None = None
     if prefix_of(str(price_id)) == "price":
         price = await info.context.loaders.price_by_id.load(str(price_id))
     if price is None:
@@ -96,27 +120,20 @@ async def customer_usage_charge(
     if price.billing_mode is not BillingMode.METERED:
         raise bad_user_input("This price is licensed: its quantity is set, not metered.")
     try:
-        charge = await info.context.loaders.usage_charge.load((str(root.id), price, start, end))
+        charge: UsageCharge | None = await info.context.loaders.usage_charge.load(
+            (str(root.id), price, start, end)
+        )
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
     if charge is None:
         return None
-    return UsageCharge(
-        price=Price.from_domain(price),
-        metric=BillableMetric.from_domain(charge.metric),
-        quantity=charge.quantity,
-        event_count=charge.event_count,
-        breakdown=PriceBreakdown.from_domain(charge.breakdown),
-        start=start,
-        end=end,
-    )
+    return ChargedUsage(price, charge, start, end)
 
 
 async def create_billable_metric(
-    info: strawberry.Info[Context], input: inputs.CreateBillableMetricInput
-) -> Any:
-    from schema.types import BillableMetric, CreateBillableMetricPayload
-
+    info: strawberry.Info[Context],
+    input: CreateBillableMetricInput,
+) -> Outcome[BillableMetric]:
     draft = MetricDraft(
         code=input.code,
         name=input.name,
@@ -127,10 +144,8 @@ async def create_billable_metric(
     try:
         metric = await create_metric(info.context.uow(), draft)
     except DomainError as error:
-        return CreateBillableMetricPayload(billable_metric=None, user_errors=user_errors(error))
-    return CreateBillableMetricPayload(
-        billable_metric=BillableMetric.from_domain(metric), user_errors=[]
-    )
+        return refused(error)
+    return done(metric)
 
 
 def usage_batch_from_input(_type: type, value: Mapping[str, Any], _context: Any) -> Any:
@@ -151,28 +166,13 @@ def usage_batch_from_input(_type: type, value: Mapping[str, Any], _context: Any)
     ]
 
 
-async def record_usage(info: strawberry.Info[Context], input: inputs.RecordUsageInput) -> Any:
+async def record_usage(
+    info: strawberry.Info[Context], input: RecordUsageInput
+) -> Outcome[UsageBatchResult]:
     """`input` arrives as a list of UsageEventIn (see usage_batch_from_input)."""
-    from schema.types import RecordUsagePayload, UsageEventError
-
     events: list[UsageEventIn] = input  # type: ignore[assignment]
     try:
         result = await record(info.context.uow(), events, datetime.now(UTC))
     except DomainError as error:
-        return RecordUsagePayload(
-            accepted=0, duplicates=0, rejected=[], user_errors=user_errors(error)
-        )
-    return RecordUsagePayload(
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        rejected=[
-            UsageEventError(
-                index=r.index,
-                code=r.error.code,
-                field=list(r.error.field) if r.error.field else None,
-                message=r.error.message,
-            )
-            for r in result.rejected
-        ],
-        user_errors=[],
-    )
+        return refused(error)
+    return done(result)

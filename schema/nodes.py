@@ -1,0 +1,34 @@
+"""The `Node` interface: every object with a prefixed id, resolvable by `node(id:)`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import strawberry
+
+from domain.ids import PREFIXES, prefix_of
+
+
+@strawberry.interface(description="An object with a globally unique, prefixed, opaque id.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque id with a type prefix (`cus_…`, `evt_…`). Resolve it with `node`."
+    )
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def node_from_domain(found: _Identified | None) -> Any:
+    """The API type of a domain object that has a prefixed id, built by its `from_domain`:
+    the id's prefix names the type, and every type implementing Node is a subclass."""
+    if found is None:
+        return None
+    prefix = prefix_of(found.id)
+    type_name = PREFIXES[prefix] if prefix else None
+    for node_type in Node.__subclasses__():
+        if node_type.__strawberry_definition__.name == type_name:  # type: ignore[attr-defined]
+            return node_type.from_domain(found)  # type: ignore[attr-defined]
+    raise LookupError(f"no Node type builds {type(found).__name__}")
