@@ -10,10 +10,10 @@ from domain import customers as model
 from domain import queries
 from domain.errors import DomainError
 from domain.events import Event
-from domain.ids import prefix_of
 from domain.queries import CustomerSort, InvalidQuery, SortDirection, clean_filter_text
 from domain.services import customers as services
 from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
 if TYPE_CHECKING:
@@ -39,9 +39,7 @@ else:
 
 
 async def customer(info: strawberry.Info[Context], id: strawberry.ID) -> model.Customer | None:
-    if prefix_of(id) != "cus":
-        return None
-    found: model.Customer | None = await info.context.loaders.customer_by_id.load(str(id))
+    found: model.Customer | None = await load_by_id(info, "cus", str(id))
     return found
 
 
@@ -78,7 +76,7 @@ async def customers(
     )
     reads = info.context.reads
     rows = await reads.page_of_customers(where, sort, descending, page)
-    loader = info.context.loaders.customer_by_id
+    loader = info.context.loaders.by_id("cus")
     for row in rows:
         loader.prime(row.id, row)
     return build_page(
@@ -136,7 +134,7 @@ async def create_customer(
         created = await services.create_customer(info.context.uow(), draft)
     except DomainError as error:
         return refused(error)
-    info.context.loaders.customer_by_id.prime(created.id, created)
+    info.context.loaders.by_id("cus").prime(created.id, created)
     return done(created)
 
 
@@ -158,7 +156,7 @@ async def update_customer(
         updated = await services.update_customer(info.context.uow(), str(input.id), changes)
     except DomainError as error:
         return refused(error)
-    info.context.loaders.customer_by_id.clear(updated.id).prime(updated.id, updated)
+    info.context.loaders.by_id("cus").clear(updated.id).prime(updated.id, updated)
     return done(updated)
 
 
@@ -169,5 +167,5 @@ async def archive_customer(
         archived = await services.archive_customer(info.context.uow(), str(input.id))
     except DomainError as error:
         return refused(error)
-    info.context.loaders.customer_by_id.clear(archived.id).prime(archived.id, archived)
+    info.context.loaders.by_id("cus").clear(archived.id).prime(archived.id, archived)
     return done(archived)

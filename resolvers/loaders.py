@@ -6,6 +6,7 @@ requests or tenants.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,34 +15,27 @@ from aiodataloader import DataLoader
 
 from auth.principal import Principal
 from auth.scopes import readable_event_types
-from domain.accounts import Account
-from domain.customers import Customer
 from domain.errors import DomainError
 from domain.events import EVENT_TYPES, Event
+from domain.ids import KINDS
 from domain.metrics import BillableMetric
-from domain.plans import Plan, PlanPrice
+from domain.plans import PlanPrice
 from domain.ports import ReadModel
 from domain.pricing import MeteredUsage, Percentage, PriceBreakdown, price_usage
 
 RECENT_EVENTS_LIMIT = 5
 
 
-class CustomerByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
+class ByIdLoader(DataLoader):  # type: ignore[type-arg]
+    """Objects of one kind by id: one statement per batch, answers in key order with None
+    for an id not found."""
+
+    def __init__(self, by_ids: Callable[[list[str]], Awaitable[Sequence[object | None]]]) -> None:
         super().__init__()
-        self._reads = reads
+        self._by_ids = by_ids
 
-    async def batch_load_fn(self, ids: list[str]) -> list[Customer | None]:
-        return await self._reads.customers_by_ids(ids)
-
-
-class EventByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
-        super().__init__()
-        self._reads = reads
-
-    async def batch_load_fn(self, ids: list[str]) -> list[Event | None]:
-        return await self._reads.events_by_ids(ids)
+    async def batch_load_fn(self, ids: list[str]) -> list[object | None]:
+        return list(await self._by_ids(ids))
 
 
 class RecentEventsByObjectLoader(DataLoader):  # type: ignore[type-arg]
@@ -54,24 +48,6 @@ class RecentEventsByObjectLoader(DataLoader):  # type: ignore[type-arg]
         return await self._reads.recent_events_by_objects(
             object_ids, RECENT_EVENTS_LIMIT, self._types
         )
-
-
-class AccountByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
-        super().__init__()
-        self._reads = reads
-
-    async def batch_load_fn(self, ids: list[str]) -> list[Account | None]:
-        return await self._reads.accounts_by_ids(ids)
-
-
-class MetricByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
-        super().__init__()
-        self._reads = reads
-
-    async def batch_load_fn(self, ids: list[str]) -> list[BillableMetric | None]:
-        return await self._reads.metrics_by_ids(ids)
 
 
 UsageKey = tuple[str, str, datetime, datetime]  # customer id, metric code, from, to
@@ -159,34 +135,25 @@ class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
         return [charges.get(key) for key in keys]
 
 
-class PlanByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
-        super().__init__()
-        self._reads = reads
-
-    async def batch_load_fn(self, ids: list[str]) -> list[Plan | None]:
-        return await self._reads.plans_by_ids(ids)
-
-
-class PriceByIdLoader(DataLoader):  # type: ignore[type-arg]
-    def __init__(self, reads: ReadModel) -> None:
-        super().__init__()
-        self._reads = reads
-
-    async def batch_load_fn(self, ids: list[str]) -> list[PlanPrice | None]:
-        return await self._reads.prices_by_ids(ids)
-
-
 class Loaders:
     def __init__(self, reads: ReadModel, principal: Principal) -> None:
-        self.customer_by_id = CustomerByIdLoader(reads)
-        self.event_by_id = EventByIdLoader(reads)
-        self.account_by_id = AccountByIdLoader(reads)
-        self.metric_by_id = MetricByIdLoader(reads)
+        self._reads = reads
+        self._by_id: dict[str, ByIdLoader] = {}
+        self.account_by_id = ByIdLoader(reads.accounts_by_ids)
         self.usage_by_customer = UsageByCustomerLoader(reads)
         self.usage_charge = UsageChargeLoader(reads)
-        self.plan_by_id = PlanByIdLoader(reads)
-        self.price_by_id = PriceByIdLoader(reads)
         self.recent_events_by_object = RecentEventsByObjectLoader(
             reads, readable_event_types(EVENT_TYPES, principal.scopes)
         )
+
+    def by_id(self, prefix: str) -> ByIdLoader:
+        """The loader of the node kind with that id prefix (`cus`, `plan`...), made on
+        first use from the kind's reader in the node registry."""
+        loader = self._by_id.get(prefix)
+        if loader is None:
+            by_ids = KINDS[prefix].by_ids
+            if by_ids is None:
+                raise LookupError(f"{prefix!r} ids are not nodes")
+            reads = self._reads
+            loader = self._by_id[prefix] = ByIdLoader(lambda ids: by_ids(reads, ids))
+        return loader

@@ -9,7 +9,6 @@ import strawberry
 
 from domain.currency import is_known_currency
 from domain.errors import DomainError, ErrorCode, FieldErrors
-from domain.ids import prefix_of
 from domain.money import InvalidAmount, Money
 from domain.plans import (
     BillingMode,
@@ -38,6 +37,7 @@ from domain.pricing import (
 from domain.queries import SortDirection
 from domain.services import plans as services
 from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ async def plans(
     archived = filter.archived if filter else None
     reads = info.context.reads
     rows = await reads.page_of_plans(archived, descending, page)
-    loader = info.context.loaders.plan_by_id
+    loader = info.context.loaders.by_id("plan")
     for row in rows:
         loader.prime(row.id, row)
     return build_page(
@@ -91,9 +91,7 @@ async def plans(
 
 
 async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Plan | None:
-    if prefix_of(str(id)) != "plan":
-        return None
-    found: Plan | None = await info.context.loaders.plan_by_id.load(str(id))
+    found: Plan | None = await load_by_id(info, "plan", str(id))
     return found
 
 
@@ -201,7 +199,7 @@ async def create_plan(info: strawberry.Info[Context], input: CreatePlanInput) ->
         created = await services.create_plan(info.context.uow(), draft)
     except DomainError as error:
         return refused(error)
-    info.context.loaders.plan_by_id.prime(created.id, created)
+    info.context.loaders.by_id("plan").prime(created.id, created)
     return done(created)
 
 
@@ -272,7 +270,7 @@ async def update_plan(info: strawberry.Info[Context], input: UpdatePlanInput) ->
         updated = await services.update_plan(info.context.uow(), str(input.id), changes)
     except DomainError as error:
         return refused(error)
-    info.context.loaders.plan_by_id.clear(updated.id).prime(updated.id, updated)
+    info.context.loaders.by_id("plan").clear(updated.id).prime(updated.id, updated)
     return done(updated)
 
 
@@ -281,5 +279,5 @@ async def archive_plan(info: strawberry.Info[Context], input: ArchivePlanInput) 
         archived = await services.archive_plan(info.context.uow(), str(input.id))
     except DomainError as error:
         return refused(error)
-    info.context.loaders.plan_by_id.clear(archived.id).prime(archived.id, archived)
+    info.context.loaders.by_id("plan").clear(archived.id).prime(archived.id, archived)
     return done(archived)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from domain.errors import DomainError
-from domain.ids import prefix_of
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import BillingMode, PlanPrice
 from domain.queries import SortDirection
@@ -20,6 +19,7 @@ from domain.services.usage import record_usage as record
 from domain.usage import UsageBatchResult, UsageEventIn
 from resolvers.errors import Outcome, bad_user_input, done, refused
 from resolvers.loaders import UsageCharge
+from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
 if TYPE_CHECKING:
@@ -112,9 +112,7 @@ async def customer_usage_charge(
 ) -> ChargedUsage | None:
     if end <= start:
         raise bad_user_input("`to` must be after `from`.")
-    price: PlanPrice | None = None
-    if prefix_of(str(price_id)) == "price":
-        price = await info.context.loaders.price_by_id.load(str(price_id))
+    price: PlanPrice | None = await load_by_id(info, "price", str(price_id))
     if price is None:
         return None
     if price.billing_mode is not BillingMode.METERED:

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import strawberry
 
-from domain.ids import PREFIXES, prefix_of
+from domain.ids import kind_of
 
 
 @strawberry.interface(description="An object with a globally unique, prefixed, opaque id.")
@@ -23,11 +23,12 @@ class _Identified(Protocol):
 
 def node_from_domain(found: _Identified | None) -> Any:
     """The API type of a domain object that has a prefixed id, built by its `from_domain`:
-    the id's prefix names the type, and every type implementing Node is a subclass."""
+    the node registry names the type of the id's prefix, and every type implementing Node
+    is a subclass."""
     if found is None:
         return None
-    prefix = prefix_of(found.id)
-    type_name = PREFIXES[prefix] if prefix else None
+    kind = kind_of(found.id)
+    type_name = kind.type_name if kind else None
     for node_type in Node.__subclasses__():
         if node_type.__strawberry_definition__.name == type_name:  # type: ignore[attr-defined]
             return node_type.from_domain(found)  # type: ignore[attr-defined]
