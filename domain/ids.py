@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from domain.ports import ReadModel
+    from domain.ports import Reads
 
 _ALPHABET = string.digits + string.ascii_letters
 # 22 base62 characters carry 130 bits: as unguessable as a UUID4, shorter to paste.
@@ -31,7 +31,7 @@ class Kind:
     prefix: str
     type_name: str
     read_scope: str | None = None
-    by_ids: Callable[[ReadModel, Sequence[str]], Awaitable[Sequence[object | None]]] | None = None
+    by_ids: Callable[[Reads, Sequence[str]], Awaitable[Sequence[object | None]]] | None = None
 
 
 # The node registry: one line per kind (prefix, API type, read scope, reader).
@@ -40,11 +40,11 @@ KINDS: Final[dict[str, Kind]] = {
     for kind in (
         Kind("acct", "Account"),
         Kind("cli", "OAuthClient"),
-        Kind("cus", "Customer", "customers:read", lambda r, ids: r.customers_by_ids(ids)),
-        Kind("evt", "Event", None, lambda r, ids: r.events_by_ids(ids)),
-        Kind("bm", "BillableMetric", "catalog:read", lambda r, ids: r.metrics_by_ids(ids)),
-        Kind("plan", "Plan", "catalog:read", lambda r, ids: r.plans_by_ids(ids)),
-        Kind("price", "Price", "catalog:read", lambda r, ids: r.prices_by_ids(ids)),
+        Kind("cus", "Customer", "customers:read", lambda r, ids: r.customers.by_ids(ids)),
+        Kind("evt", "Event", None, lambda r, ids: r.events.by_ids(ids)),
+        Kind("bm", "BillableMetric", "catalog:read", lambda r, ids: r.metrics.by_ids(ids)),
+        Kind("plan", "Plan", "catalog:read", lambda r, ids: r.plans.by_ids(ids)),
+        Kind("price", "Price", "catalog:read", lambda r, ids: r.plans.prices_by_ids(ids)),
     )
 }
 

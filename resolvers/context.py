@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from auth.principal import Principal
-from domain.ports import ReadModel, UnitOfWork
+from domain.ports import Reads, UnitOfWork
 from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     principal: Principal
-    reads: ReadModel
+    reads: Reads
     new_unit_of_work: Callable[[], UnitOfWork]
     request: Request | None = None
     # Set when execution starts (after validation): only then is an idempotent response kept.

@@ -75,7 +75,7 @@ async def customers(
         archived=filter.archived if filter else None,
     )
     reads = info.context.reads
-    rows = await reads.page_of_customers(where, sort, descending, page)
+    rows = await reads.customers.page(where, sort, descending, page)
     loader = info.context.loaders.by_id("cus")
     for row in rows:
         loader.prime(row.id, row)
@@ -83,7 +83,7 @@ async def customers(
         rows,
         page,
         cursor_of=lambda c: encode_cursor(sort.value, getattr(c, sort.value), c.id),
-        count_total=lambda: reads.count_customers(where),
+        count_total=lambda: reads.customers.count(where),
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import strawberry
+from aiodataloader import DataLoader
 
 from auth.scopes import readable_event_types
 from domain import events as model
 from domain import queries
+from domain.ports import EventReads
 from domain.queries import SortDirection
 from resolvers.nodes import DomainNode, load_node
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
@@ -21,6 +23,21 @@ else:
     # the reverse.
     EventFilter = strawberry.LazyType("EventFilter", "schema.events")
     EventOrder = strawberry.LazyType("EventOrder", "schema.events")
+
+
+RECENT_EVENTS_LIMIT = 5
+
+
+class RecentEventsByObjectLoader(DataLoader):  # type: ignore[type-arg]
+    """The newest events about each object, of the types the caller may read."""
+
+    def __init__(self, events: EventReads, types: list[str]) -> None:
+        super().__init__()
+        self._events = events
+        self._types = types
+
+    async def batch_load_fn(self, object_ids: list[str]) -> list[list[model.Event]]:
+        return await self._events.recent_by_objects(object_ids, RECENT_EVENTS_LIMIT, self._types)
 
 
 async def events(
@@ -46,12 +63,12 @@ async def events(
         created_before=filter.created_before if filter else None,
     )
     reads = info.context.reads
-    rows = await reads.page_of_events(where, descending, page) if where.types else []
+    rows = await reads.events.page(where, descending, page) if where.types else []
     return build_page(
         rows,
         page,
         cursor_of=lambda e: encode_cursor("created_at", e.created_at, e.id),
-        count_total=(lambda: reads.count_events(where)) if where.types else _zero,
+        count_total=(lambda: reads.events.count(where)) if where.types else _zero,
     )
 
 

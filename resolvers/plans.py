@@ -78,7 +78,7 @@ async def plans(
     )
     archived = filter.archived if filter else None
     reads = info.context.reads
-    rows = await reads.page_of_plans(archived, descending, page)
+    rows = await reads.plans.page(archived, descending, page)
     loader = info.context.loaders.by_id("plan")
     for row in rows:
         loader.prime(row.id, row)
@@ -86,7 +86,7 @@ async def plans(
         rows,
         page,
         cursor_of=lambda p: encode_cursor("created_at", p.created_at, p.id),
-        count_total=lambda: reads.count_plans(archived),
+        count_total=lambda: reads.plans.count(archived),
     )
 
 

@@ -9,16 +9,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from aiodataloader import DataLoader
 
 from domain.errors import DomainError
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import BillingMode, PlanPrice
+from domain.ports import Reads
+from domain.pricing import MeteredUsage, Percentage, PriceBreakdown, price_usage
 from domain.queries import SortDirection
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
 from domain.usage import UsageBatchResult, UsageEventIn
 from resolvers.errors import Outcome, bad_user_input, done, refused
-from resolvers.loaders import UsageCharge
 from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
 
@@ -38,6 +40,91 @@ else:
     BillableMetricOrder = strawberry.LazyType("BillableMetricOrder", "schema.usage")
     CreateBillableMetricInput = strawberry.LazyType("CreateBillableMetricInput", "schema.usage")
     RecordUsageInput = strawberry.LazyType("RecordUsageInput", "schema.usage")
+
+
+UsageKey = tuple[str, str, datetime, datetime]  # customer id, metric code, from, to
+
+
+class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
+    """A customer's usage of a metric in a window; customers asking the same metric and
+    window share one statement (a dashboard's list asks the same of every row)."""
+
+    def __init__(self, reads: Reads) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(
+        self, keys: list[UsageKey]
+    ) -> list[tuple[BillableMetric, Decimal, int] | None]:
+        metrics = await self._reads.metrics.by_codes({code for _, code, _, _ in keys})
+        windows: dict[tuple[str, datetime, datetime], list[str]] = {}
+        for customer_id, code, start, end in keys:
+            windows.setdefault((code, start, end), []).append(customer_id)
+        found: dict[UsageKey, tuple[Decimal, int]] = {}
+        for (code, start, end), customer_ids in windows.items():
+            if code in metrics:
+                usage = await self._reads.usage.by_customers(
+                    customer_ids, metrics[code], start, end
+                )
+                for customer_id, measured in usage.items():
+                    found[(customer_id, code, start, end)] = measured
+        answers: list[tuple[BillableMetric, Decimal, int] | None] = []
+        for key in keys:
+            metric = metrics.get(key[1])
+            quantity, count = found.get(key, (Decimal(0), 0))
+            answers.append(None if metric is None else (metric, quantity, count))
+        return answers
+
+
+ChargeKey = tuple[str, PlanPrice, datetime, datetime]  # customer id, metered price, from, to
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCharge:
+    metric: BillableMetric
+    quantity: Decimal
+    event_count: int
+    breakdown: PriceBreakdown
+
+
+class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
+    """What a customer's usage in a window costs under a metered price. Customers asking
+    the same metric and window share the statements (two when a price charges per
+    transaction), so a dashboard's list costs the same for 5 rows and 50."""
+
+    def __init__(self, reads: Reads) -> None:
+        super().__init__()
+        self._reads = reads
+
+    async def batch_load_fn(self, keys: list[ChargeKey]) -> list[UsageCharge | DomainError | None]:
+        metrics = await self._reads.metrics.by_codes({p.metric_code or "" for _, p, _, _ in keys})
+        windows: dict[tuple[str, datetime, datetime], list[ChargeKey]] = {}
+        for key in keys:
+            _, price, start, end = key
+            if price.metric_code in metrics:
+                windows.setdefault((price.metric_code, start, end), []).append(key)
+        charges: dict[ChargeKey, UsageCharge | DomainError] = {}
+        for (code, start, end), asking in windows.items():
+            metric = metrics[code]
+            customer_ids = sorted({customer_id for customer_id, _, _, _ in asking})
+            quantities = await self._reads.usage.by_customers(customer_ids, metric, start, end)
+            value_counts = (
+                await self._reads.usage.value_counts_by_customers(customer_ids, metric, start, end)
+                if any(isinstance(price.model, Percentage) for _, price, _, _ in asking)
+                else {}
+            )
+            for key in asking:
+                customer_id, price = key[0], key[1]
+                quantity, count = quantities.get(customer_id, (Decimal(0), 0))
+                usage = MeteredUsage(quantity, tuple(value_counts.get(customer_id, ())))
+                try:
+                    breakdown = price_usage(price.model, usage)
+                except DomainError as error:
+                    # this customer's field fails alone, not the whole list's
+                    charges[key] = error
+                    continue
+                charges[key] = UsageCharge(metric, quantity, count, breakdown)
+        return [charges.get(key) for key in keys]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +163,12 @@ async def billable_metrics(
     )
     codes = filter.codes if filter and filter.codes else None
     reads = info.context.reads
-    rows = await reads.page_of_metrics(codes, descending, page)
+    rows = await reads.metrics.page(codes, descending, page)
     return build_page(
         rows,
         page,
         cursor_of=lambda m: encode_cursor("created_at", m.created_at, m.id),
-        count_total=lambda: reads.count_metrics(codes),
+        count_total=lambda: reads.metrics.count(codes),
     )
 
 
