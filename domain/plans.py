@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
@@ -19,14 +20,16 @@ from domain.errors import ErrorCode, FieldErrors
 from domain.metrics import Aggregation
 from domain.money import Money
 from domain.pricing import (
+    MODEL_KINDS as MODEL_KINDS,  # re-exported: plans' readers name a price's model by it
+)
+from domain.pricing import (
     FlatFee,
-    GraduatedTiers,
-    Package,
     Percentage,
-    PerUnit,
+    PriceBreakdown,
     PriceModel,
-    VolumeTiers,
     price_errors,
+    price_for,
+    validate_price,
 )
 
 CODE_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -35,17 +38,6 @@ DESCRIPTION_MAX_LENGTH: Final = 2000
 PRICES_MAX: Final = 20
 TRIAL_DAYS_MAX: Final = 730
 INTERVAL_COUNT_MAX: Final = 36
-
-
-# The name of each price model in the API and in storage.
-MODEL_KINDS: Final[dict[type, str]] = {
-    FlatFee: "FLAT_FEE",
-    PerUnit: "PER_UNIT",
-    GraduatedTiers: "GRADUATED",
-    VolumeTiers: "VOLUME",
-    Package: "PACKAGE",
-    Percentage: "PERCENTAGE",
-}
 
 
 class Interval(str, Enum):
@@ -67,6 +59,29 @@ def whole_units(billing_mode: BillingMode, model: PriceModel) -> bool:
     """Whether a price's quantity must be whole: a licensed quantity counts seats or units;
     a percentage's quantity is a transaction amount, never whole."""
     return billing_mode is BillingMode.LICENSED and not isinstance(model, Percentage)
+
+
+def price_quantity(
+    model: PriceModel,
+    billing_mode: BillingMode,
+    quantity: Decimal,
+    field: tuple[str, ...] = ("quantity",),
+) -> PriceBreakdown:
+    """What a quantity costs under a price billed this way: a licensed quantity must be
+    whole (`whole_units`), a metered one may be fractional."""
+    return price_for(model, quantity, whole_units=whole_units(billing_mode, model), field=field)
+
+
+def preview_breakdown(
+    model: PriceModel,
+    billing_mode: BillingMode,
+    quantity: Decimal,
+    field: tuple[str, ...] = ("price",),
+) -> PriceBreakdown:
+    """What a quantity would cost under a price not created yet: everything wrong with the
+    model is refused at paths under `field`, then the quantity as `price_quantity` does."""
+    validate_price(model, field)
+    return price_quantity(model, billing_mode, quantity)
 
 
 @dataclass(frozen=True, slots=True)

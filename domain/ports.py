@@ -78,6 +78,15 @@ class EventRepository(Protocol):
     async def add(self, event_type: str, object_id: str, data: dict[str, Any]) -> Event: ...
 
 
+class Clock(Protocol):
+    """The current time, as the services see it: the system's in production, a fixed one in
+    tests."""
+
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change for one tenant: leaving without `commit()` undoes everything."""
 

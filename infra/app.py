@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from graphql import specified_rules
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.exceptions import HTTPException
@@ -17,15 +18,18 @@ from starlette.routing import Route
 
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
+from domain.ports import Clock
+from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.oauth import TokenEndpoint
+from infra.planned import Planner
 from infra.request_tasks import install_task_tracking
 from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
-from schema.schema import build_schema
+from schema.schema import LIMIT_RULES, build_schema
 
 
 class _StateBackend(AuthenticationBackend):
@@ -91,7 +95,7 @@ def app_from_environment() -> Starlette:
     return create_app(settings, settings.database_url)
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(
@@ -117,12 +121,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.keys = keys
         app.state.issuer = issuer
         app.state.auth_backend = BearerTokenBackend(verifier, frozenset({"/graphql"}))
+        planner = None
+        if settings.planned_reads:
+            planner = Planner(schema._schema, engine.dialect, [*specified_rules, *LIMIT_RULES])
         app.state.graphql = GraphQLEndpoint(
             schema,
             engine,
             graphiql=settings.graphiql_enabled,
             production=settings.is_production,
             statement_timeout=settings.statement_timeout,
+            planner=planner,
+            clock=clock,
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)

@@ -6,7 +6,7 @@ Built through the same services the API calls, so the data is what users could c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from domain.customers import (
 from domain.metrics import Aggregation, MetricDraft
 from domain.money import Money
 from domain.plans import BillingMode, Interval, PlanDraft, PriceDraft
+from domain.ports import Clock
 from domain.pricing import (
     FlatFee,
     GraduatedTiers,
@@ -37,7 +38,7 @@ from domain.services.metrics import create_billable_metric
 from domain.services.plans import create_plan
 from domain.services.usage import record_usage
 from domain.usage import UsageEventIn
-from infra.db import tenant_transaction
+from infra.clock import SYSTEM_CLOCK
 from infra.repositories.accounts import ensure_account
 from infra.tables import accounts, customers
 from infra.uow import SqlUnitOfWork
@@ -188,31 +189,37 @@ DEMO_PLANS = [
 ]
 
 
-async def seed_demo(engine: AsyncEngine) -> bool:
-    """Creates the demo account's data unless it is there already; True if it seeded."""
+async def seed_demo(engine: AsyncEngine, clock: Clock = SYSTEM_CLOCK) -> bool:
+    """Creates the demo account's data unless it is there already; True if it seeded.
+
+    Each step is a service call whose unit of work owns its transaction, as all work outside
+    a request does: a seed cut short keeps the steps it finished, and a later seed, finding
+    customers, adds nothing.
+    """
     async with engine.begin() as conn:
         await ensure_account(conn, DEMO_TENANT, "Demo Merchant")
-    async with tenant_transaction(engine, DEMO_TENANT) as db:
-        if (await db.execute(select(customers.c.id).limit(1))).first() is not None:
-            return False
-        created = [await create_customer(SqlUnitOfWork(db), draft) for draft in DEMO_CUSTOMERS]
-        await update_customer(
-            SqlUnitOfWork(db), created[0].id, CustomerChanges(metadata={"plan_hint": "growth"})
-        )
-        await archive_customer(SqlUnitOfWork(db), created[-1].id)
-        for metric in DEMO_METRICS:
-            await create_billable_metric(SqlUnitOfWork(db), metric)
-        for plan in DEMO_PLANS:
-            await create_plan(SqlUnitOfWork(db), plan)
-        await record_usage(SqlUnitOfWork(db), _demo_usage(created[:3]), datetime.now(UTC))
+    uow = SqlUnitOfWork.owning(engine, DEMO_TENANT)
+    async with uow:
+        present = (await uow.connection.execute(select(customers.c.id).limit(1))).first()
+    if present is not None:
+        return False
+    now = clock.now()
+    created = [await create_customer(uow, draft) for draft in DEMO_CUSTOMERS]
+    await update_customer(uow, created[0].id, CustomerChanges(metadata={"plan_hint": "growth"}))
+    await archive_customer(uow, created[-1].id)
+    for metric in DEMO_METRICS:
+        await create_billable_metric(uow, metric)
+    for plan in DEMO_PLANS:
+        await create_plan(uow, plan)
+    await record_usage(uow, _demo_usage(created[:3], now), now)
     return True
 
 
-def _demo_usage(customers_with_usage: list[Customer]) -> list[UsageEventIn]:
+def _demo_usage(customers_with_usage: list[Customer], now: datetime) -> list[UsageEventIn]:
     """A week of API calls, storage and card payments for a few customers, spread over the
-    days. The payments show the percentage price's per-transaction minimum and maximum."""
-    now = datetime.now(UTC)
-    events = []
+    days before `now`. The payments show the percentage price's per-transaction minimum and
+    maximum."""
+    events: list[UsageEventIn] = []
     for c, customer in enumerate(customers_with_usage):
         for day in range(7):
             for n in range(5 + 3 * c):

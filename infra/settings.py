@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds any one SQL statement of a request may run.",
     )
+    planned_reads: bool = Field(
+        default=True,
+        description="Answer the queries dashboards send all day from compiled plans.",
+    )
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

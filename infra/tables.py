@@ -1,5 +1,10 @@
 """SQLAlchemy Core tables: the shape the migrations create, used to build statements.
 
+Columns (type, nullability, default) and primary keys are stated here exactly as the
+migrations create them; tests/integration/test_migrations.py compares them with a migrated
+database. Indexes, unique, check and foreign-key constraints, row-level security and grants
+are the migrations' alone.
+
 `tenant_id` leads every tenant-owned primary key, unique constraint and index, which keeps
 the path to a distributed PostgreSQL (distributed by tenant) open.
 """
@@ -7,21 +12,27 @@ the path to a distributed PostgreSQL (distributed by tenant) open.
 from __future__ import annotations
 
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Column,
+    Computed,
     DateTime,
     Integer,
     LargeBinary,
     MetaData,
     Numeric,
-    String,
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
+
+# The time the row was written, not the transaction's start (now()): rows one transaction
+# creates keep distinct creation times, in the order they were created.
+_CLOCK = text("clock_timestamp()")
 
 accounts = Table(
     "accounts",
@@ -61,15 +72,19 @@ customers = Table(
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("email", Text),
-    Column("currency", String(3), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
     Column("external_id", Text),
     Column("address", JSONB(none_as_null=True)),
-    Column("tax_ids", JSONB, nullable=False),
-    Column("metadata", JSONB, nullable=False),
+    Column("tax_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("balance", BigInteger, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("archived_at", DateTime(timezone=True)),
+    # Lower-cased copies that filters compare with leakproof operators (migration 0005).
+    Column("email_normalized", Text, Computed("lower(email)", persisted=True)),
+    Column("name_normalized", Text, Computed("lower(name)", persisted=True)),
+    Column("external_id_normalized", Text, Computed("lower(external_id)", persisted=True)),
 )
 
 idempotency_keys = Table(
@@ -92,7 +107,7 @@ events = Table(
     Column("type", Text, nullable=False),
     Column("object_id", Text, nullable=False),
     Column("data", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
 )
 
 billable_metrics = Table(
@@ -104,8 +119,8 @@ billable_metrics = Table(
     Column("name", Text, nullable=False),
     Column("aggregation", Text, nullable=False),
     Column("property", Text),
-    Column("filters", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("filters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("archived_at", DateTime(timezone=True)),
 )
 
@@ -119,7 +134,7 @@ usage_events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("properties", JSONB, nullable=False),
     Column("value", Numeric(38, 12)),
-    Column("position", Integer, nullable=False),
+    Column("position", Integer, nullable=False, server_default="0"),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -134,9 +149,18 @@ plans = Table(
     Column("interval", Text, nullable=False),
     Column("interval_count", Integer, nullable=False),
     Column("trial_days", Integer, nullable=False),
-    Column("minimum_commitments", JSONB, nullable=False),
+    Column("minimum_commitments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("prices", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("archived_at", DateTime(timezone=True)),
+)
+
+# Which plan holds a price: kept by a trigger on plans (migration 0005).
+plan_prices = Table(
+    "plan_prices",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("plan_id", Text, nullable=False),
 )

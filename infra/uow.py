@@ -1,16 +1,30 @@
-"""The SQL unit of work: a savepoint inside the request's tenant transaction.
+"""The SQL units of work: the repositories of one tenant transaction, and where it ends.
 
-The request (or CLI command) owns the transaction; each service call is a savepoint in
-it, so a service that raises leaves nothing behind while earlier work of the same
-request (an idempotency record, a previous mutation) stays intact.
+In a request the request owns the transaction (row-level security, byte-exact idempotent
+replay); each service call is a savepoint in it (`SqlUnitOfWork(db)`), so a service that
+raises leaves nothing behind while earlier work of the same request (an idempotency record,
+a previous mutation) stays intact.
+
+Outside requests (workers, the CLI) nothing else owns a transaction: the unit of work opens
+its own (`SqlUnitOfWork.owning(engine, tenant_id)`) and commits it, or rolls it back.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
-from infra.db import TenantConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.ports import (
+    CustomerRepository,
+    EventRepository,
+    MetricRepository,
+    PlanRepository,
+    UsageRepository,
+)
+from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
 from infra.repositories.metrics import SqlMetricRepository
@@ -18,17 +32,43 @@ from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.usage import SqlUsageRepository
 
 
-class SqlUnitOfWork:
-    def __init__(self, db: TenantConnection) -> None:
-        self._db = db
-        self.tenant_id = db.tenant_id
+class _Repositories:
+    """The repositories over one tenant connection, typed as the ports the services use."""
+
+    tenant_id: str
+    customers: CustomerRepository
+    events: EventRepository
+    metrics: MetricRepository
+    usage: UsageRepository
+    plans: PlanRepository
+
+    def _bind(self, db: TenantConnection) -> None:
         self.customers = SqlCustomerRepository(db)
         self.events = SqlEventRepository(db)
         self.metrics = SqlMetricRepository(db)
         self.usage = SqlUsageRepository(db)
         self.plans = SqlPlanRepository(db)
+
+
+class SqlUnitOfWork(_Repositories):
+    """A savepoint inside a tenant transaction that its caller owns (a request's)."""
+
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+        self.tenant_id = db.tenant_id
+        self._bind(db)
         self._savepoint: Any = None
         self._committed = False
+
+    @staticmethod
+    def owning(
+        engine: AsyncEngine,
+        tenant_id: str,
+        *,
+        statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+    ) -> OwningUnitOfWork:
+        """A unit of work that opens and ends a tenant transaction of its own."""
+        return OwningUnitOfWork(engine, tenant_id, statement_timeout=statement_timeout)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._savepoint = await self._db.begin_savepoint()
@@ -47,3 +87,67 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         await self._db.end_savepoint(self._savepoint, commit=True)
         self._committed = True
+
+
+class _NotCommitted(Exception):
+    """Ends a transaction that was left without `commit()` and without an error."""
+
+
+class OwningUnitOfWork(_Repositories):
+    """A unit of work that owns its tenant transaction, for work outside requests.
+
+    Each `async with` opens a tenant transaction (`infra.db.tenant_transaction`: row-level
+    security shows only `tenant_id`'s rows, a statement timeout applies); `commit()` commits
+    it there and then; leaving the block without `commit()`, by an error or not, rolls it
+    back. The transaction's guarantees are tenant_transaction's own: no statement is in
+    flight when it ends, and a connection in doubt is closed rather than pooled.
+
+    The same unit of work may be given to one service after another: each call is a
+    transaction of its own. It is not re-entrant: one transaction at a time.
+    """
+
+    def __init__(self, engine: AsyncEngine, tenant_id: str, *, statement_timeout: float) -> None:
+        self.tenant_id = tenant_id
+        self._engine = engine
+        self._statement_timeout = statement_timeout
+        self._transaction: AbstractAsyncContextManager[TenantConnection] | None = None
+        self._db: TenantConnection | None = None
+
+    @property
+    def connection(self) -> TenantConnection:
+        """The open transaction's connection, for statements no repository holds."""
+        if self._db is None or self._transaction is None:
+            raise RuntimeError("the unit of work has no open transaction")
+        return self._db
+
+    async def __aenter__(self) -> OwningUnitOfWork:
+        if self._transaction is not None:
+            raise RuntimeError("the unit of work already has an open transaction")
+        transaction = tenant_transaction(
+            self._engine, self.tenant_id, statement_timeout=self._statement_timeout
+        )
+        db = await transaction.__aenter__()
+        self._transaction, self._db = transaction, db
+        self._bind(db)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:  # committed
+            return
+        if exc is None:
+            exc_type, exc = _NotCommitted, _NotCommitted()
+        # tenant_transaction rolls back on the error it is handed, and hands it back; the
+        # block's own error then goes on from here.
+        await transaction.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            raise RuntimeError("the unit of work has no open transaction")
+        await transaction.__aexit__(None, None, None)

@@ -1,4 +1,4 @@
-"""The typed request context: who calls, what it may read and change, and its loaders.
+"""The typed request context: who calls, what it may read and change, its loaders, the time.
 
 Built per request by the GraphQL endpoint (`infra/http/graphql.py`); every resolver takes
 `info: strawberry.Info[Context]`. Loaders live here, never at module level, so nothing is
@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from auth.principal import Principal
-from domain.ports import Reads, UnitOfWork
+from domain.ports import Clock, Reads, UnitOfWork
 from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ class Context:
     principal: Principal
     reads: Reads
     new_unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock
     request: Request | None = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from domain.currency import is_known_currency
-from domain.errors import DomainError, ErrorCode, FieldErrors
-from domain.money import InvalidAmount, Money
+from domain.errors import DomainError, FieldErrors
+from domain.money import Money
 from domain.plans import (
     BillingMode,
     Interval,
@@ -17,22 +16,16 @@ from domain.plans import (
     PlanChanges,
     PlanDraft,
     PriceDraft,
-    whole_units,
+    preview_breakdown,
+    price_quantity,
 )
 from domain.pricing import (
-    FlatFee,
-    GraduatedTiers,
-    Package,
-    Percentage,
-    PerUnit,
     PriceBreakdown,
     PriceModel,
-    Tier,
-    VolumeTiers,
-    validate_price,
-)
-from domain.pricing import (
-    price_for as compute_price,
+    PriceTerms,
+    TierTerms,
+    money_from_terms,
+    price_model_from_terms,
 )
 from domain.queries import SortDirection
 from domain.services import plans as services
@@ -98,9 +91,8 @@ async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Plan | None
 async def price_for(
     root: Price, info: strawberry.Info[Context], quantity: Decimal
 ) -> PriceBreakdown:
-    whole = whole_units(BillingMode(root.billing_mode), root.price_model)
     try:
-        return compute_price(root.price_model, quantity, whole_units=whole)
+        return price_quantity(root.price_model, BillingMode(root.billing_mode), quantity)
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
 
@@ -112,85 +104,30 @@ async def preview_price(
 ) -> Outcome[PriceBreakdown]:
     try:
         model = price_model_from_input(price, ("price",))
-        validate_price(model, ("price",))
-        whole = whole_units(BillingMode(price.billing_mode), model)
-        breakdown = compute_price(model, quantity, field=("quantity",), whole_units=whole)
+        breakdown = preview_breakdown(model, BillingMode(price.billing_mode), quantity, ("price",))
     except DomainError as error:
         return refused(error)
     return done(breakdown)
 
 
-def _money(
-    errors: FieldErrors, amount: Decimal | None, currency: str, path: tuple[str, ...]
-) -> Money | None:
-    if amount is None:
-        return None
-    try:
-        return Money.from_decimal(amount, currency)
-    except (InvalidAmount, ValueError) as exc:
-        errors.add(ErrorCode.INVALID, path, str(exc))
-        return None
-
-
-def _required(errors: FieldErrors, value: Any, path: tuple[str, ...], model: str) -> Any:
-    if value is None:
-        errors.add(ErrorCode.REQUIRED, path, f"A {model} price needs {path[-1]}.")
-    return value
-
-
 def price_model_from_input(price: PriceInput, path: tuple[str, ...]) -> PriceModel:
     """The domain price model an input describes; fields its model needs are required."""
-    errors = FieldErrors()
-    currency = str(price.currency)
-    kind = price.model.value
-    model: PriceModel | None = None
-    if not is_known_currency(currency):
-        errors.add(ErrorCode.UNKNOWN_CURRENCY, (*path, "currency"), "Not an ISO 4217 code.")
-        errors.raise_if_any()
-    if kind == "FLAT_FEE":
-        amount = _money(
-            errors,
-            _required(errors, price.amount, (*path, "amount"), kind),
-            currency,
-            (*path, "amount"),
-        )
-        model = FlatFee(amount) if amount else None
-    elif kind == "PER_UNIT":
-        unit = _required(errors, price.unit_amount, (*path, "unitAmount"), kind)
-        model = PerUnit(unit, currency) if unit is not None else None
-    elif kind in ("GRADUATED", "VOLUME"):
-        given = _required(errors, price.tiers, (*path, "tiers"), kind)
-        tiers = tuple(
-            Tier(
-                up_to=tier.up_to,
-                unit_amount=tier.unit_amount,
-                flat_amount=_money(
-                    errors, tier.flat_amount, currency, (*path, "tiers", str(i), "flatAmount")
-                ),
-            )
-            for i, tier in enumerate(given or ())
-        )
-        model = (GraduatedTiers if kind == "GRADUATED" else VolumeTiers)(tiers, currency)
-    elif kind == "PACKAGE":
-        amount = _required(errors, price.package_amount, (*path, "packageAmount"), kind)
-        size = _required(errors, price.package_size, (*path, "packageSize"), kind)
-        model = Package(amount, size, currency) if amount is not None and size is not None else None
-    elif kind == "PERCENTAGE":
-        rate = _required(errors, price.rate, (*path, "rate"), kind)
-        model = (
-            Percentage(
-                rate,
-                currency,
-                _money(errors, price.fixed_amount, currency, (*path, "fixedAmount")),
-                _money(errors, price.min_amount, currency, (*path, "minAmount")),
-                _money(errors, price.max_amount, currency, (*path, "maxAmount")),
-            )
-            if rate is not None
-            else None
-        )
-    errors.raise_if_any()
-    assert model is not None
-    return model
+    terms = PriceTerms(
+        model=price.model.value,
+        currency=str(price.currency),
+        amount=price.amount,
+        unit_amount=price.unit_amount,
+        tiers=None
+        if price.tiers is None
+        else [TierTerms(tier.up_to, tier.unit_amount, tier.flat_amount) for tier in price.tiers],
+        package_amount=price.package_amount,
+        package_size=price.package_size,
+        rate=price.rate,
+        fixed_amount=price.fixed_amount,
+        min_amount=price.min_amount,
+        max_amount=price.max_amount,
+    )
+    return price_model_from_terms(terms, path)
 
 
 async def create_plan(info: strawberry.Info[Context], input: CreatePlanInput) -> Outcome[Plan]:
@@ -242,12 +179,10 @@ def _minimums(errors: FieldErrors, minimums: list[MoneyInput]) -> tuple[Money, .
     found = []
     for index, minimum in enumerate(minimums):
         path = ("input", "minimumCommitments", str(index))
-        if not is_known_currency(str(minimum.currency)):
-            errors.add(ErrorCode.UNKNOWN_CURRENCY, (*path, "currency"), "Not an ISO 4217 code.")
-            continue
-        money = _money(errors, minimum.amount, str(minimum.currency), (*path, "amount"))
-        if money is not None:
-            found.append(money)
+        try:
+            found.append(money_from_terms(minimum.amount, str(minimum.currency), path))
+        except DomainError as error:
+            errors.errors.extend(error.errors)
     return tuple(found)
 
 

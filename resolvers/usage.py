@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,13 +13,14 @@ from aiodataloader import DataLoader
 
 from domain.errors import DomainError
 from domain.metrics import BillableMetric, MetricDraft
-from domain.plans import BillingMode, PlanPrice
+from domain.plans import PlanPrice
 from domain.ports import Reads
-from domain.pricing import MeteredUsage, Percentage, PriceBreakdown, price_usage
+from domain.pricing import charges_each_transaction
 from domain.queries import SortDirection
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
 from domain.usage import UsageBatchResult, UsageEventIn
+from domain.usage_charges import UsageCharge, charge_usage, check_metered
 from resolvers.errors import Outcome, bad_user_input, done, refused
 from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
@@ -79,14 +80,6 @@ class UsageByCustomerLoader(DataLoader):  # type: ignore[type-arg]
 ChargeKey = tuple[str, PlanPrice, datetime, datetime]  # customer id, metered price, from, to
 
 
-@dataclass(frozen=True, slots=True)
-class UsageCharge:
-    metric: BillableMetric
-    quantity: Decimal
-    event_count: int
-    breakdown: PriceBreakdown
-
-
 class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
     """What a customer's usage in a window costs under a metered price. Customers asking
     the same metric and window share the statements (two when a price charges per
@@ -110,20 +103,19 @@ class UsageChargeLoader(DataLoader):  # type: ignore[type-arg]
             quantities = await self._reads.usage.by_customers(customer_ids, metric, start, end)
             value_counts = (
                 await self._reads.usage.value_counts_by_customers(customer_ids, metric, start, end)
-                if any(isinstance(price.model, Percentage) for _, price, _, _ in asking)
+                if any(charges_each_transaction(price.model) for _, price, _, _ in asking)
                 else {}
             )
             for key in asking:
                 customer_id, price = key[0], key[1]
                 quantity, count = quantities.get(customer_id, (Decimal(0), 0))
-                usage = MeteredUsage(quantity, tuple(value_counts.get(customer_id, ())))
                 try:
-                    breakdown = price_usage(price.model, usage)
+                    charges[key] = charge_usage(
+                        price, metric, quantity, count, value_counts.get(customer_id, ())
+                    )
                 except DomainError as error:
                     # this customer's field fails alone, not the whole list's
                     charges[key] = error
-                    continue
-                charges[key] = UsageCharge(metric, quantity, count, breakdown)
         return [charges.get(key) for key in keys]
 
 
@@ -202,9 +194,8 @@ async def customer_usage_charge(
     price: PlanPrice | None = await load_by_id(info, "price", str(price_id))
     if price is None:
         return None
-    if price.billing_mode is not BillingMode.METERED:
-        raise bad_user_input("This price is licensed: its quantity is set, not metered.")
     try:
+        check_metered(price)
         charge: UsageCharge | None = await info.context.loaders.usage_charge.load(
             (str(root.id), price, start, end)
         )
@@ -257,7 +248,7 @@ async def record_usage(
     """`input` arrives as a list of UsageEventIn (see usage_batch_from_input)."""
     events: list[UsageEventIn] = input  # type: ignore[assignment]
     try:
-        result = await record(info.context.uow(), events, datetime.now(UTC))
+        result = await record(info.context.uow(), events, info.context.clock.now())
     except DomainError as error:
         return refused(error)
     return done(result)

@@ -162,7 +162,7 @@ class Mutation:
 
 # Validation rules built once: a rule class made per request would defeat ValidationCache,
 # whose key includes the rules, and every request would be validated afresh.
-_LIMIT_RULES = [
+LIMIT_RULES = [
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
@@ -172,7 +172,7 @@ class DocumentLimits(AddValidationRules):
     """Depth and alias limits (aliases counted through fragment spreads too)."""
 
     def __init__(self) -> None:
-        super().__init__(_LIMIT_RULES)
+        super().__init__(LIMIT_RULES)
 
 
 class ExecutionStarted(SchemaExtension):

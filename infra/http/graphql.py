@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 from graphql import DocumentNode, GraphQLError, OperationType, parse, print_ast
 from graphql.language import OperationDefinitionNode
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
@@ -22,11 +23,15 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
+from auth.principal import Principal
+from domain.ports import Clock
 from infra import idempotency, jsoncodec
-from infra.db import STATEMENT_TIMEOUT_SECONDS, tenant_transaction
+from infra.clock import SYSTEM_CLOCK
+from infra.db import STATEMENT_TIMEOUT_SECONDS, read_transaction, tenant_transaction
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
+from infra.planned import NotPlannable, Planner
 from infra.reads import SqlReads
 from infra.repositories.accounts import account_exists
 from infra.request_tasks import settled_tasks
@@ -40,6 +45,9 @@ _QUERIES_AND_MUTATIONS = frozenset(
     {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}
 )
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
+PLANNED_ANSWERS = Counter(
+    "ledgerline_graphql_planned_answers_total", "Queries answered from compiled plans"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +78,13 @@ class GraphQLEndpoint:
         graphiql: bool,
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+        planner: Planner | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.schema = schema
+        self.clock = clock
         self.engine = engine
+        self.planner = planner
         self.statement_timeout = statement_timeout
         self.graphiql = graphiql
         self.production = production
@@ -128,6 +140,9 @@ class GraphQLEndpoint:
         key = request.headers.get("idempotency-key")
         if operation is not OperationType.MUTATION:
             key = None
+            planned = await self._answer_planned(user.principal, parsed, variables, operation_name)
+            if planned is not None:
+                return planned
         return await self._execute(request, user, parsed, query, variables, operation_name, key)
 
     async def _execute(
@@ -170,6 +185,7 @@ class GraphQLEndpoint:
                     principal=principal,
                     reads=SqlReads(db),
                     new_unit_of_work=lambda: SqlUnitOfWork(db),
+                    clock=self.clock,
                     request=request,
                 )
                 # Fields still running when execution returns (siblings of a failed
@@ -202,6 +218,38 @@ class GraphQLEndpoint:
         except Exception as exc:  # the database went away, or a bug: rolled back, answered
             return server_error_response(exc, "graphql")
         return Response(body, status, media_type="application/json")
+
+    async def _answer_planned(
+        self,
+        principal: Principal,
+        parsed: ParsedDocument,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> Response | None:
+        """The planned path's answer, or None when the executor must answer (no plan, an
+        argument or variable the executor words an error about, an account not yet seen)."""
+        if self.planner is None or principal.tenant_id not in self._known_accounts:
+            return None
+        plan = self.planner.plan(
+            parsed.document, parsed.normalised, operation_name, principal.scopes
+        )
+        if plan is None:
+            return None
+        try:
+            runners = plan.bind(self.planner.schema, variables, principal)
+            if plan.needs_database:
+                async with read_transaction(
+                    self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
+                ) as db:
+                    data = {key: await run(db) for key, run in runners}
+            else:
+                data = {key: await run(None) for key, run in runners}
+        except NotPlannable:
+            return None
+        except Exception as exc:
+            return server_error_response(exc, "graphql")
+        PLANNED_ANSWERS.inc()
+        return Response(jsoncodec.dumps({"data": data}), 200, media_type="application/json")
 
     async def _account_exists(self, db: Any, tenant_id: str) -> bool:
         # Accounts are never deleted, so one that exists is remembered; an external identity

@@ -26,6 +26,9 @@ from infra.tables import customers
 
 UNIQUE_VIOLATION = "23505"
 
+# What a Customer is built from: the normalised copies are for filters, not for reading.
+CUSTOMER_COLUMNS = tuple(column for column in customers.c if column.computed is None)
+
 
 def customer_from_row(row: Any) -> Customer:
     address = row.address
@@ -84,7 +87,7 @@ class SqlCustomerRepository:
         self._db = db
 
     def _scoped(self) -> Select[Any]:
-        return select(customers).where(customers.c.tenant_id == self._db.tenant_id)
+        return select(*CUSTOMER_COLUMNS).where(customers.c.tenant_id == self._db.tenant_id)
 
     async def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
         statement = self._scoped().where(customers.c.id == customer_id)
@@ -97,7 +100,7 @@ class SqlCustomerRepository:
         statement = (
             insert(customers)
             .values(tenant_id=self._db.tenant_id, id=customer_id, **_details(draft))
-            .returning(*customers.c)
+            .returning(*CUSTOMER_COLUMNS)
         )
         return customer_from_row(await self._write(statement))
 
@@ -106,7 +109,7 @@ class SqlCustomerRepository:
             update(customers)
             .where(customers.c.tenant_id == self._db.tenant_id, customers.c.id == customer.id)
             .values(**_details(customer), updated_at=func.now())
-            .returning(*customers.c)
+            .returning(*CUSTOMER_COLUMNS)
         )
         return customer_from_row(await self._write(statement))
 
@@ -115,7 +118,7 @@ class SqlCustomerRepository:
             update(customers)
             .where(customers.c.tenant_id == self._db.tenant_id, customers.c.id == customer_id)
             .values(archived_at=func.now(), updated_at=func.now())
-            .returning(*customers.c)
+            .returning(*CUSTOMER_COLUMNS)
         )
         return customer_from_row(await self._write(statement))
 
@@ -131,16 +134,22 @@ class SqlCustomerRepository:
 
 
 def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Select[Any]:
-    statement = select(columns).where(customers.c.tenant_id == db.tenant_id)
+    # Row-level security applies a condition before the tenant policy, and so through an
+    # index, only when it is leakproof: each filter compares a column (a stored normalised
+    # copy where case must not matter) with `=`, `<`, `>=` or IS NULL, never a function of it.
+    statement = select(*columns).where(customers.c.tenant_id == db.tenant_id)
     if where.email is not None:
-        statement = statement.where(func.lower(customers.c.email) == where.email.lower())
+        statement = statement.where(customers.c.email_normalized == where.email.lower())
     if where.search:
-        pattern = "%" + _escape_like(where.search) + "%"
+        # ILIKE in a UTF-8 database is LIKE on lower() of both sides: the same matches,
+        # without lower-casing three columns of every row. No index serves a substring
+        # under the policy (LIKE is not leakproof), so this reads the tenant's customers.
+        pattern = func.lower("%" + _escape_like(where.search) + "%")
         statement = statement.where(
             or_(
-                customers.c.name.ilike(pattern, escape="\\"),
-                customers.c.email.ilike(pattern, escape="\\"),
-                customers.c.external_id.ilike(pattern, escape="\\"),
+                customers.c.name_normalized.like(pattern, escape="\\"),
+                customers.c.email_normalized.like(pattern, escape="\\"),
+                customers.c.external_id_normalized.like(pattern, escape="\\"),
             )
         )
     if where.created_after is not None:
@@ -168,7 +177,7 @@ class SqlCustomerReads:
 
     async def by_ids(self, ids: Sequence[str]) -> list[Customer | None]:
         """One statement for a batch of ids, answered in key order with None for unknown ids."""
-        statement = select(customers).where(
+        statement = select(*CUSTOMER_COLUMNS).where(
             customers.c.tenant_id == self._db.tenant_id, customers.c.id.in_(list(ids))
         )
         found = {row.id: customer_from_row(row) for row in await self._db.execute(statement)}
@@ -185,7 +194,7 @@ class SqlCustomerReads:
         page)."""
         sort_column = customers.c[sort.value]
         statement = paginate(
-            _filtered(self._db, where, customers),
+            _filtered(self._db, where, CUSTOMER_COLUMNS),
             sort_column,
             customers.c.id,
             descending=descending,
@@ -194,5 +203,5 @@ class SqlCustomerReads:
         return [customer_from_row(row) for row in await self._db.execute(statement)]
 
     async def count(self, where: CustomerFilter) -> int:
-        statement = _filtered(self._db, where, func.count())
+        statement = _filtered(self._db, where, (func.count(),))
         return int((await self._db.execute(statement)).scalar_one())

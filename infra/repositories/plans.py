@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import DomainError, ErrorCode, FieldError
@@ -27,7 +27,7 @@ from domain.queries import PageRequest
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.repositories.customers import UNIQUE_VIOLATION
-from infra.tables import plans
+from infra.tables import plan_prices, plans
 
 
 def _minor(money: Money | None) -> int | None:
@@ -264,9 +264,15 @@ class SqlPlanReads:
         return int((await self._db.execute(statement)).scalar_one())
 
     async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]:
-        """Prices by id, in one statement (the GIN index finds the plans that hold them)."""
-        holds = [plans.c.prices.contains([{"id": price_id}]) for price_id in ids]
-        statement = select(plans).where(plans.c.tenant_id == self._db.tenant_id, or_(*holds))
+        """Prices by id, in one statement: `plan_prices` names the plans that hold them
+        (jsonb containment on plans.prices is not leakproof, so no index could serve it
+        under the tenant policy)."""
+        holders = select(plan_prices.c.plan_id).where(
+            plan_prices.c.tenant_id == self._db.tenant_id, plan_prices.c.id.in_(list(ids))
+        )
+        statement = select(plans).where(
+            plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(holders)
+        )
         found = {
             price.id: price
             for row in await self._db.execute(statement)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from domain.customers import Address, CustomerChanges, CustomerDraft
+from domain.metrics import Aggregation, MetricDraft
+from domain.money import Money
+from domain.plans import BillingMode, Interval, PlanDraft, PriceDraft
+from domain.pricing import FlatFee, Percentage
 from domain.services.customers import create_customer, update_customer
+from domain.services.metrics import create_billable_metric
+from domain.services.plans import create_plan
+from domain.services.usage import record_usage
+from domain.usage import UsageEventIn
 from infra.db import tenant_transaction
 from infra.repositories.accounts import ensure_account
 from infra.uow import SqlUnitOfWork
@@ -93,7 +103,49 @@ async def crowd_ids(app: Any) -> list[str]:
                     SqlUnitOfWork(db), created.id, CustomerChanges(name=f"Customer {i:03d} (b)")
                 )
             ids.append(created.id)
+        await _catalog_and_usage(db, ids)
     return [tenant_id, *ids]
+
+
+METRIC = "payments"
+USAGE_WINDOW = {
+    "from": "2026-11-01T00:00:00+00:00",
+    "to": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+}
+
+
+async def _catalog_and_usage(db: Any, customer_ids: list[str]) -> None:
+    """100 billable metrics, 100 plans (each with a percentage price on `payments`) and a
+    usage event for every customer."""
+    for i in range(CROWD_SIZE):
+        await create_billable_metric(
+            SqlUnitOfWork(db),
+            MetricDraft(
+                code=METRIC if i == 0 else f"metric-{i:03d}",
+                name=f"Metric {i:03d}",
+                aggregation=Aggregation.SUM,
+                property="amount",
+            ),
+        )
+    for i in range(CROWD_SIZE):
+        prices = (
+            PriceDraft(FlatFee(Money(1000 + i, "USD"))),
+            PriceDraft(Percentage(Decimal("0.029"), "USD"), BillingMode.METERED, METRIC),
+        )
+        await create_plan(
+            SqlUnitOfWork(db),
+            PlanDraft(
+                code=f"plan-{i:03d}", name=f"Plan {i:03d}", interval=Interval.MONTH, prices=prices
+            ),
+        )
+    now = datetime.now(UTC)
+    events = [
+        UsageEventIn(
+            i, f"usage-{i}", METRIC, now - timedelta(minutes=i), {"amount": 10 + i}, customer_id
+        )
+        for i, customer_id in enumerate(customer_ids)
+    ]
+    await record_usage(SqlUnitOfWork(db), events, now)
 
 
 @pytest.fixture
@@ -102,11 +154,15 @@ def crowd(crowd_ids: list[str], app: Any, client: httpx.AsyncClient) -> Tenant:
 
 
 async def measured(
-    tenant: Tenant, counter: StatementCounter, query: str, variables: dict[str, Any]
+    tenant: Tenant,
+    counter: StatementCounter,
+    query: str,
+    variables: dict[str, Any],
+    scopes: tuple[str, ...] = ("customers:read",),
 ) -> tuple[int, list[str], dict[str, Any]]:
     """(statements issued, their SQL, response data) of one request."""
     with counter:
-        body = await tenant.gql(query, variables, scopes=["customers:read"])
+        body = await tenant.gql(query, variables, scopes=list(scopes))
     assert "errors" not in body, body
     return counter.count, list(counter.statements), body["data"]
 
@@ -186,3 +242,130 @@ async def test_total_count_costs_one_statement_and_only_when_asked(
     assert with_total == without_total + 1, with_sql
     assert not any("count(" in statement.lower() for statement in without_sql), without_sql
     assert sum("count(" in statement.lower() for statement in with_sql) == 1, with_sql
+
+
+PLANS_PAGE = """
+query PlansPage($first: Int!) {
+  plans(first: $first) {
+    totalCount
+    edges { cursor node {
+      id code name currencies minimumCommitments { formatted }
+      prices { id model currency billingMode metricCode priceFor(quantity: "1500") {
+        total { formatted } lines { description amount { formatted } } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+METRICS_PAGE = """
+query MetricsPage($first: Int!) {
+  billableMetrics(first: $first) {
+    totalCount
+    edges { cursor node { id code name aggregation property filters createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+EVENTS_PAGE = """
+query EventsPage($first: Int!) {
+  events(first: $first) {
+    totalCount
+    edges { cursor node {
+      id type objectId createdAt
+      subject { id ... on Customer { name recentEvents { id } } ... on Plan { code } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+CUSTOMER_USAGE_PAGE = """
+query CustomerUsagePage($first: Int!, $metric: String!, $price: ID!,
+                        $from: DateTime!, $to: DateTime!) {
+  customers(first: $first) {
+    totalCount
+    edges { node {
+      id
+      usage(metricCode: $metric, from: $from, to: $to) { quantity eventCount metric { code } }
+      usageCharge(priceId: $price, from: $from, to: $to) {
+        quantity eventCount breakdown { total { formatted } }
+      }
+    } }
+  }
+}
+"""
+
+ALL_READS = ("customers:read", "catalog:read")
+
+
+async def _metered_price(tenant: Tenant) -> str:
+    body = await tenant.gql(PLANS_PAGE, {"first": 1}, scopes=ALL_READS)
+    prices = body["data"]["plans"]["edges"][0]["node"]["prices"]
+    return next(p["id"] for p in prices if p["billingMode"] == "METERED")
+
+
+@pytest.mark.parametrize(
+    ("query", "root", "extra"),
+    [
+        (PLANS_PAGE, "plans", {}),
+        (METRICS_PAGE, "billableMetrics", {}),
+        (EVENTS_PAGE, "events", {}),
+        (CUSTOMER_USAGE_PAGE, "customers", {"metric": METRIC, **USAGE_WINDOW}),
+    ],
+    ids=["plans with prices", "billable metrics", "events with subjects", "customers with usage"],
+)
+async def test_every_list_costs_as_many_statements_for_100_items_as_for_5(
+    crowd: Tenant,
+    count_statements: StatementCounter,
+    query: str,
+    root: str,
+    extra: dict[str, Any],
+) -> None:
+    # given
+    variables = dict(extra)
+    if query is CUSTOMER_USAGE_PAGE:
+        variables["price"] = await _metered_price(crowd)
+    await crowd.gql(query, {"first": 1, **variables}, scopes=ALL_READS)  # warm-up
+
+    # when
+    small, small_sql, small_data = await measured(
+        crowd, count_statements, query, {"first": 5, **variables}, ALL_READS
+    )
+    large, large_sql, large_data = await measured(
+        crowd, count_statements, query, {"first": 100, **variables}, ALL_READS
+    )
+
+    # then
+    assert len(small_data[root]["edges"]) == 5
+    assert len(large_data[root]["edges"]) == 100
+    assert large_data[root]["totalCount"] >= 100
+    assert large == small, large_sql
+    # tenant setting, page, count, and per nested field its loaders' batches: usage and
+    # usageCharge each read the metric and the quantities (the charge also the price and
+    # the value counts), whatever the page size
+    assert small <= 9, small_sql
+
+
+async def test_nested_lists_are_resolved_with_their_statements(
+    crowd: Tenant, count_statements: StatementCounter
+) -> None:
+    # given
+    price = await _metered_price(crowd)
+
+    # when
+    _, _, data = await measured(
+        crowd,
+        count_statements,
+        CUSTOMER_USAGE_PAGE,
+        {"first": 100, "metric": METRIC, "price": price, **USAGE_WINDOW},
+        ALL_READS,
+    )
+
+    # then every customer's usage and charge come from the batched statements
+    for edge in data["customers"]["edges"]:
+        node = edge["node"]
+        assert node["usage"]["eventCount"] == 1, node
+        assert node["usage"]["metric"]["code"] == METRIC
+        assert node["usageCharge"]["eventCount"] == 1, node

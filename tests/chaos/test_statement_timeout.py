@@ -60,7 +60,7 @@ async def test_a_statement_timeout_answers_503_and_breaks_nothing(
     if not any(s.started + s.elapsed < released[0] for s in timed_out):
         findings.add("no request answered 503 while the table was locked")
     for sent in timed_out:
-        if sent.elapsed > STATEMENT_TIMEOUT + 1.0:
+        if sent.elapsed > STATEMENT_TIMEOUT + 2.0:  # slack for a loaded machine
             findings.add("a 503 came long after the statement timeout", sent.describe())
     findings.note(f"lock held {released[0] - locked_at:.2f} s")
     await verify_aftermath(

@@ -1,5 +1,5 @@
 """Migrations: a fresh database upgrades to head and back down; production refuses to serve
-a database that is not at head."""
+a database that is not at head; infra/tables.py states the tables the migrations create."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Column, Connection, MetaData, inspect
 
 from infra.db import create_engine
 from infra.migrate import (
@@ -22,6 +25,7 @@ from infra.migrate import (
     require_current_schema,
     upgrade_async,
 )
+from infra.tables import metadata
 
 
 @pytest.fixture
@@ -78,3 +82,67 @@ async def test_migrations_go_down_to_nothing_and_up_again(empty_database: str) -
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+# What a migrated database has and infra/tables.py need not state (its docstring says why):
+# indexes, unique constraints and foreign keys. Check constraints, row-level security
+# policies, grants and roles never show up here: alembic's comparison does not look at them.
+# Everything tables.py does state (tables, columns, types, nullability, defaults, primary
+# keys) must be in the database as stated.
+_STATED_IN_MIGRATIONS_ONLY = {"remove_index", "remove_constraint", "remove_fk"}
+
+
+def _differences(connection: Connection, tables: MetaData) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    differences = []
+    for difference in compare_metadata(context, tables):
+        # Column changes come as a list of operations per column, the others as one tuple.
+        operations = difference if isinstance(difference, list) else [difference]
+        differences += [op for op in operations if op[0] not in _STATED_IN_MIGRATIONS_ONLY]
+    # alembic does not compare primary keys; statements rely on them (ON CONFLICT, locks)
+    inspector = inspect(connection)
+    for table in tables.sorted_tables:
+        migrated = inspector.get_pk_constraint(table.name)["constrained_columns"]
+        stated = [column.name for column in table.primary_key.columns]
+        if migrated != stated:
+            differences.append(("primary_key", table.name, migrated, stated))
+    return differences
+
+
+async def _differences_after_migrating(url: str, tables: MetaData) -> list[Any]:
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=1, app_role=False)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_differences, tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_tables_py_states_the_tables_the_migrations_create(empty_database: str) -> None:
+    # given a database migrated from nothing to head
+    # when its tables are compared with infra/tables.py's
+    differences = await _differences_after_migrating(empty_database, metadata)
+    # then every table, column, type, nullability, default and primary key is as stated
+    assert differences == []
+
+
+async def test_a_column_tables_py_misstates_is_reported(empty_database: str) -> None:
+    # given tables.py's tables with one column stated wrongly, and one the database lacks
+    drifted = MetaData()
+    for table in metadata.sorted_tables:
+        table.to_metadata(drifted)
+    drifted.tables["customers"].c.name.nullable = True
+    drifted.tables["plans"].append_column(Column("renews_at", drifted.tables["plans"].c.id.type))
+    # when they are compared with a migrated database
+    differences = await _differences_after_migrating(empty_database, drifted)
+    # then both are reported
+    assert {(op[0], op[2], op[3]) for op in differences if op[0] == "modify_nullable"} == {
+        ("modify_nullable", "customers", "name")
+    }
+    assert [(op[0], op[2], op[3].name) for op in differences if op[0] == "add_column"] == [
+        ("add_column", "plans", "renews_at")
+    ]
+    assert len(differences) == 2

@@ -1,0 +1,226 @@
+"""The planned read path: what dashboards send all day, answered without the executor.
+
+A validated query is compiled once per (document, operation name, scopes) into a plan: for
+each root field, the SQL it needs (only the columns asked for) and how rows fill the
+answer, in the answer's order. Running a plan is coercing the variables, a few statements
+in one read-only tenant transaction, and filling dicts; no resolver, no per-field
+machinery. The strawberry schema stays the source of truth: plans are made only for
+documents it validates, for fields whose scopes the token holds, and anything a plan does
+not cover exactly (a field, an argument, a directive, a bad cursor, an error to word) is
+answered by the executor. A differential test holds both to the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    ValidationRule,
+    VariableDefinitionNode,
+    VariableNode,
+    validate,
+    value_from_ast,
+)
+from graphql.execution.values import get_variable_values
+from graphql.pyutils import Undefined
+from sqlalchemy.engine import Dialect
+
+from auth.principal import Principal
+from infra.db import ReadConnection
+from infra.planned.customers import CustomerById, CustomerList, CustomerShape
+from infra.planned.selection import NotPlannable, Selected, collect
+from infra.planned.viewer import ViewerPlan
+
+CACHE_SIZE = 512
+
+Runner = Callable[[ReadConnection | None], Any]
+
+
+@dataclass
+class RootField:
+    key: str
+    bind: Callable[[dict[str, Any], Principal], Runner]
+    needs_database: bool
+
+
+@dataclass
+class Plan:
+    variable_definitions: Sequence[VariableDefinitionNode]
+    roots: list[RootField]
+
+    @property
+    def needs_database(self) -> bool:
+        return any(root.needs_database for root in self.roots)
+
+    def bind(
+        self, schema: GraphQLSchema, variables: dict[str, Any] | None, principal: Principal
+    ) -> list[tuple[str, Runner]]:
+        """Checks the variables and arguments before any SQL; NotPlannable when the
+        executor must answer (it words every error)."""
+        coerced = get_variable_values(schema, self.variable_definitions, variables or {})
+        if isinstance(coerced, list):
+            raise NotPlannable("variables")
+        values = dict(coerced.coerced)
+        return [(root.key, root.bind(values, principal)) for root in self.roots]
+
+
+class Planner:
+    def __init__(
+        self, schema: GraphQLSchema, dialect: Dialect, rules: Sequence[type[ValidationRule]]
+    ) -> None:
+        self.schema = schema
+        self._dialect = dialect
+        self._rules = rules
+        self._plans: OrderedDict[tuple[str, str | None, frozenset[str]], Plan | None] = (
+            OrderedDict()
+        )
+
+    def plan(
+        self,
+        document: DocumentNode,
+        normalised: str,
+        operation_name: str | None,
+        scopes: frozenset[str],
+    ) -> Plan | None:
+        key = (normalised, operation_name, scopes)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = None
+        if not validate(self.schema, document, self._rules):
+            try:
+                plan = self._compile(document, operation_name, scopes)
+            except NotPlannable:
+                plan = None
+        self._plans[key] = plan
+        if len(self._plans) > CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan
+
+    def _compile(
+        self, document: DocumentNode, operation_name: str | None, scopes: frozenset[str]
+    ) -> Plan:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is not None:
+            operations = [o for o in operations if o.name and o.name.value == operation_name]
+        if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+            raise NotPlannable("not one query")
+        operation = operations[0]
+        if operation.directives:
+            raise NotPlannable("operation directives")
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        query_type = self.schema.query_type
+        assert query_type is not None
+        compiler = _Compiler(self.schema, self._dialect, fragments, scopes)
+        fields = collect([operation.selection_set], frozenset({"Query"}), fragments)
+        roots = [compiler.root(query_type, selected) for selected in fields.values()]
+        return Plan(operation.variable_definitions or (), roots)
+
+
+class _Compiler:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        dialect: Dialect,
+        fragments: dict[str, FragmentDefinitionNode],
+        scopes: frozenset[str],
+    ) -> None:
+        self._schema = schema
+        self._dialect = dialect
+        self._fragments = fragments
+        self._scopes = scopes
+
+    def nested(self, selected: Selected, type_names: set[str]) -> dict[str, Selected]:
+        """A field's own selection, for objects of `type_names`, with every field's scopes
+        checked: a field the token may not read makes the document the executor's."""
+        fields = collect(selected.selection_sets, frozenset(type_names), self._fragments)
+        for name in type_names:
+            owner = self._schema.get_type(name)
+            if isinstance(owner, GraphQLObjectType):
+                for inner in fields.values():
+                    self._check_scopes(owner, inner)
+        return fields
+
+    def _check_scopes(self, owner: GraphQLObjectType, selected: Selected) -> None:
+        field = owner.fields.get(selected.name)
+        if field is None:
+            return  # __typename
+        definition = field.extensions.get("strawberry-definition")
+        for permission in getattr(definition, "permission_classes", None) or ():
+            scope = getattr(permission, "required_scope", None)
+            if scope is None or scope not in self._scopes:
+                raise NotPlannable(f"scope for {owner.name}.{selected.name}")
+
+    def root(self, query_type: GraphQLObjectType, selected: Selected) -> RootField:
+        self._check_scopes(query_type, selected)
+        key, name = selected.key, selected.name
+        if name == "__typename":
+            return RootField(key, lambda _values, _principal: _constant("Query"), False)
+        if name == "viewer":
+            viewer = ViewerPlan.plan(self.nested(selected, {"Viewer"}), self.nested)
+            return RootField(
+                key, lambda _v, principal: viewer.bind(principal), viewer.needs_database
+            )
+        field = query_type.fields.get(name)
+        if field is None:  # introspection
+            raise NotPlannable(f"Query.{name}")
+        arguments = _Arguments(selected, field.args)
+        if name == "customers":
+            arguments.only("first", "after")
+            plan = CustomerList.plan(
+                self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect
+            )
+            return RootField(
+                key,
+                lambda values, _p: plan.bind(
+                    arguments.value("first", values), arguments.value("after", values)
+                ),
+                True,
+            )
+        if name == "node":
+            fields = self.nested(selected, {"Customer", "Node"})
+            if "customers:read" not in self._scopes:
+                raise NotPlannable("node without customers:read")
+            by_id = CustomerById.plan(CustomerShape(fields), self._dialect)
+            return RootField(
+                key, lambda values, _p: by_id.bind(arguments.value("id", values)), True
+            )
+        raise NotPlannable(f"Query.{name}")
+
+
+class _Arguments:
+    def __init__(self, selected: Selected, definitions: dict[str, Any]) -> None:
+        self._nodes = selected.arguments
+        self._definitions = definitions
+
+    def only(self, *names: str) -> None:
+        if set(self._nodes) - set(names):
+            raise NotPlannable("arguments")
+
+    def value(self, name: str, variables: dict[str, Any]) -> Any:
+        node = self._nodes.get(name)
+        if node is None:
+            default = self._definitions[name].default_value if name in self._definitions else None
+            return None if default is Undefined else default
+        if isinstance(node, VariableNode):
+            return variables.get(node.name.value)
+        # Validated already: the literal fits its type.
+        return value_from_ast(node, self._definitions[name].type, variables)
+
+
+def _constant(value: Any) -> Runner:
+    async def run(_db: ReadConnection | None) -> Any:
+        return value
+
+    return run
