@@ -7,6 +7,8 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
+from domain.ids import KINDS
+
 CUSTOMERS_READ = "customers:read"
 CUSTOMERS_WRITE = "customers:write"
 CATALOG_READ = "catalog:read"
@@ -29,18 +31,16 @@ ALL_SCOPES: tuple[str, ...] = (
     "audit:read",
 )
 
-# The scope that reads each kind of object: through its list and singular fields, through
-# `node`/`nodes`, and through the events about it (`customer.*` events are customers).
+# The scope that reads each kind of object, from the node registry: through its list and
+# singular fields, through `node`/`nodes`, and through the events about it (`customer.*`
+# events are customers).
 _READ_SCOPES = {
-    "customer": CUSTOMERS_READ,
-    "billablemetric": CATALOG_READ,
-    "plan": CATALOG_READ,
-    "price": CATALOG_READ,
+    kind.type_name.lower(): kind.read_scope for kind in KINDS.values() if kind.read_scope
 }
 
 
 def may_read(kind: str, scopes: frozenset[str]) -> bool:
-    """Whether a token with `scopes` may read objects of `kind` ("customer", ...)."""
+    """Whether a token with `scopes` may read objects of `kind` ("Customer", "customer"...)."""
     scope = _READ_SCOPES.get(kind.lower())
     return scope is not None and scope in scopes
 

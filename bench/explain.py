@@ -54,7 +54,7 @@ from domain.queries import (  # noqa: E402
 from infra.database import asyncpg_url, open_database  # noqa: E402
 from infra.db import TenantConnection, create_engine, tenant_transaction  # noqa: E402
 from infra.migrate import upgrade_async  # noqa: E402
-from infra.read_model import SqlReadModel  # noqa: E402
+from infra.reads import SqlReads  # noqa: E402
 from infra.repositories.usage import SqlUsageRepository  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 
@@ -244,14 +244,14 @@ Operation = Callable[[], Awaitable[Any]]
 async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Operation]:
     """Each read the API makes, with arguments that fit the tenant; deep pages start from
     the cursor the previous pages handed out."""
-    reads = SqlReadModel(db)
+    reads = SqlReads(db)
     everything = CustomerFilter()
     first = PageRequest(limit=PAGE)
 
     async def deep_customers(sort: CustomerSort, descending: bool) -> PageRequest:
         page = first
         for _ in range(DEEP_PAGE - 1):
-            rows = await reads.page_of_customers(everything, sort, descending, page)
+            rows = await reads.customers.page(everything, sort, descending, page)
             last = rows[PAGE - 1]
             page = PageRequest(limit=PAGE, after=Keyset(getattr(last, sort.value), last.id))
         return page
@@ -266,7 +266,7 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
             page = PageRequest(limit=PAGE, after=Keyset(last.created_at, last.id))
         return page
 
-    newest = await reads.page_of_customers(everything, CustomerSort.CREATED_AT, True, first)
+    newest = await reads.customers.page(everything, CustomerSort.CREATED_AT, True, first)
     ids = [c.id for c in newest]
     external_ids = [c.external_id for c in newest if c.external_id]
     middle = shape.customers // 2
@@ -276,16 +276,16 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
     window = (EPOCH + middle * STEP, EPOCH + (middle + 5040) * STEP)  # one week
     by_created_desc = await deep_customers(CustomerSort.CREATED_AT, True)
     by_name_asc = await deep_customers(CustomerSort.NAME, False)
-    metric = (await reads.metrics_by_codes({"metric-1"}))["metric-1"]
+    metric = (await reads.metrics.by_codes({"metric-1"}))["metric-1"]
     step = shape.usage_customers // PAGE
     usage_ids = [customer_id(shape, g) for g in range(1, shape.usage_customers + 1, step)]
-    plans = await reads.page_of_plans(None, True, first)
-    deep_plans = await deep_by_created(lambda p: reads.page_of_plans(None, True, p))
-    metrics = await reads.page_of_metrics(None, True, first)
-    deep_metrics = await deep_by_created(lambda p: reads.page_of_metrics(None, True, p))
+    plans = await reads.plans.page(None, True, first)
+    deep_plans = await deep_by_created(lambda p: reads.plans.page(None, True, p))
+    metrics = await reads.metrics.page(None, True, first)
+    deep_metrics = await deep_by_created(lambda p: reads.metrics.page(None, True, p))
     all_events = EventFilter(types=list(EVENT_TYPES))
-    events = await reads.page_of_events(all_events, True, first)
-    deep_events = await deep_by_created(lambda p: reads.page_of_events(all_events, True, p))
+    events = await reads.events.page(all_events, True, first)
+    deep_events = await deep_by_created(lambda p: reads.events.page(all_events, True, p))
     archived_events = EventFilter(types=[CUSTOMER_ARCHIVED])
     object_events = EventFilter(types=list(EVENT_TYPES), object_id=ids[0])
     window_events = EventFilter(
@@ -297,7 +297,7 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
     created, name = CustomerSort.CREATED_AT, CustomerSort.NAME
 
     def customers(where: CustomerFilter, sort: CustomerSort = created) -> Operation:
-        return lambda: reads.page_of_customers(where, sort, sort is created, first)
+        return lambda: reads.customers.page(where, sort, sort is created, first)
 
     filters = {
         "email": CustomerFilter(email=known_email),
@@ -309,61 +309,59 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
     }
     ops: dict[str, Operation] = {
         "customers.page1.created_desc": customers(everything),
-        "customers.page21.created_desc": lambda: reads.page_of_customers(
+        "customers.page21.created_desc": lambda: reads.customers.page(
             everything, created, True, by_created_desc
         ),
         "customers.page1.name_asc": customers(everything, name),
-        "customers.page21.name_asc": lambda: reads.page_of_customers(
+        "customers.page21.name_asc": lambda: reads.customers.page(
             everything, name, False, by_name_asc
         ),
-        "customers.total_count": lambda: reads.count_customers(everything),
+        "customers.total_count": lambda: reads.customers.count(everything),
     }
     for label, where in filters.items():
         ops[f"customers.filter.{label}.page1"] = customers(where)
         ops[f"customers.filter.{label}.page1.name_asc"] = customers(where, name)
-        ops[f"customers.filter.{label}.total_count"] = lambda where=where: reads.count_customers(
+        ops[f"customers.filter.{label}.total_count"] = lambda where=where: reads.customers.count(
             where
         )
     ops |= {
-        "customers.by_ids": lambda: reads.customers_by_ids(ids),
-        "customer.recent_events": lambda: reads.recent_events_by_objects(
+        "customers.by_ids": lambda: reads.customers.by_ids(ids),
+        "customer.recent_events": lambda: reads.events.recent_by_objects(
             ids, 5, [t for t in EVENT_TYPES if t.startswith("customer.")]
         ),
-        "customer.usage": lambda: reads.usage_by_customers(usage_ids, metric, start, end),
-        "customer.usage_charge.value_counts": lambda: reads.value_counts_by_customers(
+        "customer.usage": lambda: reads.usage.by_customers(usage_ids, metric, start, end),
+        "customer.usage_charge.value_counts": lambda: reads.usage.value_counts_by_customers(
             usage_ids, metric, start, end
         ),
         "usage.ingest.customer_refs": lambda: SqlUsageRepository(db).customer_ids(
             set(ids), set(external_ids)
         ),
-        "plans.page1": lambda: reads.page_of_plans(None, True, first),
-        "plans.page_deep": lambda: reads.page_of_plans(None, True, deep_plans),
-        "plans.total_count": lambda: reads.count_plans(None),
-        "plans.filter.archived.page1": lambda: reads.page_of_plans(True, True, first),
-        "plans.filter.archived.total_count": lambda: reads.count_plans(True),
-        "plans.filter.active.page1": lambda: reads.page_of_plans(False, True, first),
-        "plans.filter.active.total_count": lambda: reads.count_plans(False),
-        "plans.by_ids": lambda: reads.plans_by_ids([p.id for p in plans]),
-        "prices.by_ids": lambda: reads.prices_by_ids(price_ids),
-        "billable_metrics.page1": lambda: reads.page_of_metrics(None, True, first),
-        "billable_metrics.page_deep": lambda: reads.page_of_metrics(None, True, deep_metrics),
-        "billable_metrics.total_count": lambda: reads.count_metrics(None),
-        "billable_metrics.filter.codes.page1": lambda: reads.page_of_metrics(codes, True, first),
-        "billable_metrics.filter.codes.total_count": lambda: reads.count_metrics(codes),
-        "billable_metrics.by_ids": lambda: reads.metrics_by_ids([m.id for m in metrics]),
-        "billable_metrics.by_codes": lambda: reads.metrics_by_codes(set(codes)),
-        "events.page1": lambda: reads.page_of_events(all_events, True, first),
-        "events.page_deep": lambda: reads.page_of_events(all_events, True, deep_events),
-        "events.total_count": lambda: reads.count_events(all_events),
-        "events.filter.types.page1": lambda: reads.page_of_events(archived_events, True, first),
-        "events.filter.types.total_count": lambda: reads.count_events(archived_events),
-        "events.filter.object_id.page1": lambda: reads.page_of_events(object_events, True, first),
-        "events.filter.object_id.total_count": lambda: reads.count_events(object_events),
-        "events.filter.created_window.page1": lambda: reads.page_of_events(
-            window_events, True, first
-        ),
-        "events.filter.created_window.total_count": lambda: reads.count_events(window_events),
-        "events.by_ids": lambda: reads.events_by_ids([e.id for e in events]),
+        "plans.page1": lambda: reads.plans.page(None, True, first),
+        "plans.page_deep": lambda: reads.plans.page(None, True, deep_plans),
+        "plans.total_count": lambda: reads.plans.count(None),
+        "plans.filter.archived.page1": lambda: reads.plans.page(True, True, first),
+        "plans.filter.archived.total_count": lambda: reads.plans.count(True),
+        "plans.filter.active.page1": lambda: reads.plans.page(False, True, first),
+        "plans.filter.active.total_count": lambda: reads.plans.count(False),
+        "plans.by_ids": lambda: reads.plans.by_ids([p.id for p in plans]),
+        "prices.by_ids": lambda: reads.plans.prices_by_ids(price_ids),
+        "billable_metrics.page1": lambda: reads.metrics.page(None, True, first),
+        "billable_metrics.page_deep": lambda: reads.metrics.page(None, True, deep_metrics),
+        "billable_metrics.total_count": lambda: reads.metrics.count(None),
+        "billable_metrics.filter.codes.page1": lambda: reads.metrics.page(codes, True, first),
+        "billable_metrics.filter.codes.total_count": lambda: reads.metrics.count(codes),
+        "billable_metrics.by_ids": lambda: reads.metrics.by_ids([m.id for m in metrics]),
+        "billable_metrics.by_codes": lambda: reads.metrics.by_codes(set(codes)),
+        "events.page1": lambda: reads.events.page(all_events, True, first),
+        "events.page_deep": lambda: reads.events.page(all_events, True, deep_events),
+        "events.total_count": lambda: reads.events.count(all_events),
+        "events.filter.types.page1": lambda: reads.events.page(archived_events, True, first),
+        "events.filter.types.total_count": lambda: reads.events.count(archived_events),
+        "events.filter.object_id.page1": lambda: reads.events.page(object_events, True, first),
+        "events.filter.object_id.total_count": lambda: reads.events.count(object_events),
+        "events.filter.created_window.page1": lambda: reads.events.page(window_events, True, first),
+        "events.filter.created_window.total_count": lambda: reads.events.count(window_events),
+        "events.by_ids": lambda: reads.events.by_ids([e.id for e in events]),
     }
     return ops
 

@@ -1,6 +1,7 @@
 """Domain errors and their codes: the one place that names what can go wrong for a caller.
 
-Services raise these; `resolvers/errors.py` turns them into `userErrors`.
+Services raise these; a mutation's resolver answers them (`resolvers/errors.py`) and its
+payload lists them as `userErrors` (`schema/errors.py`).
 """
 
 from __future__ import annotations

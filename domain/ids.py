@@ -1,28 +1,59 @@
-"""Prefixed, opaque, unguessable identifiers (`cus_…`, `evt_…`), as in API.md."""
+"""Prefixed, opaque, unguessable identifiers (`cus_…`, `evt_…`), as in API.md, and the node
+registry: what each prefix names, how a request reads it by id, and who may read it."""
 
 from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from domain.ports import Reads
 
 _ALPHABET = string.digits + string.ascii_letters
 # 22 base62 characters carry 130 bits: as unguessable as a UUID4, shorter to paste.
 _RANDOM_LENGTH = 22
 
-PREFIXES: dict[str, str] = {
-    "acct": "Account",
-    "cus": "Customer",
-    "evt": "Event",
-    "cli": "OAuthClient",
-    "bm": "BillableMetric",
-    "plan": "Plan",
-    "price": "Price",
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A kind of object with an id.
+
+    `by_ids` reads objects of the kind by id within the request's tenant, in key order
+    with None for an id not found; the kinds that have it are nodes (`node(id:)`).
+    `read_scope` is the OAuth scope a token needs to read them, through `node`, their
+    lists and the events about them; events themselves have none: each is read with the
+    scope of the object it is about.
+    """
+
+    prefix: str
+    type_name: str
+    read_scope: str | None = None
+    by_ids: Callable[[Reads, Sequence[str]], Awaitable[Sequence[object | None]]] | None = None
+
+
+# The node registry: one line per kind (prefix, API type, read scope, reader).
+KINDS: Final[dict[str, Kind]] = {
+    kind.prefix: kind
+    for kind in (
+        Kind("acct", "Account"),
+        Kind("cli", "OAuthClient"),
+        Kind("cus", "Customer", "customers:read", lambda r, ids: r.customers.by_ids(ids)),
+        Kind("evt", "Event", None, lambda r, ids: r.events.by_ids(ids)),
+        Kind("bm", "BillableMetric", "catalog:read", lambda r, ids: r.metrics.by_ids(ids)),
+        Kind("plan", "Plan", "catalog:read", lambda r, ids: r.plans.by_ids(ids)),
+        Kind("price", "Price", "catalog:read", lambda r, ids: r.plans.prices_by_ids(ids)),
+    )
 }
+
+PREFIXES: Final[dict[str, str]] = {prefix: kind.type_name for prefix, kind in KINDS.items()}
 
 
 def new_id(prefix: str) -> str:
     """A fresh identifier with the given prefix."""
-    if prefix not in PREFIXES:
+    if prefix not in KINDS:
         raise ValueError(f"unknown id prefix {prefix!r}")
     body = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_LENGTH))
     return f"{prefix}_{body}"
@@ -31,8 +62,14 @@ def new_id(prefix: str) -> str:
 def prefix_of(identifier: str) -> str | None:
     """The prefix of a well-formed identifier, or None for anything else."""
     prefix, sep, body = identifier.partition("_")
-    if not sep or prefix not in PREFIXES:
+    if not sep or prefix not in KINDS:
         return None
     if not (1 <= len(body) <= 64) or any(ch not in _ALPHABET for ch in body):
         return None
     return prefix
+
+
+def kind_of(identifier: str) -> Kind | None:
+    """The kind of a well-formed identifier, or None for anything else."""
+    prefix = prefix_of(identifier)
+    return None if prefix is None else KINDS[prefix]

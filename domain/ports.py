@@ -109,57 +109,67 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-class ReadModel(Protocol):
-    """The reads of one request, within its tenant: each call is one SQL statement.
+# The read ports: one per concept, bound to one request's tenant transaction. Each call is
+# one SQL statement; batch reads answer in key order, with None (or an empty list) for a key
+# not found.
 
-    Batch reads answer in key order, with None (or an empty list) for a key not found.
-    """
 
-    async def accounts_by_ids(self, ids: Sequence[str]) -> list[Account | None]: ...
+class AccountReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Account | None]: ...
 
-    async def customers_by_ids(self, ids: Sequence[str]) -> list[Customer | None]: ...
 
-    async def page_of_customers(
+class CustomerReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Customer | None]: ...
+
+    async def page(
         self, where: CustomerFilter, sort: CustomerSort, descending: bool, page: PageRequest
     ) -> list[Customer]:
         """Up to `page.limit + 1` customers in the order asked (backwards pages reversed)."""
         ...
 
-    async def count_customers(self, where: CustomerFilter) -> int: ...
+    async def count(self, where: CustomerFilter) -> int: ...
 
-    async def events_by_ids(self, ids: Sequence[str]) -> list[Event | None]: ...
 
-    async def page_of_events(
+class EventReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Event | None]: ...
+
+    async def page(
         self, where: EventFilter, descending: bool, page: PageRequest
     ) -> list[Event]: ...
 
-    async def count_events(self, where: EventFilter) -> int: ...
+    async def count(self, where: EventFilter) -> int: ...
 
-    async def recent_events_by_objects(
+    async def recent_by_objects(
         self, object_ids: Sequence[str], limit: int, types: Sequence[str]
     ) -> list[list[Event]]: ...
 
-    async def metrics_by_ids(self, ids: Sequence[str]) -> list[BillableMetric | None]: ...
 
-    async def metrics_by_codes(self, codes: set[str]) -> dict[str, BillableMetric]: ...
+class MetricReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[BillableMetric | None]: ...
 
-    async def page_of_metrics(
+    async def by_codes(self, codes: set[str]) -> dict[str, BillableMetric]: ...
+
+    async def page(
         self, codes: Sequence[str] | None, descending: bool, page: PageRequest
     ) -> list[BillableMetric]: ...
 
-    async def count_metrics(self, codes: Sequence[str] | None) -> int: ...
+    async def count(self, codes: Sequence[str] | None) -> int: ...
 
-    async def plans_by_ids(self, ids: Sequence[str]) -> list[Plan | None]: ...
 
-    async def page_of_plans(
+class PlanReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Plan | None]: ...
+
+    async def page(
         self, archived: bool | None, descending: bool, page: PageRequest
     ) -> list[Plan]: ...
 
-    async def count_plans(self, archived: bool | None) -> int: ...
+    async def count(self, archived: bool | None) -> int: ...
 
     async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]: ...
 
-    async def usage_by_customers(
+
+class UsageReads(Protocol):
+    async def by_customers(
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
     ) -> dict[str, tuple[Decimal, int]]:
         """Each customer's quantity and event count in [start, end); absent when none."""
@@ -170,3 +180,14 @@ class ReadModel(Protocol):
     ) -> dict[str, list[tuple[Decimal, int]]]:
         """Each customer's distinct event values in [start, end) with their event counts."""
         ...
+
+
+class Reads(Protocol):
+    """The reads of one request, within its tenant: one port per concept."""
+
+    accounts: AccountReads
+    customers: CustomerReads
+    events: EventReads
+    metrics: MetricReads
+    plans: PlanReads
+    usage: UsageReads

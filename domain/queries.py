@@ -30,6 +30,11 @@ class PageRequest:
     before: Keyset | None = None
 
 
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
 class CustomerSort(str, Enum):
     CREATED_AT = "created_at"
     NAME = "name"

@@ -1,24 +1,32 @@
-"""The typed request context: who calls, what it may read and change, its loaders, the time."""
+"""The typed request context: who calls, what it may read and change, its loaders, the time.
+
+Built per request by the GraphQL endpoint (`infra/http/graphql.py`); every resolver takes
+`info: strawberry.Info[Context]`. Loaders live here, never at module level, so nothing is
+cached across requests or tenants.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from auth.principal import Principal
-from domain.ports import Clock, ReadModel, UnitOfWork
+from domain.ports import Clock, Reads, UnitOfWork
 from resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 @dataclass
 class Context:
     principal: Principal
-    reads: ReadModel
+    reads: Reads
     new_unit_of_work: Callable[[], UnitOfWork]
     clock: Clock
-    request: Any = None
+    request: Request | None = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False
 

@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from domain import customers as model
+from domain import queries
 from domain.errors import DomainError
-from domain.ids import prefix_of
-from domain.queries import CustomerFilter, CustomerSort, InvalidQuery, clean_filter_text
+from domain.events import Event
+from domain.queries import CustomerSort, InvalidQuery, SortDirection, clean_filter_text
 from domain.services import customers as services
-from resolvers.errors import bad_user_input, user_errors
-from resolvers.pagination import build_connection, encode_cursor, page_request
-from schema import inputs
-from schema.enums import SortDirection
+from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.nodes import load_by_id
+from resolvers.pagination import Page, build_page, encode_cursor, page_request
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+    from schema.customers import (
+        AddressInput,
+        ArchiveCustomerInput,
+        CreateCustomerInput,
+        Customer,
+        CustomerFilter,
+        CustomerOrder,
+        TaxIdInput,
+        UpdateCustomerInput,
+    )
+else:
+    # The schema's types its arguments take, by name: the schema imports resolvers, not
+    # the reverse.
+    ArchiveCustomerInput = strawberry.LazyType("ArchiveCustomerInput", "schema.customers")
+    CreateCustomerInput = strawberry.LazyType("CreateCustomerInput", "schema.customers")
+    CustomerFilter = strawberry.LazyType("CustomerFilter", "schema.customers")
+    CustomerOrder = strawberry.LazyType("CustomerOrder", "schema.customers")
+    UpdateCustomerInput = strawberry.LazyType("UpdateCustomerInput", "schema.customers")
 
 
-async def customer(info: strawberry.Info, id: strawberry.ID) -> Any:
-    from schema.types import Customer
-
-    if prefix_of(id) != "cus":
-        return None
-    found = await info.context.loaders.customer_by_id.load(str(id))
-    return Customer.from_domain(found) if found else None
+async def customer(info: strawberry.Info[Context], id: strawberry.ID) -> model.Customer | None:
+    found: model.Customer | None = await load_by_id(info, "cus", str(id))
+    return found
 
 
 async def customers(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    filter: inputs.CustomerFilter | None = None,
-    order_by: inputs.CustomerOrder | None = None,
-) -> Any:
-    from schema.types import Customer
-
+    filter: CustomerFilter | None = None,
+    order_by: CustomerOrder | None = None,
+) -> Page[model.Customer]:
     sort = CustomerSort(order_by.field.value) if order_by else CustomerSort.CREATED_AT
     descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
     page = page_request(
@@ -52,7 +67,7 @@ async def customers(
         search = clean_filter_text(filter.search if filter else None, name="search")
     except InvalidQuery as exc:
         raise bad_user_input(str(exc)) from None
-    where = CustomerFilter(
+    where = queries.CustomerFilter(
         email=email,
         search=search,
         created_after=filter.created_after if filter else None,
@@ -60,27 +75,24 @@ async def customers(
         archived=filter.archived if filter else None,
     )
     reads = info.context.reads
-    rows = await reads.page_of_customers(where, sort, descending, page)
-    loader = info.context.loaders.customer_by_id
+    rows = await reads.customers.page(where, sort, descending, page)
+    loader = info.context.loaders.by_id("cus")
     for row in rows:
         loader.prime(row.id, row)
-    return build_connection(
+    return build_page(
         rows,
         page,
         cursor_of=lambda c: encode_cursor(sort.value, getattr(c, sort.value), c.id),
-        to_node=Customer.from_domain,
-        count_total=lambda: reads.count_customers(where),
+        count_total=lambda: reads.customers.count(where),
     )
 
 
-async def recent_events(root: Any, info: strawberry.Info) -> Any:
-    from schema.types import Event
-
-    found = await info.context.loaders.recent_events_by_object.load(str(root.id))
-    return [Event.from_domain(event) for event in found]
+async def recent_events(root: Customer, info: strawberry.Info[Context]) -> list[Event]:
+    found: list[Event] = await info.context.loaders.recent_events_by_object.load(str(root.id))
+    return found
 
 
-def _address(value: inputs.AddressInput | None) -> model.Address | None:
+def _address(value: AddressInput | None) -> model.Address | None:
     if value is None:
         return None
     return model.Address(
@@ -93,7 +105,7 @@ def _address(value: inputs.AddressInput | None) -> model.Address | None:
     )
 
 
-def _tax_ids(values: list[inputs.TaxIdInput] | None) -> tuple[model.TaxId, ...]:
+def _tax_ids(values: list[TaxIdInput] | None) -> tuple[model.TaxId, ...]:
     return tuple(model.TaxId(value.type, value.value) for value in values or ())
 
 
@@ -106,9 +118,9 @@ def _required(value: Any) -> Any:
     return "" if value is None else _given(value)
 
 
-async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInput) -> Any:
-    from schema.types import CreateCustomerPayload, Customer
-
+async def create_customer(
+    info: strawberry.Info[Context], input: CreateCustomerInput
+) -> Outcome[model.Customer]:
     draft = model.CustomerDraft(
         name=input.name,
         currency=input.currency,
@@ -121,14 +133,14 @@ async def create_customer(info: strawberry.Info, input: inputs.CreateCustomerInp
     try:
         created = await services.create_customer(info.context.uow(), draft)
     except DomainError as error:
-        return CreateCustomerPayload(customer=None, user_errors=user_errors(error))
-    info.context.loaders.customer_by_id.prime(created.id, created)
-    return CreateCustomerPayload(customer=Customer.from_domain(created), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("cus").prime(created.id, created)
+    return done(created)
 
 
-async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInput) -> Any:
-    from schema.types import Customer, UpdateCustomerPayload
-
+async def update_customer(
+    info: strawberry.Info[Context], input: UpdateCustomerInput
+) -> Outcome[model.Customer]:
     changes = model.CustomerChanges(
         name=_required(input.name),
         currency=_required(input.currency),
@@ -143,17 +155,17 @@ async def update_customer(info: strawberry.Info, input: inputs.UpdateCustomerInp
     try:
         updated = await services.update_customer(info.context.uow(), str(input.id), changes)
     except DomainError as error:
-        return UpdateCustomerPayload(customer=None, user_errors=user_errors(error))
-    info.context.loaders.customer_by_id.clear(updated.id).prime(updated.id, updated)
-    return UpdateCustomerPayload(customer=Customer.from_domain(updated), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("cus").clear(updated.id).prime(updated.id, updated)
+    return done(updated)
 
 
-async def archive_customer(info: strawberry.Info, input: inputs.ArchiveCustomerInput) -> Any:
-    from schema.types import ArchiveCustomerPayload, Customer
-
+async def archive_customer(
+    info: strawberry.Info[Context], input: ArchiveCustomerInput
+) -> Outcome[model.Customer]:
     try:
         archived = await services.archive_customer(info.context.uow(), str(input.id))
     except DomainError as error:
-        return ArchiveCustomerPayload(customer=None, user_errors=user_errors(error))
-    info.context.loaders.customer_by_id.clear(archived.id).prime(archived.id, archived)
-    return ArchiveCustomerPayload(customer=Customer.from_domain(archived), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("cus").clear(archived.id).prime(archived.id, archived)
+    return done(archived)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -65,26 +66,32 @@ def page_request(
     )
 
 
-def build_connection(
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, in the order shown: each item with its cursor, whether more
+    items lie either side, and the total across pages (counted only when asked)."""
+
+    items: list[tuple[str, T]]
+    has_next_page: bool
+    has_previous_page: bool
+    count_total: Callable[[], Awaitable[int]]
+
+
+def build_page(
     rows: Sequence[T],
     page: PageRequest,
     *,
     cursor_of: Callable[[T], str],
-    to_node: Callable[[T], Any],
     count_total: Callable[[], Awaitable[int]],
-) -> Any:
-    """A Connection from a keyset page fetched with one extra row (which tells of more)."""
-    from schema.types import Connection, Edge, PageInfo
-
+) -> Page[T]:
+    """The page from a keyset window fetched with one extra row (which tells of more)."""
     more = len(rows) > page.limit
     rows = list(rows[: page.limit])
     if page.backwards:
         rows.reverse()
-    edges = [Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows]
-    page_info = PageInfo(
+    return Page(
+        items=[(cursor_of(row), row) for row in rows],
         has_next_page=more if not page.backwards else page.before is not None,
         has_previous_page=more if page.backwards else page.after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+        count_total=count_total,
     )
-    return Connection(edges=edges, page_info=page_info, count_total=count_total)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from domain.errors import DomainError, FieldErrors
-from domain.ids import prefix_of
 from domain.money import Money
 from domain.plans import (
     BillingMode,
     Interval,
+    Plan,
     PlanChanges,
     PlanDraft,
     PriceDraft,
@@ -20,81 +20,97 @@ from domain.plans import (
     price_quantity,
 )
 from domain.pricing import (
+    PriceBreakdown,
     PriceModel,
     PriceTerms,
     TierTerms,
     money_from_terms,
     price_model_from_terms,
 )
+from domain.queries import SortDirection
 from domain.services import plans as services
-from resolvers.errors import bad_user_input, user_errors
-from resolvers.pagination import build_connection, encode_cursor, page_request
-from schema import inputs
-from schema.enums import SortDirection
+from resolvers.errors import Outcome, bad_user_input, done, refused
+from resolvers.nodes import load_by_id
+from resolvers.pagination import Page, build_page, encode_cursor, page_request
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+    from schema.money import MoneyInput
+    from schema.plans import (
+        ArchivePlanInput,
+        CreatePlanInput,
+        PlanFilter,
+        PlanOrder,
+        Price,
+        PriceInput,
+        UpdatePlanInput,
+    )
+else:
+    # The schema's types its arguments take, by name: the schema imports resolvers, not
+    # the reverse.
+    ArchivePlanInput = strawberry.LazyType("ArchivePlanInput", "schema.plans")
+    CreatePlanInput = strawberry.LazyType("CreatePlanInput", "schema.plans")
+    PlanFilter = strawberry.LazyType("PlanFilter", "schema.plans")
+    PlanOrder = strawberry.LazyType("PlanOrder", "schema.plans")
+    PriceInput = strawberry.LazyType("PriceInput", "schema.plans")
+    UpdatePlanInput = strawberry.LazyType("UpdatePlanInput", "schema.plans")
 
 
 async def plans(
-    info: strawberry.Info,
+    info: strawberry.Info[Context],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    filter: inputs.PlanFilter | None = None,
-    order_by: inputs.PlanOrder | None = None,
-) -> Any:
-    from schema.types import Plan
-
+    filter: PlanFilter | None = None,
+    order_by: PlanOrder | None = None,
+) -> Page[Plan]:
     descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
     page = page_request(
         first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
     )
     archived = filter.archived if filter else None
     reads = info.context.reads
-    rows = await reads.page_of_plans(archived, descending, page)
-    loader = info.context.loaders.plan_by_id
+    rows = await reads.plans.page(archived, descending, page)
+    loader = info.context.loaders.by_id("plan")
     for row in rows:
         loader.prime(row.id, row)
-    return build_connection(
+    return build_page(
         rows,
         page,
         cursor_of=lambda p: encode_cursor("created_at", p.created_at, p.id),
-        to_node=Plan.from_domain,
-        count_total=lambda: reads.count_plans(archived),
+        count_total=lambda: reads.plans.count(archived),
     )
 
 
-async def plan(info: strawberry.Info, id: strawberry.ID) -> Any:
-    from schema.types import Plan
-
-    if prefix_of(str(id)) != "plan":
-        return None
-    found = await info.context.loaders.plan_by_id.load(str(id))
-    return Plan.from_domain(found) if found else None
+async def plan(info: strawberry.Info[Context], id: strawberry.ID) -> Plan | None:
+    found: Plan | None = await load_by_id(info, "plan", str(id))
+    return found
 
 
-async def price_for(root: Any, info: strawberry.Info, quantity: Decimal) -> Any:
-    from schema.types import PriceBreakdown
-
+async def price_for(
+    root: Price, info: strawberry.Info[Context], quantity: Decimal
+) -> PriceBreakdown:
     try:
-        return PriceBreakdown.from_domain(
-            price_quantity(root.price_model, BillingMode(root.billing_mode), quantity)
-        )
+        return price_quantity(root.price_model, BillingMode(root.billing_mode), quantity)
     except DomainError as error:
         raise bad_user_input("; ".join(e.message for e in error.errors)) from None
 
 
-async def preview_price(info: strawberry.Info, price: inputs.PriceInput, quantity: Decimal) -> Any:
-    from schema.types import PriceBreakdown, PricePreview
-
+async def preview_price(
+    info: strawberry.Info[Context],
+    price: PriceInput,
+    quantity: Decimal,
+) -> Outcome[PriceBreakdown]:
     try:
         model = price_model_from_input(price, ("price",))
         breakdown = preview_breakdown(model, BillingMode(price.billing_mode), quantity, ("price",))
     except DomainError as error:
-        return PricePreview(breakdown=None, user_errors=user_errors(error))
-    return PricePreview(breakdown=PriceBreakdown.from_domain(breakdown), user_errors=[])
+        return refused(error)
+    return done(breakdown)
 
 
-def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> PriceModel:
+def price_model_from_input(price: PriceInput, path: tuple[str, ...]) -> PriceModel:
     """The domain price model an input describes; fields its model needs are required."""
     terms = PriceTerms(
         model=price.model.value,
@@ -114,19 +130,17 @@ def price_model_from_input(price: inputs.PriceInput, path: tuple[str, ...]) -> P
     return price_model_from_terms(terms, path)
 
 
-async def create_plan(info: strawberry.Info, input: inputs.CreatePlanInput) -> Any:
-    from schema.types import CreatePlanPayload, Plan
-
+async def create_plan(info: strawberry.Info[Context], input: CreatePlanInput) -> Outcome[Plan]:
     try:
         draft = _plan_draft(input)
         created = await services.create_plan(info.context.uow(), draft)
     except DomainError as error:
-        return CreatePlanPayload(plan=None, user_errors=user_errors(error))
-    info.context.loaders.plan_by_id.prime(created.id, created)
-    return CreatePlanPayload(plan=Plan.from_domain(created), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("plan").prime(created.id, created)
+    return done(created)
 
 
-def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
+def _plan_draft(input: CreatePlanInput) -> PlanDraft:
     errors = FieldErrors()
     prices = _price_drafts(errors, input.prices)
     minimums = _minimums(errors, input.minimum_commitments or ())
@@ -143,7 +157,7 @@ def _plan_draft(input: inputs.CreatePlanInput) -> PlanDraft:
     )
 
 
-def _price_drafts(errors: FieldErrors, prices: list[inputs.PriceInput]) -> tuple[PriceDraft, ...]:
+def _price_drafts(errors: FieldErrors, prices: list[PriceInput]) -> tuple[PriceDraft, ...]:
     drafts = []
     for index, price in enumerate(prices):
         try:
@@ -161,7 +175,7 @@ def _price_drafts(errors: FieldErrors, prices: list[inputs.PriceInput]) -> tuple
     return tuple(drafts)
 
 
-def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[Money, ...]:
+def _minimums(errors: FieldErrors, minimums: list[MoneyInput]) -> tuple[Money, ...]:
     found = []
     for index, minimum in enumerate(minimums):
         path = ("input", "minimumCommitments", str(index))
@@ -172,9 +186,7 @@ def _minimums(errors: FieldErrors, minimums: list[inputs.MoneyInput]) -> tuple[M
     return tuple(found)
 
 
-async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> Any:
-    from schema.types import Plan, UpdatePlanPayload
-
+async def update_plan(info: strawberry.Info[Context], input: UpdatePlanInput) -> Outcome[Plan]:
     try:
         errors = FieldErrors()
         changes = PlanChanges(
@@ -192,17 +204,15 @@ async def update_plan(info: strawberry.Info, input: inputs.UpdatePlanInput) -> A
         errors.raise_if_any()
         updated = await services.update_plan(info.context.uow(), str(input.id), changes)
     except DomainError as error:
-        return UpdatePlanPayload(plan=None, user_errors=user_errors(error))
-    info.context.loaders.plan_by_id.clear(updated.id).prime(updated.id, updated)
-    return UpdatePlanPayload(plan=Plan.from_domain(updated), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("plan").clear(updated.id).prime(updated.id, updated)
+    return done(updated)
 
 
-async def archive_plan(info: strawberry.Info, input: inputs.ArchivePlanInput) -> Any:
-    from schema.types import ArchivePlanPayload, Plan
-
+async def archive_plan(info: strawberry.Info[Context], input: ArchivePlanInput) -> Outcome[Plan]:
     try:
         archived = await services.archive_plan(info.context.uow(), str(input.id))
     except DomainError as error:
-        return ArchivePlanPayload(plan=None, user_errors=user_errors(error))
-    info.context.loaders.plan_by_id.clear(archived.id).prime(archived.id, archived)
-    return ArchivePlanPayload(plan=Plan.from_domain(archived), user_errors=[])
+        return refused(error)
+    info.context.loaders.by_id("plan").clear(archived.id).prime(archived.id, archived)
+    return done(archived)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import strawberry
 
+from domain.accounts import Account
 
-async def viewer(info: strawberry.Info) -> Any:
-    from schema.types import Account, Viewer
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the account the token acts for (None if it is gone) and its grant."""
+
+    account: Account | None
+    client_id: str
+    scopes: list[str]
+
+
+async def viewer(info: strawberry.Info[Context]) -> Caller:
     principal = info.context.principal
-    account = await info.context.loaders.account_by_id.load(principal.tenant_id)
-    return Viewer(
-        account=Account(
-            id=strawberry.ID(account.id), name=account.name, created_at=account.created_at
-        )
-        if account
-        else None,
-        client_id=principal.client_id,
-        scopes=sorted(principal.scopes),
-    )
+    account: Account | None = await info.context.loaders.account_by_id.load(principal.tenant_id)
+    return Caller(account=account, client_id=principal.client_id, scopes=sorted(principal.scopes))

@@ -26,27 +26,27 @@ from auth.scopes import (
 )
 from resolvers import customers, events, nodes, usage, viewer
 from resolvers import plans as plan_resolvers
-from schema import inputs
-from schema.scalars import SCALAR_MAP
-from schema.types import (
+from schema.connections import Connection, connection_of
+from schema.customers import (
     ArchiveCustomerPayload,
-    ArchivePlanPayload,
-    BillableMetric,
-    Connection,
-    CreateBillableMetricPayload,
     CreateCustomerPayload,
-    CreatePlanPayload,
     Customer,
-    Event,
-    Node,
+    UpdateCustomerPayload,
+)
+from schema.events import Event
+from schema.fields import each, returning
+from schema.nodes import Node, node_from_domain
+from schema.plans import (
+    ArchivePlanPayload,
+    CreatePlanPayload,
     Plan,
     Price,
     PricePreview,
-    RecordUsagePayload,
-    UpdateCustomerPayload,
     UpdatePlanPayload,
-    Viewer,
 )
+from schema.scalars import SCALAR_MAP
+from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
+from schema.viewer import Viewer
 
 # graphql-armor's defaults, loosened where a dashboard's queries need it (OWASP GraphQL).
 MAX_DEPTH = 8
@@ -57,48 +57,50 @@ MAX_TOKENS = 2000
 @strawberry.type(description="Everything a merchant can read.")
 class Query:
     viewer: Viewer = strawberry.field(
-        resolver=viewer.viewer, description="The calling account and the token's scopes."
+        resolver=returning(Viewer.from_domain, viewer.viewer),
+        description="The calling account and the token's scopes.",
     )
     node: Node | None = strawberry.field(
-        resolver=nodes.node,
+        resolver=returning(node_from_domain, nodes.node),
         description="Any object by id. Unknown, foreign or unreadable ids give null.",
     )
     nodes: list[Node | None] = strawberry.field(
-        resolver=nodes.nodes, description="Up to 100 objects by id, in the order asked."
+        resolver=returning(each(node_from_domain), nodes.nodes),
+        description="Up to 100 objects by id, in the order asked.",
     )
     customer: Customer | None = strawberry.field(
-        resolver=customers.customer,
+        resolver=returning(Customer.from_domain, customers.customer),
         description="A customer by id; null when it does not exist in your account.",
         permission_classes=[requires(CUSTOMERS_READ)],
     )
     customers: Connection[Customer] = strawberry.field(
-        resolver=customers.customers,
+        resolver=returning(connection_of(Customer.from_domain), customers.customers),
         description="Customers, newest first unless `orderBy` says otherwise. Page size 1-100.",
         permission_classes=[requires(CUSTOMERS_READ)],
     )
     billable_metrics: Connection[BillableMetric] = strawberry.field(
-        resolver=usage.billable_metrics,
+        resolver=returning(connection_of(BillableMetric.from_domain), usage.billable_metrics),
         description="Billable metrics, newest first. Page size 1-100.",
         permission_classes=[requires(CATALOG_READ)],
     )
     plans: Connection[Plan] = strawberry.field(
-        resolver=plan_resolvers.plans,
+        resolver=returning(connection_of(Plan.from_domain), plan_resolvers.plans),
         description="Plans, newest first. Page size 1-100.",
         permission_classes=[requires(CATALOG_READ)],
     )
     plan: Plan | None = strawberry.field(
-        resolver=plan_resolvers.plan,
+        resolver=returning(Plan.from_domain, plan_resolvers.plan),
         description="A plan by id; null when it does not exist in your account.",
         permission_classes=[requires(CATALOG_READ)],
     )
     preview_price: PricePreview = strawberry.field(
-        resolver=plan_resolvers.preview_price,
+        resolver=returning(PricePreview.from_domain, plan_resolvers.preview_price),
         description="How a price (not yet saved) turns a quantity into an amount, tier by "
         "tier: for pricing pages and plan editors. A LICENSED quantity is whole.",
         permission_classes=[requires(CATALOG_READ)],
     )
     events: Connection[Event] = strawberry.field(
-        resolver=events.events,
+        resolver=returning(connection_of(Event.from_domain), events.events),
         description=(
             "State changes, newest first. Lists the types whose objects your token may read "
             "(customer events need customers:read)."
@@ -114,52 +116,49 @@ class Query:
 )
 class Mutation:
     create_customer: CreateCustomerPayload = strawberry.field(
-        resolver=customers.create_customer,
+        resolver=returning(CreateCustomerPayload.from_domain, customers.create_customer),
         description="Creates a customer. Emits `customer.created`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
     )
     update_customer: UpdateCustomerPayload = strawberry.field(
-        resolver=customers.update_customer,
+        resolver=returning(UpdateCustomerPayload.from_domain, customers.update_customer),
         description="Changes a customer's details. Emits `customer.updated`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
     )
     create_plan: CreatePlanPayload = strawberry.field(
-        resolver=plan_resolvers.create_plan,
+        resolver=returning(CreatePlanPayload.from_domain, plan_resolvers.create_plan),
         description="Creates a plan with its prices. Emits `plan.created`.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     update_plan: UpdatePlanPayload = strawberry.field(
-        resolver=plan_resolvers.update_plan,
+        resolver=returning(UpdatePlanPayload.from_domain, plan_resolvers.update_plan),
         description="Changes a plan's name, description or trial; replaces its prices and "
         "minimum commitments while no subscription uses it. Emits `plan.updated`.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     archive_plan: ArchivePlanPayload = strawberry.field(
-        resolver=plan_resolvers.archive_plan,
+        resolver=returning(ArchivePlanPayload.from_domain, plan_resolvers.archive_plan),
         description="Archives a plan: no longer sold. Emits `plan.archived`.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     create_billable_metric: CreateBillableMetricPayload = strawberry.field(
-        resolver=usage.create_billable_metric,
+        resolver=returning(CreateBillableMetricPayload.from_domain, usage.create_billable_metric),
         description="Creates a billable metric: what usage counts and how it is aggregated.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     record_usage: RecordUsagePayload = strawberry.field(
-        resolver=usage.record_usage,
+        resolver=returning(RecordUsagePayload.from_domain, usage.record_usage),
         description="Records up to 1,000 usage events. Each event's idempotencyKey makes a "
         "replay count once; valid events are kept even when others in the batch are rejected.",
         permission_classes=[requires(USAGE_WRITE)],
     )
     archive_customer: ArchiveCustomerPayload = strawberry.field(
-        resolver=customers.archive_customer,
+        resolver=returning(ArchiveCustomerPayload.from_domain, customers.archive_customer),
         description="Archives a customer: kept for history, no longer billed. "
         "Emits `customer.archived`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
     )
 
-
-# A usage batch is built by its resolver module from graphql-core's checked values.
-inputs.RecordUsageInput.__strawberry_definition__.from_input = usage.usage_batch_from_input
 
 # Validation rules built once: a rule class made per request would defeat ValidationCache,
 # whose key includes the rules, and every request would be validated afresh.

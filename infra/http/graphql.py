@@ -32,7 +32,7 @@ from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.planned import NotPlannable, Planner
-from infra.read_model import SqlReadModel
+from infra.reads import SqlReads
 from infra.repositories.accounts import account_exists
 from infra.request_tasks import settled_tasks
 from infra.uow import SqlUnitOfWork
@@ -183,7 +183,7 @@ class GraphQLEndpoint:
                         )
                 context = Context(
                     principal=principal,
-                    reads=SqlReadModel(db),
+                    reads=SqlReads(db),
                     new_unit_of_work=lambda: SqlUnitOfWork(db),
                     clock=self.clock,
                     request=request,

@@ -3,6 +3,7 @@ looks a client up before any tenant is known."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +39,16 @@ async def ensure_account(conn: AsyncConnection, account_id: str, name: str) -> A
     return _account(row)
 
 
-async def accounts_by_ids(conn: Any, ids: list[str]) -> list[Account | None]:
-    found = {
-        row.id: _account(row)
-        for row in await conn.execute(select(accounts).where(accounts.c.id.in_(ids)))
-    }
-    return [found.get(account_id) for account_id in ids]
+class SqlAccountReads:
+    """The read path's accounts (domain.ports.AccountReads)."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Account | None]:
+        statement = select(accounts).where(accounts.c.id.in_(list(ids)))
+        found = {row.id: _account(row) for row in await self._db.execute(statement)}
+        return [found.get(account_id) for account_id in ids]
 
 
 async def account_exists(conn: Any, account_id: str) -> bool:

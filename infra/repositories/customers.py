@@ -133,15 +133,6 @@ class SqlCustomerRepository:
             raise
 
 
-async def customers_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[Customer | None]:
-    """One statement for a batch of ids, answered in key order with None for unknown ids."""
-    statement = select(*CUSTOMER_COLUMNS).where(
-        customers.c.tenant_id == db.tenant_id, customers.c.id.in_(list(ids))
-    )
-    found = {row.id: customer_from_row(row) for row in await db.execute(statement)}
-    return [found.get(customer_id) for customer_id in ids]
-
-
 def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Select[Any]:
     # Row-level security applies a condition before the tenant policy, and so through an
     # index, only when it is leakproof: each filter compares a column (a stored normalised
@@ -178,25 +169,39 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def page_of_customers(
-    db: TenantConnection,
-    where: CustomerFilter,
-    sort: CustomerSort,
-    descending: bool,
-    page: PageRequest,
-) -> list[Customer]:
-    """Up to `page.limit + 1` customers in display order (the extra one tells of a next page)."""
-    sort_column = customers.c[sort.value]
-    statement = paginate(
-        _filtered(db, where, CUSTOMER_COLUMNS),
-        sort_column,
-        customers.c.id,
-        descending=descending,
-        page=page,
-    )
-    return [customer_from_row(row) for row in await db.execute(statement)]
+class SqlCustomerReads:
+    """The read path's customers (domain.ports.CustomerReads), in the request's tenant."""
 
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
 
-async def count_customers(db: TenantConnection, where: CustomerFilter) -> int:
-    statement = _filtered(db, where, (func.count(),))
-    return int((await db.execute(statement)).scalar_one())
+    async def by_ids(self, ids: Sequence[str]) -> list[Customer | None]:
+        """One statement for a batch of ids, answered in key order with None for unknown ids."""
+        statement = select(*CUSTOMER_COLUMNS).where(
+            customers.c.tenant_id == self._db.tenant_id, customers.c.id.in_(list(ids))
+        )
+        found = {row.id: customer_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(customer_id) for customer_id in ids]
+
+    async def page(
+        self,
+        where: CustomerFilter,
+        sort: CustomerSort,
+        descending: bool,
+        page: PageRequest,
+    ) -> list[Customer]:
+        """Up to `page.limit + 1` customers in display order (the extra one tells of a next
+        page)."""
+        sort_column = customers.c[sort.value]
+        statement = paginate(
+            _filtered(self._db, where, CUSTOMER_COLUMNS),
+            sort_column,
+            customers.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [customer_from_row(row) for row in await self._db.execute(statement)]
+
+    async def count(self, where: CustomerFilter) -> int:
+        statement = _filtered(self._db, where, (func.count(),))
+        return int((await self._db.execute(statement)).scalar_one())

@@ -53,56 +53,60 @@ def _filtered(db: TenantConnection, where: EventFilter, columns: Any) -> Any:
     return statement
 
 
-async def events_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[Event | None]:
-    statement = select(events).where(events.c.tenant_id == db.tenant_id, events.c.id.in_(list(ids)))
-    found = {row.id: event_from_row(row) for row in await db.execute(statement)}
-    return [found.get(event_id) for event_id in ids]
+class SqlEventReads:
+    """The read path's events (domain.ports.EventReads), in the request's tenant."""
 
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
 
-async def page_of_events(
-    db: TenantConnection, where: EventFilter, descending: bool, page: PageRequest
-) -> list[Event]:
-    statement = paginate(
-        _filtered(db, where, events),
-        events.c.created_at,
-        events.c.id,
-        descending=descending,
-        page=page,
-    )
-    return [event_from_row(row) for row in await db.execute(statement)]
+    async def by_ids(self, ids: Sequence[str]) -> list[Event | None]:
+        statement = select(events).where(
+            events.c.tenant_id == self._db.tenant_id, events.c.id.in_(list(ids))
+        )
+        found = {row.id: event_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(event_id) for event_id in ids]
 
+    async def page(self, where: EventFilter, descending: bool, page: PageRequest) -> list[Event]:
+        statement = paginate(
+            _filtered(self._db, where, events),
+            events.c.created_at,
+            events.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [event_from_row(row) for row in await self._db.execute(statement)]
 
-async def count_events(db: TenantConnection, where: EventFilter) -> int:
-    return int((await db.execute(_filtered(db, where, func.count()))).scalar_one())
+    async def count(self, where: EventFilter) -> int:
+        statement = _filtered(self._db, where, func.count())
+        return int((await self._db.execute(statement)).scalar_one())
 
-
-async def recent_events_by_objects(
-    db: TenantConnection, object_ids: Sequence[str], limit: int, types: Sequence[str]
-) -> list[list[Event]]:
-    """The newest `limit` events of each object, in one statement, answered in key order."""
-    ranked = (
-        select(
-            events,
-            func.row_number()
-            .over(
-                partition_by=events.c.object_id,
-                order_by=(events.c.created_at.desc(), events.c.id.desc()),
+    async def recent_by_objects(
+        self, object_ids: Sequence[str], limit: int, types: Sequence[str]
+    ) -> list[list[Event]]:
+        """The newest `limit` events of each object, in one statement, answered in key order."""
+        ranked = (
+            select(
+                events,
+                func.row_number()
+                .over(
+                    partition_by=events.c.object_id,
+                    order_by=(events.c.created_at.desc(), events.c.id.desc()),
+                )
+                .label("position"),
             )
-            .label("position"),
+            .where(
+                events.c.tenant_id == self._db.tenant_id,
+                events.c.object_id.in_(list(object_ids)),
+                events.c.type.in_(list(types)),
+            )
+            .subquery()
         )
-        .where(
-            events.c.tenant_id == db.tenant_id,
-            events.c.object_id.in_(list(object_ids)),
-            events.c.type.in_(list(types)),
+        statement = (
+            select(ranked)
+            .where(ranked.c.position <= limit)
+            .order_by(ranked.c.object_id, ranked.c.position)
         )
-        .subquery()
-    )
-    statement = (
-        select(ranked)
-        .where(ranked.c.position <= limit)
-        .order_by(ranked.c.object_id, ranked.c.position)
-    )
-    grouped: dict[str, list[Event]] = {object_id: [] for object_id in object_ids}
-    for row in await db.execute(statement):
-        grouped[row.object_id].append(event_from_row(row))
-    return [grouped[object_id] for object_id in object_ids]
+        grouped: dict[str, list[Event]] = {object_id: [] for object_id in object_ids}
+        for row in await self._db.execute(statement):
+            grouped[row.object_id].append(event_from_row(row))
+        return [grouped[object_id] for object_id in object_ids]

@@ -73,14 +73,6 @@ class SqlMetricRepository:
         return {row.code: metric_from_row(row) for row in await self._db.execute(statement)}
 
 
-async def metrics_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[BillableMetric | None]:
-    statement = select(billable_metrics).where(
-        billable_metrics.c.tenant_id == db.tenant_id, billable_metrics.c.id.in_(list(ids))
-    )
-    found = {row.id: metric_from_row(row) for row in await db.execute(statement)}
-    return [found.get(metric_id) for metric_id in ids]
-
-
 def _filtered(db: TenantConnection, codes: Sequence[str] | None, columns: Any) -> Any:
     statement = select(columns).where(billable_metrics.c.tenant_id == db.tenant_id)
     if codes:
@@ -88,18 +80,35 @@ def _filtered(db: TenantConnection, codes: Sequence[str] | None, columns: Any) -
     return statement
 
 
-async def page_of_metrics(
-    db: TenantConnection, codes: Sequence[str] | None, descending: bool, page: PageRequest
-) -> list[BillableMetric]:
-    statement = paginate(
-        _filtered(db, codes, billable_metrics),
-        billable_metrics.c.created_at,
-        billable_metrics.c.id,
-        descending=descending,
-        page=page,
-    )
-    return [metric_from_row(row) for row in await db.execute(statement)]
+class SqlMetricReads:
+    """The read path's billable metrics (domain.ports.MetricReads), in the request's tenant."""
 
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
 
-async def count_metrics(db: TenantConnection, codes: Sequence[str] | None) -> int:
-    return int((await db.execute(_filtered(db, codes, func.count()))).scalar_one())
+    async def by_ids(self, ids: Sequence[str]) -> list[BillableMetric | None]:
+        statement = select(billable_metrics).where(
+            billable_metrics.c.tenant_id == self._db.tenant_id,
+            billable_metrics.c.id.in_(list(ids)),
+        )
+        found = {row.id: metric_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(metric_id) for metric_id in ids]
+
+    async def by_codes(self, codes: set[str]) -> dict[str, BillableMetric]:
+        return await SqlMetricRepository(self._db).by_codes(codes)
+
+    async def page(
+        self, codes: Sequence[str] | None, descending: bool, page: PageRequest
+    ) -> list[BillableMetric]:
+        statement = paginate(
+            _filtered(self._db, codes, billable_metrics),
+            billable_metrics.c.created_at,
+            billable_metrics.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [metric_from_row(row) for row in await self._db.execute(statement)]
+
+    async def count(self, codes: Sequence[str] | None) -> int:
+        statement = _filtered(self._db, codes, func.count())
+        return int((await self._db.execute(statement)).scalar_one())

@@ -227,12 +227,6 @@ class SqlPlanRepository:
         return plan_from_row((await self._db.execute(statement)).one())
 
 
-async def plans_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[Plan | None]:
-    statement = select(plans).where(plans.c.tenant_id == db.tenant_id, plans.c.id.in_(list(ids)))
-    found = {row.id: plan_from_row(row) for row in await db.execute(statement)}
-    return [found.get(plan_id) for plan_id in ids]
-
-
 def _filtered(db: TenantConnection, archived: bool | None, columns: Any) -> Any:
     statement = select(columns).where(plans.c.tenant_id == db.tenant_id)
     if archived is not None:
@@ -242,34 +236,46 @@ def _filtered(db: TenantConnection, archived: bool | None, columns: Any) -> Any:
     return statement
 
 
-async def page_of_plans(
-    db: TenantConnection, archived: bool | None, descending: bool, page: PageRequest
-) -> list[Plan]:
-    statement = paginate(
-        _filtered(db, archived, plans),
-        plans.c.created_at,
-        plans.c.id,
-        descending=descending,
-        page=page,
-    )
-    return [plan_from_row(row) for row in await db.execute(statement)]
+class SqlPlanReads:
+    """The read path's plans and prices (domain.ports.PlanReads), in the request's tenant."""
 
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
 
-async def count_plans(db: TenantConnection, archived: bool | None) -> int:
-    return int((await db.execute(_filtered(db, archived, func.count()))).scalar_one())
+    async def by_ids(self, ids: Sequence[str]) -> list[Plan | None]:
+        statement = select(plans).where(
+            plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(list(ids))
+        )
+        found = {row.id: plan_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(plan_id) for plan_id in ids]
 
+    async def page(self, archived: bool | None, descending: bool, page: PageRequest) -> list[Plan]:
+        statement = paginate(
+            _filtered(self._db, archived, plans),
+            plans.c.created_at,
+            plans.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [plan_from_row(row) for row in await self._db.execute(statement)]
 
-async def prices_by_ids(db: TenantConnection, ids: Sequence[str]) -> list[PlanPrice | None]:
-    """Prices by id, in one statement: `plan_prices` names the plans that hold them (jsonb
-    containment on plans.prices is not leakproof, so no index could serve it under the
-    tenant policy)."""
-    holders = select(plan_prices.c.plan_id).where(
-        plan_prices.c.tenant_id == db.tenant_id, plan_prices.c.id.in_(list(ids))
-    )
-    statement = select(plans).where(plans.c.tenant_id == db.tenant_id, plans.c.id.in_(holders))
-    found = {
-        price.id: price
-        for row in await db.execute(statement)
-        for price in plan_from_row(row).prices
-    }
-    return [found.get(price_id) for price_id in ids]
+    async def count(self, archived: bool | None) -> int:
+        statement = _filtered(self._db, archived, func.count())
+        return int((await self._db.execute(statement)).scalar_one())
+
+    async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]:
+        """Prices by id, in one statement: `plan_prices` names the plans that hold them
+        (jsonb containment on plans.prices is not leakproof, so no index could serve it
+        under the tenant policy)."""
+        holders = select(plan_prices.c.plan_id).where(
+            plan_prices.c.tenant_id == self._db.tenant_id, plan_prices.c.id.in_(list(ids))
+        )
+        statement = select(plans).where(
+            plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(holders)
+        )
+        found = {
+            price.id: price
+            for row in await self._db.execute(statement)
+            for price in plan_from_row(row).prices
+        }
+        return [found.get(price_id) for price_id in ids]

@@ -133,45 +133,55 @@ def _plain(value: Any) -> Decimal:
         return Decimal(value).normalize()
 
 
-async def usage_by_customers(
-    db: TenantConnection,
-    customer_ids: Sequence[str],
-    metric: BillableMetric,
-    start: datetime,
-    end: datetime,
-) -> dict[str, tuple[Decimal, int]]:
-    """Each customer's quantity and event count for the metric in [start, end), one statement."""
-    statement = (
-        select(
-            usage_events.c.customer_id,
-            _aggregate(metric).label("quantity"),
-            func.count().label("events"),
+class SqlUsageReads:
+    """The read path's usage aggregates (domain.ports.UsageReads), in the request's tenant."""
+
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def by_customers(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, tuple[Decimal, int]]:
+        """Each customer's quantity and event count for the metric in [start, end), one
+        statement."""
+        statement = (
+            select(
+                usage_events.c.customer_id,
+                _aggregate(metric).label("quantity"),
+                func.count().label("events"),
+            )
+            .where(_in_window(self._db, customer_ids, metric, start, end))
+            .group_by(usage_events.c.customer_id)
         )
-        .where(_in_window(db, customer_ids, metric, start, end))
-        .group_by(usage_events.c.customer_id)
-    )
-    return {
-        row.customer_id: (_plain(row.quantity), int(row.events))
-        for row in await db.execute(statement)
-    }
+        return {
+            row.customer_id: (_plain(row.quantity), int(row.events))
+            for row in await self._db.execute(statement)
+        }
 
-
-async def value_counts_by_customers(
-    db: TenantConnection,
-    customer_ids: Sequence[str],
-    metric: BillableMetric,
-    start: datetime,
-    end: datetime,
-) -> dict[str, list[tuple[Decimal, int]]]:
-    """Each customer's distinct event values with how many events carried each, ascending,
-    one statement: what a price charged per transaction needs, without a row per event."""
-    statement = (
-        select(usage_events.c.customer_id, usage_events.c.value, func.count().label("events"))
-        .where(_in_window(db, customer_ids, metric, start, end), usage_events.c.value.isnot(None))
-        .group_by(usage_events.c.customer_id, usage_events.c.value)
-        .order_by(usage_events.c.customer_id, usage_events.c.value)
-    )
-    found: dict[str, list[tuple[Decimal, int]]] = {}
-    for row in await db.execute(statement):
-        found.setdefault(row.customer_id, []).append((_plain(row.value), int(row.events)))
-    return found
+    async def value_counts_by_customers(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, list[tuple[Decimal, int]]]:
+        """Each customer's distinct event values with how many events carried each,
+        ascending, one statement: what a price charged per transaction needs, without a row
+        per event."""
+        statement = (
+            select(usage_events.c.customer_id, usage_events.c.value, func.count().label("events"))
+            .where(
+                _in_window(self._db, customer_ids, metric, start, end),
+                usage_events.c.value.isnot(None),
+            )
+            .group_by(usage_events.c.customer_id, usage_events.c.value)
+            .order_by(usage_events.c.customer_id, usage_events.c.value)
+        )
+        found: dict[str, list[tuple[Decimal, int]]] = {}
+        for row in await self._db.execute(statement):
+            found.setdefault(row.customer_id, []).append((_plain(row.value), int(row.events)))
+        return found

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.app import create_app
-from infra.read_model import SqlReadModel
+from infra.repositories.customers import SqlCustomerReads
 from infra.settings import Settings
 from tests.conftest import Tenant
 from tests.conftest import TestDatabase as SessionDatabase
@@ -211,7 +211,7 @@ async def test_an_unexpected_error_is_masked_in_production_with_an_id_to_quote(
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("select * from customers where email = 'jane@example.com'")
 
-    monkeypatch.setattr(SqlReadModel, "page_of_customers", broken)
+    monkeypatch.setattr(SqlCustomerReads, "page", broken)
     token = production_app.state.issuer.issue(
         client_id="c", tenant_id=tenant.id, scopes=["customers:read"]
     ).access_token

@@ -35,7 +35,7 @@ from domain.services.customers import archive_customer, create_customer
 from domain.services.metrics import create_billable_metric
 from domain.services.plans import archive_plan, create_plan
 from infra.db import TenantConnection, tenant_transaction
-from infra.read_model import SqlReadModel
+from infra.reads import SqlReads
 from infra.repositories.accounts import ensure_account
 from infra.uow import SqlUnitOfWork
 from tests.conftest import TestDatabase
@@ -123,16 +123,16 @@ async def catalog(engine: AsyncEngine, test_database: TestDatabase) -> Catalog:
 class Case:
     """A read, and the indexes of which at least one must serve its filter."""
 
-    read: Callable[[SqlReadModel, Catalog], Awaitable[Any]]
+    read: Callable[[SqlReads, Catalog], Awaitable[Any]]
     indexes: frozenset[str]
 
 
-def case(read: Callable[[SqlReadModel, Catalog], Awaitable[Any]], *indexes: str) -> Case:
+def case(read: Callable[[SqlReads, Catalog], Awaitable[Any]], *indexes: str) -> Case:
     return Case(read, frozenset(indexes))
 
 
 def _customers(where: Callable[[Catalog], CustomerFilter]) -> Any:
-    return lambda r, c: r.page_of_customers(where(c), CustomerSort.CREATED_AT, True, FIRST)
+    return lambda r, c: r.customers.page(where(c), CustomerSort.CREATED_AT, True, FIRST)
 
 
 def _window(c: Catalog) -> tuple[datetime, datetime]:
@@ -140,7 +140,7 @@ def _window(c: Catalog) -> tuple[datetime, datetime]:
 
 
 def _events(where: Callable[[Catalog], EventFilter]) -> Any:
-    return lambda r, c: r.page_of_events(where(c), True, FIRST)
+    return lambda r, c: r.events.page(where(c), True, FIRST)
 
 
 EMAIL = CustomerFilter(email="BILLING7@example.com")
@@ -157,10 +157,10 @@ ARCHIVED_CUSTOMER_INDEXES = (
 CASES = {
     "customers: email": case(_customers(lambda c: EMAIL), "customers_email_normalized"),
     "customers: email, count": case(
-        lambda r, c: r.count_customers(EMAIL), "customers_email_normalized"
+        lambda r, c: r.customers.count(EMAIL), "customers_email_normalized"
     ),
     "customers: email, by name": case(
-        lambda r, c: r.page_of_customers(EMAIL, CustomerSort.NAME, False, FIRST),
+        lambda r, c: r.customers.page(EMAIL, CustomerSort.NAME, False, FIRST),
         "customers_email_normalized",
     ),
     "customers: created window": case(
@@ -170,7 +170,7 @@ CASES = {
         "customers_page_created",
     ),
     "customers: created window, count": case(
-        lambda r, c: r.count_customers(
+        lambda r, c: r.customers.count(
             CustomerFilter(created_after=_window(c)[0], created_before=_window(c)[1])
         ),
         "customers_page_created",
@@ -179,39 +179,39 @@ CASES = {
     # partial index of archived rows (bench/plans/large).
     "customers: archived": case(_customers(lambda c: ARCHIVED), *ARCHIVED_CUSTOMER_INDEXES),
     "customers: archived, by name": case(
-        lambda r, c: r.page_of_customers(ARCHIVED, CustomerSort.NAME, False, FIRST),
+        lambda r, c: r.customers.page(ARCHIVED, CustomerSort.NAME, False, FIRST),
         *ARCHIVED_CUSTOMER_INDEXES,
     ),
     "customers: archived, count": case(
-        lambda r, c: r.count_customers(ARCHIVED), *ARCHIVED_CUSTOMER_INDEXES
+        lambda r, c: r.customers.count(ARCHIVED), *ARCHIVED_CUSTOMER_INDEXES
     ),
     "customers: active": case(_customers(lambda c: ACTIVE), "customers_page_created"),
-    "customers: active, count": case(lambda r, c: r.count_customers(ACTIVE), "customers_counts"),
-    "customers: count": case(lambda r, c: r.count_customers(CustomerFilter()), "customers_counts"),
+    "customers: active, count": case(lambda r, c: r.customers.count(ACTIVE), "customers_counts"),
+    "customers: count": case(lambda r, c: r.customers.count(CustomerFilter()), "customers_counts"),
     "customer: recent events": case(
-        lambda r, c: r.recent_events_by_objects(c.customer_ids[:5], 5, list(EVENT_TYPES)),
+        lambda r, c: r.events.recent_by_objects(c.customer_ids[:5], 5, list(EVENT_TYPES)),
         "events_object",
     ),
     "plans: archived": case(
-        lambda r, c: r.page_of_plans(True, True, FIRST), "plans_archived_created", "plans_counts"
+        lambda r, c: r.plans.page(True, True, FIRST), "plans_archived_created", "plans_counts"
     ),
     "plans: archived, count": case(
-        lambda r, c: r.count_plans(True), "plans_counts", "plans_archived_created"
+        lambda r, c: r.plans.count(True), "plans_counts", "plans_archived_created"
     ),
-    "plans: active, count": case(lambda r, c: r.count_plans(False), "plans_counts"),
+    "plans: active, count": case(lambda r, c: r.plans.count(False), "plans_counts"),
     "billable metrics: codes": case(
-        lambda r, c: r.page_of_metrics(c.metric_codes, True, FIRST),
+        lambda r, c: r.metrics.page(c.metric_codes, True, FIRST),
         "billable_metrics_tenant_id_code_key",
     ),
     "billable metrics: codes, count": case(
-        lambda r, c: r.count_metrics(c.metric_codes), "billable_metrics_tenant_id_code_key"
+        lambda r, c: r.metrics.count(c.metric_codes), "billable_metrics_tenant_id_code_key"
     ),
-    "billable metrics: count": case(lambda r, c: r.count_metrics(None), "billable_metrics_counts"),
+    "billable metrics: count": case(lambda r, c: r.metrics.count(None), "billable_metrics_counts"),
     "events: types": case(
         _events(lambda c: ARCHIVED_EVENTS), "events_type_created", "events_counts"
     ),
     "events: types, count": case(
-        lambda r, c: r.count_events(ARCHIVED_EVENTS), "events_counts", "events_type_created"
+        lambda r, c: r.events.count(ARCHIVED_EVENTS), "events_counts", "events_type_created"
     ),
     "events: object": case(
         _events(lambda c: EventFilter(types=list(EVENT_TYPES), object_id=c.customer_ids[3])),
@@ -226,7 +226,7 @@ CASES = {
         "events_page_created",
     ),
     "events: count": case(
-        lambda r, c: r.count_events(EventFilter(types=list(EVENT_TYPES))), "events_counts"
+        lambda r, c: r.events.count(EventFilter(types=list(EVENT_TYPES))), "events_counts"
     ),
 }
 
@@ -268,7 +268,7 @@ async def _plan_of(
 ) -> list[tuple[str, str | None, str | None]]:
     async with tenant_transaction(engine, catalog.tenant_id) as db:
         captured.clear()
-        await read(SqlReadModel(db), catalog)
+        await read(SqlReads(db), catalog)
         statements = list(captured)
         assert statements, "the read sent no statement"
         return await _explained(db, statements)
@@ -302,7 +302,7 @@ async def test_search_reads_through_an_index_under_row_level_security(
     search = CustomerFilter(search="omer 0042")
 
     # when
-    scans = await _plan_of(engine, catalog, lambda r, c: r.count_customers(search), captured)
+    scans = await _plan_of(engine, catalog, lambda r, c: r.customers.count(search), captured)
 
     # then: an index of the searched columns, not the tenant's whole range
     indexes = {index for _, _, index in scans if index}
