@@ -100,6 +100,22 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process and all its descendants, those
+    that have exited included (PostgreSQL's backends come and go): less swayed by other
+    work on the machine than throughput is."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # exited between the two calls: now in its parent's
+            continue
+        # children_*: the descendants this process has reaped (waited for).
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def git_commit() -> str:
     """The commit benchmarked, with `-dirty` when the work tree has changes."""
 
