@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bench.servers import ROOT, free_port, start_ledgerline, tree_cpu_seconds, wait_ready
+from bench.servers import ROOT, answering, free_port, start_ledgerline, stop, tree_cpu_seconds
 
 BENCH = ROOT / "bench"
 OPERATIONS = BENCH / "operations"
@@ -42,12 +42,7 @@ class Server:
         return tree_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
 
 def operation_files(directory: Path) -> dict[str, Path]:
@@ -74,7 +69,7 @@ def floor(env: dict[str, str], database_url: str, tenant: str) -> Server:
         env={**env, "FLOOR_DSN": dsn, "FLOOR_TENANT": tenant},
         cwd=ROOT,
     )
-    wait_ready(f"http://127.0.0.1:{port}/healthz")
+    answering(process, f"http://127.0.0.1:{port}/healthz")
     return Server("floor", f"http://127.0.0.1:{port}/graphql", process, operation_files(OPERATIONS))
 
 
@@ -86,7 +81,7 @@ def postgraphile(env: dict[str, str], database_url: str, tenant: str) -> Server:
         env={**env, **libpq_env(database_url), "BENCH_TENANT": tenant, "PORT": str(port)},
         cwd=BENCH,
     )
-    wait_ready(f"http://127.0.0.1:{port}/graphql", timeout=120)
+    answering(process, f"http://127.0.0.1:{port}/graphql", timeout=120)
     return Server(
         "PostGraphile",
         f"http://127.0.0.1:{port}/graphql",

@@ -77,14 +77,27 @@ def start_ledgerline(
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    wait_ready(f"http://127.0.0.1:{port}/readyz")
+    answering(process, f"http://127.0.0.1:{port}/readyz")
     return process, port
+
+
+def answering(process: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
+    """Waits until the server `process` answers at `url`; stops it when it never does."""
+    try:
+        wait_ready(url, timeout)
+    except BaseException:
+        stop(process)
+        raise
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def tree_rss(pid: int) -> int:
