@@ -77,14 +77,27 @@ def start_ledgerline(
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    wait_ready(f"http://127.0.0.1:{port}/readyz")
+    answering(process, f"http://127.0.0.1:{port}/readyz")
     return process, port
+
+
+def answering(process: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
+    """Waits until the server `process` answers at `url`; stops it when it never does."""
+    try:
+        wait_ready(url, timeout)
+    except BaseException:
+        stop(process)
+        raise
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def tree_rss(pid: int) -> int:
@@ -97,6 +110,22 @@ def tree_rss(pid: int) -> int:
             total += process.memory_info().rss
         except psutil.NoSuchProcess:  # a worker that exited between the two calls
             pass
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process and all its descendants, those
+    that have exited included (PostgreSQL's backends come and go): less swayed by other
+    work on the machine than throughput is."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # exited between the two calls: now in its parent's
+            continue
+        # children_*: the descendants this process has reaped (waited for).
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 
