@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -136,6 +137,10 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.readiness = Readiness(engine)
         stop_tracking = install_task_tracking(asyncio.get_running_loop())
+        # What start-up built (the schema, plans' SQL, modules) lives as long as the process:
+        # kept out of the collector's full passes, which otherwise stall a request now and then.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -49,7 +49,7 @@ def _json_dumps(value: Any) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, app_role: bool = True
+    url: str, *, pool_size: int = 20, pool_timeout: float = 5.0, app_role: bool = True
 ) -> AsyncEngine:
     """The application's engine. Each connection drops to the role row-level security binds.
 

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="Server processes; one per core in production."
     )
     database_pool_size: int = Field(
-        default=10,
+        default=20,
         ge=1,
         le=200,
         description="PostgreSQL connections kept per server process (as many again on bursts).",

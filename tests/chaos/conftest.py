@@ -115,7 +115,7 @@ def serve_chaos(
             chaos_client.tenant,
             token=_issue(running.base_url, chaos_client, SCOPES),
             read_only_token=_issue(running.base_url, chaos_client, "customers:read"),
-            pool_size=int(settings.get("DATABASE_POOL_SIZE", "10")),
+            pool_size=int(settings.get("DATABASE_POOL_SIZE", "20")),
         )
 
     yield serve
