@@ -117,6 +117,19 @@ class TenantConnection:
     async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
         return await self._run(lambda: self.conn.execute(statement, params))
 
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """A statement sent to the driver directly (planned reads), in turn with the rest."""
+
+        async def on_driver() -> list[Any]:
+            raw = await self.conn.get_raw_connection()
+            return list(await raw.driver_connection.fetch(sql, *args))
+
+        return await self._run(on_driver)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        rows = await self.fetch(sql, *args)
+        return rows[0][0] if rows else None
+
     async def begin_savepoint(self) -> AsyncTransaction:
         return await self._run(self.conn.begin_nested)
 

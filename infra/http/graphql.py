@@ -27,11 +27,17 @@ from auth.principal import Principal
 from domain.ports import Clock
 from infra import idempotency, jsoncodec
 from infra.clock import SYSTEM_CLOCK
-from infra.db import STATEMENT_TIMEOUT_SECONDS, read_transaction, tenant_transaction
+from infra.db import (
+    STATEMENT_TIMEOUT_SECONDS,
+    TenantConnection,
+    read_transaction,
+    tenant_transaction,
+)
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.planned import NotPlannable, Planner
+from infra.planned.planner import Scope
 from infra.reads import SqlReads
 from infra.repositories.accounts import account_exists
 from infra.request_tasks import settled_tasks
@@ -181,13 +187,7 @@ class GraphQLEndpoint:
                             media_type="application/json",
                             headers={"Idempotent-Replayed": "true"},
                         )
-                context = Context(
-                    principal=principal,
-                    reads=SqlReads(db),
-                    new_unit_of_work=lambda: SqlUnitOfWork(db),
-                    clock=self.clock,
-                    request=request,
-                )
+                context = self._context(principal, db, request)
                 # Fields still running when execution returns (siblings of a failed
                 # non-null field, loader batches) end before the transaction does.
                 async with settled_tasks(grace=self.statement_timeout + 1):
@@ -237,19 +237,34 @@ class GraphQLEndpoint:
             return None
         try:
             runners = plan.bind(self.planner.schema, variables, principal)
-            if plan.needs_database:
+            if plan.needs_context:  # a root answered by its own resolver, on the ORM's reads
+                async with tenant_transaction(
+                    self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
+                ) as db:
+                    scope = Scope(db, self._context(principal, db, None))
+                    data = {key: await run(scope) for key, run in runners}
+            elif plan.needs_database:
                 async with read_transaction(
                     self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
                 ) as db:
-                    data = {key: await run(db) for key, run in runners}
+                    data = {key: await run(Scope(db)) for key, run in runners}
             else:
-                data = {key: await run(None) for key, run in runners}
+                data = {key: await run(Scope(None)) for key, run in runners}
         except NotPlannable:
             return None
         except Exception as exc:
             return server_error_response(exc, "graphql")
         PLANNED_ANSWERS.inc()
         return Response(jsoncodec.dumps({"data": data}), 200, media_type="application/json")
+
+    def _context(self, principal: Principal, db: TenantConnection, request: Any) -> Context:
+        return Context(
+            principal=principal,
+            reads=SqlReads(db),
+            new_unit_of_work=lambda: SqlUnitOfWork(db),
+            clock=self.clock,
+            request=request,
+        )
 
     async def _account_exists(self, db: Any, tenant_id: str) -> bool:
         # Accounts are never deleted, so one that exists is remembered; an external identity

@@ -20,6 +20,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -35,14 +36,27 @@ from graphql.pyutils import Undefined
 from sqlalchemy.engine import Dialect
 
 from auth.principal import Principal
-from infra.db import ReadConnection
+from domain.queries import MAX_PAGE_SIZE
 from infra.planned.customers import CustomerById, CustomerList, CustomerShape
 from infra.planned.selection import NotPlannable, Selected, collect
 from infra.planned.viewer import ViewerPlan
+from infra.planned.walker import Walker
 
 CACHE_SIZE = 512
+# Root fields a plan answers by calling the field's own resolver and walking its answer.
+ANSWERED_BY_THEIR_RESOLVER = frozenset({"plans"})
 
-Runner = Callable[[ReadConnection | None], Any]
+
+@dataclass
+class Scope:
+    """What a plan runs with: the request's connection, and (for roots answered by their
+    own resolver) the request context that resolver reads."""
+
+    db: Any
+    context: Any = None
+
+
+Runner = Callable[[Scope], Any]
 
 
 @dataclass
@@ -50,6 +64,11 @@ class RootField:
     key: str
     bind: Callable[[dict[str, Any], Principal], Runner]
     needs_database: bool
+    needs_context: bool = False
+
+
+def _on_db(run: Callable[[Any], Any]) -> Runner:
+    return lambda scope: run(scope.db)
 
 
 @dataclass
@@ -60,6 +79,10 @@ class Plan:
     @property
     def needs_database(self) -> bool:
         return any(root.needs_database for root in self.roots)
+
+    @property
+    def needs_context(self) -> bool:
+        return any(root.needs_context for root in self.roots)
 
     def bind(
         self, schema: GraphQLSchema, variables: dict[str, Any] | None, principal: Principal
@@ -166,11 +189,11 @@ class _Compiler:
         self._check_scopes(query_type, selected)
         key, name = selected.key, selected.name
         if name == "__typename":
-            return RootField(key, lambda _values, _principal: _constant("Query"), False)
+            return RootField(key, lambda _values, _principal: _on_db(_constant("Query")), False)
         if name == "viewer":
             viewer = ViewerPlan.plan(self.nested(selected, {"Viewer"}), self.nested)
             return RootField(
-                key, lambda _v, principal: viewer.bind(principal), viewer.needs_database
+                key, lambda _v, principal: _on_db(viewer.bind(principal)), viewer.needs_database
             )
         field = query_type.fields.get(name)
         if field is None:  # introspection
@@ -183,8 +206,8 @@ class _Compiler:
             )
             return RootField(
                 key,
-                lambda values, _p: plan.bind(
-                    arguments.value("first", values), arguments.value("after", values)
+                lambda values, _p: _on_db(
+                    plan.bind(arguments.value("first", values), arguments.value("after", values))
                 ),
                 True,
             )
@@ -194,9 +217,35 @@ class _Compiler:
                 raise NotPlannable("node without customers:read")
             by_id = CustomerById.plan(CustomerShape(fields), self._dialect)
             return RootField(
-                key, lambda values, _p: by_id.bind(arguments.value("id", values)), True
+                key, lambda values, _p: _on_db(by_id.bind(arguments.value("id", values))), True
             )
+        if name in ANSWERED_BY_THEIR_RESOLVER:
+            return self._by_resolver(field, selected, arguments)
         raise NotPlannable(f"Query.{name}")
+
+    def _by_resolver(self, field: Any, selected: Selected, arguments: _Arguments) -> RootField:
+        arguments.only("first", "after")
+        definition = field.extensions.get("strawberry-definition")
+        if definition is None or definition.base_resolver is None:
+            raise NotPlannable("no resolver")
+        resolve = definition.base_resolver.wrapped_func
+        convert = Walker(self._fragments, self._check_scopes).output(field.type, selected)
+
+        def bind(values: dict[str, Any], _principal: Principal) -> Runner:
+            first, after = arguments.value("first", values), arguments.value("after", values)
+            if first is not None and not (isinstance(first, int) and 1 <= first <= MAX_PAGE_SIZE):
+                raise NotPlannable("page size")
+
+            async def run(scope: Scope) -> Any:
+                try:
+                    found = await resolve(info=_Info(scope.context), first=first, after=after)
+                except GraphQLError:  # an argument the executor words an error about
+                    raise NotPlannable("resolver refused") from None
+                return await convert(found)
+
+            return run
+
+        return RootField(selected.key, bind, True, needs_context=True)
 
 
 class _Arguments:
@@ -219,8 +268,15 @@ class _Arguments:
         return value_from_ast(node, self._definitions[name].type, variables)
 
 
-def _constant(value: Any) -> Runner:
-    async def run(_db: ReadConnection | None) -> Any:
+def _constant(value: Any) -> Callable[[Any], Any]:
+    async def run(_db: Any) -> Any:
         return value
 
     return run
+
+
+@dataclass
+class _Info:
+    """What a resolver reads of strawberry's `info`: the request context."""
+
+    context: Any

@@ -41,6 +41,78 @@ mutation($input: ArchiveCustomerInput!) {
 CUSTOMER_FIELDS = "id name email currency externalId createdAt updatedAt archived archivedAt"
 
 
+CREATE_METRIC = """
+mutation($input: CreateBillableMetricInput!) {
+  createBillableMetric(input: $input) { billableMetric { id } userErrors { code } }
+}
+"""
+CREATE_PLAN = """
+mutation($input: CreatePlanInput!) { createPlan(input: $input) { plan { id } userErrors { code } } }
+"""
+TIERS = [
+    {"upTo": "5", "unitAmount": "5.00", "flatAmount": "1.50"},
+    {"upTo": "10", "unitAmount": "4.00"},
+    {"upTo": None, "unitAmount": "3.125"},
+]
+PRICES = [
+    {"model": "FLAT_FEE", "currency": "USD", "amount": "49.00"},
+    {"model": "FLAT_FEE", "currency": "JPY", "amount": "5000"},
+    {"model": "PER_UNIT", "currency": "KWD", "unitAmount": "1.250"},
+    {
+        "model": "GRADUATED",
+        "currency": "USD",
+        "billingMode": "METERED",
+        "metricCode": "gb",
+        "tiers": TIERS,
+    },
+    {
+        "model": "VOLUME",
+        "currency": "EUR",
+        "billingMode": "METERED",
+        "metricCode": "gb",
+        "tiers": TIERS,
+    },
+    {
+        "model": "PACKAGE",
+        "currency": "USD",
+        "billingMode": "METERED",
+        "metricCode": "gb",
+        "packageAmount": "5.00",
+        "packageSize": 5,
+    },
+    {
+        "model": "PERCENTAGE",
+        "currency": "USD",
+        "billingMode": "METERED",
+        "metricCode": "gb",
+        "rate": "2.9",
+        "fixedAmount": "0.30",
+        "minAmount": "0.50",
+        "maxAmount": "20.00",
+    },
+]
+
+
+def plan_input(i: int) -> dict[str, Any]:
+    return {
+        "code": f"plan-{i}",
+        "name": f"Plan « {i} »",
+        "description": None if i % 2 else "For teams",
+        "interval": ["MONTH", "YEAR"][i % 2],
+        "trialDays": i,
+        "prices": PRICES[: i + 1],
+    }
+
+
+PLAN_FIELDS = (
+    "id code name description interval intervalCount trialDays currencies createdAt updatedAt"
+    " archived archivedAt minimumCommitments { amount currency } prices { id model currency"
+    " billingMode metricCode amount { amount currency } unitAmount packageAmount packageSize"
+    " rate fixedAmount { amount currency } minAmount { amount } maxAmount { amount } tiers {"
+    " upTo unitAmount flatAmount { amount currency } } }"
+)
+
+
 class Pair:
     """The same tenant seen through the planned and the unplanned app."""
 
@@ -104,6 +176,13 @@ async def pair(app: Any, unplanned_app: Any) -> AsyncIterator[Pair]:
             )
             seeded.customer_ids.append(answer["data"]["createCustomer"]["customer"]["id"])
         await tenant.gql(ARCHIVE_CUSTOMER, {"input": {"id": seeded.customer_ids[3]}})
+        await tenant.gql(
+            CREATE_METRIC,
+            {"input": {"code": "gb", "name": "GB", "aggregation": "SUM", "property": "gb"}},
+        )
+        for i in range(7):
+            created = await tenant.gql(CREATE_PLAN, {"input": plan_input(i)})
+            assert created["data"]["createPlan"]["userErrors"] == [], created
         # The executor's first request makes the account known to the planned path.
         await tenant.gql("{ viewer { clientId } }")
         yield seeded
@@ -125,6 +204,13 @@ CATALOGUE = [
     "{ viewer { __typename account { __typename id name createdAt } clientId scopes } }",
     "{ viewer { clientId } customers(first: 1) { totalCount } }",
     "{ __typename }",
+    f"{{ plans {{ totalCount edges {{ cursor node {{ {PLAN_FIELDS} }} }}"
+    " pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }",
+    "{ plans(first: 20) { edges { node { id code name interval intervalCount prices { id model"
+    " currency billingMode metricCode amount { amount currency } unitAmount packageAmount"
+    " packageSize rate tiers { upTo unitAmount flatAmount { amount currency } } } } } } }",
+    "{ a: plans(first: 2) { __typename edges { __typename node { __typename id prices {"
+    " __typename id } } } } customers(first: 2) { totalCount } viewer { clientId } }",
 ]
 
 
@@ -202,10 +288,16 @@ _PLANNED_BY_GENERATED: list[int] = []
 
 @st.composite
 def plannable_queries(draw: st.DrawFn, customer_ids: list[str]) -> str:
-    """A generated selection of `customers`, `node` or `viewer`, with the root arguments a
+    """A generated selection of `customers`, `plans`, `node` or `viewer`, with the root arguments a
     plan takes (a page size, a customer's id): the selections are hypothesis-graphql's."""
     document = graphql.parse(
-        draw(queries(SCHEMA, fields=["customers", "node", "viewer"], custom_scalars=CUSTOM_SCALARS))
+        draw(
+            queries(
+                SCHEMA,
+                fields=["customers", "node", "viewer", "plans"],
+                custom_scalars=CUSTOM_SCALARS,
+            )
+        )
     )
     operation = document.definitions[0]
     assert isinstance(operation, graphql.OperationDefinitionNode)
@@ -213,7 +305,7 @@ def plannable_queries(draw: st.DrawFn, customer_ids: list[str]) -> str:
     for selection in operation.selection_set.selections:
         assert isinstance(selection, graphql.FieldNode)
         arguments: list[graphql.ArgumentNode] = []
-        if selection.name.value == "customers":
+        if selection.name.value in ("customers", "plans"):
             size = draw(st.integers(1, 30))
             arguments = [_argument("first", graphql.IntValueNode(value=str(size)))]
         elif selection.name.value == "node":
