@@ -201,9 +201,12 @@ class _Compiler:
         arguments = _Arguments(selected, field.args)
         if name == "customers":
             arguments.only("first", "after")
-            plan = CustomerList.plan(
-                self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect
-            )
+            try:
+                plan = CustomerList.plan(
+                    self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect
+                )
+            except NotPlannable:  # fields beyond the columns (money, address): as `plans`
+                return self._by_resolver(field, selected, arguments)
             return RootField(
                 key,
                 lambda values, _p: _on_db(

@@ -171,6 +171,15 @@ async def pair(app: Any, unplanned_app: Any) -> AsyncIterator[Pair]:
                         "currency": ["EUR", "USD", "JPY"][i % 3],
                         "email": email,
                         "externalId": f"ext-{i}" if i % 2 else None,
+                        "address": {
+                            "country": "DE",
+                            "line1": f"Hauptstr. {i}",
+                            "city": "Köln",
+                            "postalCode": "50667",
+                        }
+                        if i % 4 == 0
+                        else None,
+                        "metadata": {"segment": "smb", "n": str(i)} if i % 5 == 0 else None,
                     }
                 },
             )
@@ -204,6 +213,9 @@ CATALOGUE = [
     "{ viewer { __typename account { __typename id name createdAt } clientId scopes } }",
     "{ viewer { clientId } customers(first: 1) { totalCount } }",
     "{ __typename }",
+    "{ customers(first: 30) { totalCount edges { cursor node { id name balance { amount currency"
+    " formatted } address { line1 line2 city state postalCode country } taxIds { type value }"
+    " metadata } } pageInfo { endCursor } } }",
     f"{{ plans {{ totalCount edges {{ cursor node {{ {PLAN_FIELDS} }} }}"
     " pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }",
     "{ plans(first: 20) { edges { node { id code name interval intervalCount prices { id model"
@@ -270,7 +282,7 @@ async def test_node_of_a_customer_answers_the_same_bytes(pair: Pair) -> None:
             ["customers:read"],
         ),
         ("{ customers(first: 2) { totalCount } }", None, ["catalog:read"]),
-        ("{ customers(first: 2) { edges { node { id balance { amount } } } } }", None, None),
+        ("{ customers(first: 2) { edges { node { id recentEvents { id } } } } }", None, None),
         ("{ customers(first: 2) @include(if: true) { totalCount } }", None, None),
         ("{ __schema { queryType { name } } }", None, None),
         ("{ customers(first: 2) { nope } }", None, None),
