@@ -19,14 +19,15 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    get_operation_ast,
 )
 from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from auth.principal import Principal
+from auth.scopes import field_permissions
 
 
 class MutationScopes(SchemaExtension):
@@ -50,7 +51,7 @@ def refused_mutations(
     principal: Principal,
 ) -> list[GraphQLError]:
     """A FORBIDDEN error for each root mutation field the principal may not run."""
-    operation = _operation(document, operation_name)
+    operation = get_operation_ast(document, operation_name)
     mutation_type = schema.mutation_type
     if operation is None or operation.operation != OperationType.MUTATION or not mutation_type:
         return []
@@ -59,15 +60,12 @@ def refused_mutations(
     }
     errors = []
     for node in _root_fields(operation.selection_set, fragments, set()):
-        field = mutation_type.fields.get(node.name.value)
-        definition = field.extensions.get("strawberry-definition") if field else None
-        for permission in getattr(definition, "permission_classes", None) or ():
-            scope = getattr(permission, "required_scope", None)
+        for permission, scope in field_permissions(mutation_type.fields.get(node.name.value)):
             if scope is not None and not principal.has_scope(scope):
                 key = node.alias.value if node.alias else node.name.value
                 errors.append(
                     GraphQLError(
-                        permission.message,
+                        permission.message or "",
                         nodes=[node],
                         path=[key],
                         extensions=permission.error_extensions,
@@ -75,13 +73,6 @@ def refused_mutations(
                 )
                 break
     return errors
-
-
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is not None:
-        operations = [op for op in operations if op.name and op.name.value == name]
-    return operations[0] if len(operations) == 1 else None
 
 
 def _root_fields(

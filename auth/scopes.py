@@ -96,3 +96,13 @@ def requires(scope: str) -> type[BasePermission]:
 
     RequiresScope.__name__ = f"Requires_{scope.replace(':', '_')}"
     return RequiresScope
+
+
+def field_permissions(field: Any) -> list[tuple[type[BasePermission], str | None]]:
+    """The permission classes a schema field (graphql-core's, built by strawberry) declares,
+    each with the scope it demands (None for a permission that is not a scope)."""
+    definition = field.extensions.get("strawberry-definition") if field is not None else None
+    return [
+        (permission, getattr(permission, "required_scope", None))
+        for permission in getattr(definition, "permission_classes", None) or ()
+    ]

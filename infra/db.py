@@ -27,6 +27,8 @@ T = TypeVar("T")
 _log = logging.getLogger("ledgerline.db")
 
 APP_ROLE = "ledgerline_app"
+
+
 # Scoped to the transaction (is_local = true): a pooled connection never carries a tenant
 # or a timeout on to the next request. The role is set again here (SET LOCAL ROLE), so a
 # connection whose session role was reset (RESET ROLE, DISCARD ALL, a pooler) still runs
@@ -35,13 +37,23 @@ APP_ROLE = "ledgerline_app"
 # plan cannot tell a tenant of 1,000 rows from one of 200,000, and once a large tenant has
 # made it a sequential scan, every tenant on that connection would get it (measured: 130 ms
 # for a count over 1,000 customers, 1 ms with a plan of its own). Planning costs ~0.1 ms.
-_SET_TENANT = text(
-    "select set_config('app.tenant_id', :tenant_id, true),"
-    " set_config('statement_timeout', :timeout, true),"
-    " set_config('plan_cache_mode', 'force_custom_plan', true),"
-    f" set_config('role', '{APP_ROLE}', true)"
-)
+def _tenant_settings(tenant_id: str, timeout: str) -> str:
+    """The statement that scopes a transaction; its two values as SQL (parameters or
+    literals)."""
+    return (
+        f"select set_config('app.tenant_id', {tenant_id}, true),"
+        f" set_config('statement_timeout', {timeout}, true),"
+        " set_config('plan_cache_mode', 'force_custom_plan', true),"
+        f" set_config('role', '{APP_ROLE}', true)"
+    )
+
+
+_SET_TENANT = text(_tenant_settings(":tenant_id", ":timeout"))
 STATEMENT_TIMEOUT_SECONDS = 15.0
+
+
+def _timeout(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
 
 
 def _json_dumps(value: Any) -> str:
@@ -184,8 +196,9 @@ async def tenant_transaction(
     conn = await _connect(engine)
     try:
         transaction = await conn.begin()
-        timeout = f"{round(statement_timeout * 1000)}ms"
-        await conn.execute(_SET_TENANT, {"tenant_id": tenant_id, "timeout": timeout})
+        await conn.execute(
+            _SET_TENANT, {"tenant_id": tenant_id, "timeout": _timeout(statement_timeout)}
+        )
     except BaseException as error:
         await _discard(conn)
         if isinstance(error, Exception) and _lost_while_opening(error):
@@ -300,13 +313,8 @@ async def read_transaction(
         driver = raw.driver_connection
         # One simple-protocol message (no parameters there): the tenant is an account id,
         # checked against its format when the token was, and quoted all the same.
-        await driver.execute(
-            "begin; select set_config('app.tenant_id', "
-            + _literal(tenant_id)
-            + f", true), set_config('statement_timeout', '{round(statement_timeout * 1000)}ms',"
-            f" true), set_config('plan_cache_mode', 'force_custom_plan', true),"
-            f" set_config('role', '{APP_ROLE}', true)"
-        )
+        settings = _tenant_settings(_literal(tenant_id), _literal(_timeout(statement_timeout)))
+        await driver.execute("begin; " + settings)
         yield ReadConnection(driver, tenant_id)
         await driver.execute("commit")
     except BaseException as error:

@@ -13,8 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, OperationType, parse, print_ast
-from graphql.language import OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse, print_ast
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
@@ -69,10 +68,8 @@ def _parse(query: str) -> ParsedDocument:
 
 
 def _operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [op for op in operations if op.name and op.name.value == operation_name]
-    return operations[0].operation if len(operations) == 1 else None
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation
 
 
 class GraphQLEndpoint:

@@ -23,11 +23,11 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
-    OperationDefinitionNode,
     OperationType,
     ValidationRule,
     VariableDefinitionNode,
     VariableNode,
+    get_operation_ast,
     validate,
     value_from_ast,
 )
@@ -36,6 +36,7 @@ from graphql.pyutils import Undefined
 from sqlalchemy.engine import Dialect
 
 from auth.principal import Principal
+from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
 from infra.planned.customers import CustomerById, CustomerList, CustomerShape
 from infra.planned.selection import NotPlannable, Selected, collect
@@ -132,12 +133,9 @@ class Planner:
     def _compile(
         self, document: DocumentNode, operation_name: str | None, scopes: frozenset[str]
     ) -> Plan:
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is not None:
-            operations = [o for o in operations if o.name and o.name.value == operation_name]
-        if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation != OperationType.QUERY:
             raise NotPlannable("not one query")
-        operation = operations[0]
         if operation.directives:
             raise NotPlannable("operation directives")
         fragments = {
@@ -179,9 +177,7 @@ class _Compiler:
         field = owner.fields.get(selected.name)
         if field is None:
             return  # __typename
-        definition = field.extensions.get("strawberry-definition")
-        for permission in getattr(definition, "permission_classes", None) or ():
-            scope = getattr(permission, "required_scope", None)
+        for _permission, scope in field_permissions(field):
             if scope is None or scope not in self._scopes:
                 raise NotPlannable(f"scope for {owner.name}.{selected.name}")
 
