@@ -483,8 +483,11 @@ async def main() -> int:
             f"{name:52} {small[name].milliseconds:8.2f} {large[name].milliseconds:8.2f} "
             f"{ratio:6.1f}  {', '.join(scans) or '-'}"
         )
-        if scans:
+        if scans and name not in SCANS_ALLOWED:
             failures.append(name)
+    for name, why in SCANS_ALLOWED.items():
+        if large.get(name) and large[name].seq_scans:
+            print(f"\n{name}: scan allowed: {why}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -504,6 +507,14 @@ async def main() -> int:
         print(f"\nsequential scans of a tenant table in: {', '.join(failures)}")
         return 1
     return 0
+
+
+# Reads whose answer is a large share of the tenant, where the planner rightly prefers a scan.
+SCANS_ALLOWED = {
+    "customers.filter.search_common.total_count": "'Acme' matches 66,667 customers, a third "
+    "of the tenant; counting them reads them, through the trigram postings or a parallel scan, "
+    "and the planner picks the scan (about 250 ms; a rare search counts in 4 ms)",
+}
 
 
 if __name__ == "__main__":

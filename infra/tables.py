@@ -87,6 +87,16 @@ customers = Table(
     Column("external_id_normalized", Text, Computed("lower(external_id)", persisted=True)),
 )
 
+# Each customer's trigrams of its lower-cased name, email and external id: what a search
+# reads through under row-level security. Kept by a trigger on customers (migration 0006).
+customer_search_trigrams = Table(
+    "customer_search_trigrams",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("trigram", Text(collation="C"), primary_key=True),
+    Column("customer_id", Text, primary_key=True),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

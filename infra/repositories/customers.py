@@ -22,7 +22,7 @@ from domain.money import Money
 from domain.queries import CustomerFilter, CustomerSort, PageRequest
 from infra.db import TenantConnection
 from infra.pagination import paginate
-from infra.tables import customers
+from infra.tables import customer_search_trigrams, customers
 
 UNIQUE_VIOLATION = "23505"
 
@@ -141,9 +141,19 @@ def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Sele
     if where.email is not None:
         statement = statement.where(customers.c.email_normalized == where.email.lower())
     if where.search:
+        # Candidates first: customers holding the search's trigrams, each found with `=` on
+        # the postings' primary key (migration 0006). Then the substring itself, on them only.
+        for trigram in search_trigrams(where.search):
+            statement = statement.where(
+                customers.c.id.in_(
+                    select(customer_search_trigrams.c.customer_id).where(
+                        customer_search_trigrams.c.tenant_id == db.tenant_id,
+                        customer_search_trigrams.c.trigram == func.lower(trigram),
+                    )
+                )
+            )
         # ILIKE in a UTF-8 database is LIKE on lower() of both sides: the same matches,
-        # without lower-casing three columns of every row. No index serves a substring
-        # under the policy (LIKE is not leakproof), so this reads the tenant's customers.
+        # without lower-casing three columns of every row.
         pattern = func.lower("%" + _escape_like(where.search) + "%")
         statement = statement.where(
             or_(
@@ -163,6 +173,32 @@ def _filtered(db: TenantConnection, where: CustomerFilter, columns: Any) -> Sele
             else customers.c.archived_at.is_(None)
         )
     return statement
+
+
+# Each trigram is one semi-join, and the planner starts from the one its statistics of the
+# postings say is rarest: a few candidates let it choose, more only lengthen its search.
+MAX_SEARCH_TRIGRAMS = 4
+# How common a character is in names, emails and ids (English letter frequency; digits and
+# other punctuation rarer): which trigrams are offered when a search has more.
+_COMMON_FIRST = " etaoinsrhldcumfpgwyb.vkxjqz"
+
+
+def _rarity(trigram: str) -> int:
+    return sum(_COMMON_FIRST.find(c) % len(_COMMON_FIRST) for c in trigram.lower())
+
+
+def search_trigrams(search: str) -> list[str]:
+    """Trigrams of a search that every match holds, or none when the postings cannot narrow
+    it: fewer than three characters, or text outside ASCII, where lower-casing may change its
+    length (the postings hold PostgreSQL's lower()). Up to MAX_SEARCH_TRIGRAMS, the
+    rarest-looking, in the order they appear."""
+    if len(search) < 3 or not search.isascii():
+        return []
+    # Lower-cased by PostgreSQL, as the postings are (its locale decides); Python's lower()
+    # only spots repeats.
+    grams = {search[i : i + 3].lower(): search[i : i + 3] for i in range(len(search) - 2)}
+    rarest = sorted(grams, key=_rarity, reverse=True)[:MAX_SEARCH_TRIGRAMS]
+    return [grams[g] for g in grams if g in rarest]
 
 
 def _escape_like(text: str) -> str:

@@ -48,6 +48,7 @@ TENANT_TABLES = {
     "events",
     "plans",
     "plan_prices",
+    "customer_search_trigrams",
     "billable_metrics",
     "usage_events",
 }
@@ -113,7 +114,10 @@ async def catalog(engine: AsyncEngine, test_database: TestDatabase) -> Catalog:
     await _populate(engine, "t-" + secrets.token_hex(6), CUSTOMERS // 10, PLANS // 10)
     admin = await asyncpg.connect(test_database.admin_dsn)
     try:
-        await admin.execute("analyze customers, events, plans, plan_prices, billable_metrics")
+        await admin.execute(
+            "analyze customers, customer_search_trigrams, events, plans, plan_prices,"
+            " billable_metrics"
+        )
     finally:
         await admin.close()
     return mine
@@ -306,24 +310,26 @@ async def test_each_filter_reads_through_its_index_under_row_level_security(
     assert expected.indexes & {index for _, _, index in scans}, scans
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A substring (LIKE '%…%') is not leakproof and no index serves it under the tenant "
-    "policy; search reads the tenant's customers until it becomes a prefix search or gets "
-    "an index of its own (README: Lists stay flat under row-level security).",
-)
-async def test_search_reads_through_an_index_under_row_level_security(
-    engine: AsyncEngine, catalog: Catalog, captured: list[tuple[str, Any]]
+@pytest.mark.parametrize("search", ["omer 0042", "BILLING42@", "crm-1"])
+async def test_search_reads_through_its_trigram_postings_under_row_level_security(
+    search: str, engine: AsyncEngine, catalog: Catalog, captured: list[tuple[str, Any]]
 ) -> None:
-    # given
-    search = CustomerFilter(search="omer 0042")
+    # given a search of three characters or more (migration 0006)
+    where = CustomerFilter(search=search)
 
     # when
-    scans = await _plan_of(engine, catalog, lambda r, c: r.customers.count(search), captured)
+    count = await _plan_of(engine, catalog, lambda r, c: r.customers.count(where), captured)
+    page = await _plan_of(
+        engine,
+        catalog,
+        lambda r, c: r.customers.page(where, CustomerSort.CREATED_AT, False, FIRST),
+        captured,
+    )
 
-    # then: an index of the searched columns, not the tenant's whole range
-    indexes = {index for _, _, index in scans if index}
-    assert indexes - {"customers_counts", "customers_pkey", "customers_page_created"}, scans
+    # then the candidates come from the postings' key, never a scan of the tenant's range
+    for scans in (count, page):
+        assert not [s for s in scans if s[0] == "Seq Scan" and s[1] in TENANT_TABLES], scans
+        assert "customer_search_trigrams_pkey" in {index for _, _, index in scans}, scans
 
 
 SAMPLES = ["Straße", "İstanbul", "ΣΊΣΥΦΟΣ", "ǅemal", "ÅNGSTRÖM", "100% Organic", "Snake_Case"]
