@@ -132,6 +132,7 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
             production=settings.is_production,
             statement_timeout=settings.statement_timeout,
             planner=planner,
+            verify_planned=settings.planned_reads_verify,
             clock=clock,
         )
         app.state.token = TokenEndpoint(engine, issuer)

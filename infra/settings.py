@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=True,
         description="Answer the queries dashboards send all day from compiled plans.",
     )
+    planned_reads_verify: bool = Field(
+        default=False,
+        description="Development and tests: answer each planned query by the executor too, "
+        "and log any difference (the test suite runs with it on).",
+    )
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

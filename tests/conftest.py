@@ -37,6 +37,7 @@ from infra.database import asyncpg_url
 from infra.db import create_engine
 from infra.embedded_postgres import EmbeddedPostgres
 from infra.migrate import upgrade_async
+from infra.planned.verify import DIFFERENCES
 from infra.repositories.accounts import add_client, ensure_account
 from infra.settings import Settings
 
@@ -122,7 +123,20 @@ def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFacto
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key=TEST_SECRET_KEY,
         environment="development",
+        # Every query a test sends that a plan answers is answered by the executor too, and
+        # must answer the same bytes (no_planned_answer_differed below).
+        planned_reads_verify=True,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_planned_answer_differed() -> Iterator[None]:
+    """Fails a test whose queries were answered differently by a plan and by the executor."""
+    DIFFERENCES.clear()
+    yield
+    differed = list(DIFFERENCES)
+    DIFFERENCES.clear()
+    assert not differed, f"planned and executed answers differ: {differed}"
 
 
 @pytest.fixture(scope="session")

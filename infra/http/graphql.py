@@ -35,7 +35,7 @@ from infra.db import (
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
-from infra.planned import NotPlannable, Planner
+from infra.planned import NotPlannable, Planner, verify
 from infra.planned.planner import Scope
 from infra.reads import SqlReads
 from infra.repositories.accounts import account_exists
@@ -82,12 +82,14 @@ class GraphQLEndpoint:
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
         planner: Planner | None = None,
+        verify_planned: bool = False,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.schema = schema
         self.clock = clock
         self.engine = engine
         self.planner = planner
+        self.verify_planned = verify_planned
         self.statement_timeout = statement_timeout
         self.graphiql = graphiql
         self.production = production
@@ -144,6 +146,21 @@ class GraphQLEndpoint:
         if operation is not OperationType.MUTATION:
             key = None
             planned = await self._answer_planned(user.principal, parsed, variables, operation_name)
+            if planned is not None and self.verify_planned:
+                executed = await self._execute(
+                    request, user, parsed, query, variables, operation_name, None
+                )
+                same = verify.compare(
+                    verify.Difference(
+                        query,
+                        variables,
+                        operation_name,
+                        user.principal.scopes,
+                        (planned.status_code, bytes(planned.body)),
+                        (executed.status_code, bytes(executed.body)),
+                    )
+                )
+                return planned if same else executed
             if planned is not None:
                 return planned
         return await self._execute(request, user, parsed, query, variables, operation_name, key)

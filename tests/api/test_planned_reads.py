@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
 from infra.http import graphql as endpoint_module
+from infra.planned import customers as planned_customers
+from infra.planned import verify
 from infra.settings import Settings
 from tests.api.test_fuzz import CUSTOM_SCALARS
 from tests.api.test_request_lifecycle import app_with
@@ -377,13 +379,35 @@ def test_the_generated_selections_exercised_the_plans() -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    query=queries(SCHEMA, fields=["customers", "node", "viewer"], custom_scalars=CUSTOM_SCALARS),
+    query=queries(SCHEMA, custom_scalars=CUSTOM_SCALARS),
     scopes=st.sampled_from([None, ["customers:read"], ["catalog:read"]]),
 )
 async def test_generated_queries_answer_the_same_bytes_planned_or_not(
     pair: Pair, query: str, scopes: list[str] | None
 ) -> None:
     await pair.same(query, None, scopes)
+
+
+async def test_a_plan_that_answers_differently_is_caught_and_the_executor_answers(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a plan compiled while the name column's filler is wrong (a fresh document, so
+    # no plan compiled before serves it)
+    wrong = planned_customers._COLUMNS["name"][0], lambda row: row["name"] + "!"
+    monkeypatch.setitem(planned_customers._COLUMNS, "name", wrong)
+    query = "{ caughtProbe: customers(first: 2) { edges { node { name } } } }"
+
+    # when
+    answer = await pair.planned.gql(query)
+
+    # then the difference is recorded (the suite fails on it) and the client gets the
+    # executor's answer
+    caught = list(verify.DIFFERENCES)
+    verify.DIFFERENCES.clear()
+    assert [d.query for d in caught] == [query]
+    assert b"!" in caught[0].planned[1] and b"!" not in caught[0].executed[1]
+    names = [edge["node"]["name"] for edge in answer["data"]["caughtProbe"]["edges"]]
+    assert names and not any(name.endswith("!") for name in names)
 
 
 def graphql_data(body: bytes) -> dict[str, Any]:
