@@ -93,7 +93,9 @@ def run_wrk(url: str, token: str, duration: int, connections: int) -> dict[str, 
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests_per_second = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert requests_per_second is not None, out
+    rps = float(requests_per_second.group(1))
     p50 = re.search(r"50%\s+([\d.]+)(\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

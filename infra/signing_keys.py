@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey, Key, KeySet
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +22,7 @@ class SigningKeys:
         return {"keys": [_public_jwk(key) for key in self.public.keys]}
 
 
-def _public_jwk(key: ECKey) -> dict[str, object]:
+def _public_jwk(key: Key) -> dict[str, object]:
     return {**key.as_dict(private=False), "alg": ALGORITHM, "use": "sig"}
 
 
@@ -49,7 +49,8 @@ async def load_or_create(engine: AsyncEngine, secret_key: str) -> SigningKeys:
             )
             return SigningKeys(current=key, public=KeySet([key]))
     keys = [_decrypt(row.private_key, row.kid, secret_key) for row in rows]
-    return SigningKeys(current=keys[0], public=KeySet(keys))
+    # A copy, typed as KeySet's list[Key] (a list[ECKey] is not one: lists are invariant).
+    return SigningKeys(current=keys[0], public=KeySet(list(keys)))
 
 
 class WrongSecretKey(RuntimeError):

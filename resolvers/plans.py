@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -175,7 +176,7 @@ def _price_drafts(errors: FieldErrors, prices: list[PriceInput]) -> tuple[PriceD
     return tuple(drafts)
 
 
-def _minimums(errors: FieldErrors, minimums: list[MoneyInput]) -> tuple[Money, ...]:
+def _minimums(errors: FieldErrors, minimums: Sequence[MoneyInput]) -> tuple[Money, ...]:
     found = []
     for index, minimum in enumerate(minimums):
         path = ("input", "minimumCommitments", str(index))

@@ -10,9 +10,11 @@ import strawberry
 from domain import queries
 from resolvers.pagination import Page
 
-SortDirection = strawberry.enum(
+# The domain's enum class itself, registered as a GraphQL enum (see schema/errors.py).
+strawberry.enum(
     queries.SortDirection, name="SortDirection", description="Sort direction of a list."
 )
+SortDirection = queries.SortDirection
 
 
 @strawberry.type(description="Where a page sits in its list.")

@@ -21,9 +21,9 @@ from schema.nodes import Node
 from schema.scalars import JSON, CurrencyCode
 from schema.usage import Usage, UsageCharge
 
-TaxIdType = strawberry.enum(
-    customers_domain.TaxIdType, name="TaxIdType", description="The kind of a tax id."
-)
+# The domain's enum class itself, registered as a GraphQL enum (see schema/errors.py).
+strawberry.enum(customers_domain.TaxIdType, name="TaxIdType", description="The kind of a tax id.")
+TaxIdType = customers_domain.TaxIdType
 
 
 @strawberry.type(description="A postal address.")

@@ -8,9 +8,10 @@ import strawberry
 
 from domain.errors import ErrorCode, FieldError
 
-UserErrorCode = strawberry.enum(
-    ErrorCode, name="UserErrorCode", description="Why a mutation refused its input."
-)
+# strawberry.enum registers the domain's enum class itself (and returns it); naming that
+# class here, rather than the call's result, is what lets type checkers read it as a type.
+strawberry.enum(ErrorCode, name="UserErrorCode", description="Why a mutation refused its input.")
+UserErrorCode = ErrorCode
 
 
 @strawberry.type(description="One thing wrong with a mutation's input. Nothing was written.")

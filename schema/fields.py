@@ -9,11 +9,26 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, overload
 
 P = ParamSpec("P")
 D = TypeVar("D")
 T = TypeVar("T")
+
+
+# For type checkers: a resolver that never answers None makes a field that never does, as a
+# non-null field needs; one that may, a field that may. (A `build` that takes None itself,
+# node_from_domain, matches the first; its answer is Any.)
+@overload
+def returning(
+    build: Callable[[D], T], resolver: Callable[P, Awaitable[D]]
+) -> Callable[P, Awaitable[T]]: ...
+
+
+@overload
+def returning(
+    build: Callable[[D], T], resolver: Callable[P, Awaitable[D | None]]
+) -> Callable[P, Awaitable[T | None]]: ...
 
 
 def returning(

@@ -20,17 +20,20 @@ from schema.money import Money, MoneyInput, money_or_none
 from schema.nodes import Node
 from schema.scalars import CurrencyCode
 
-Interval = strawberry.enum(
+# The domain's enum classes themselves, registered as GraphQL enums (see schema/errors.py).
+strawberry.enum(
     plans_domain.Interval, name="Interval", description="The unit of a plan's billing period."
 )
+Interval = plans_domain.Interval
 
 
-BillingMode = strawberry.enum(
+strawberry.enum(
     plans_domain.BillingMode,
     name="BillingMode",
     description="LICENSED: a quantity set on the subscription (seats). METERED: the period's "
     "usage of a billable metric.",
 )
+BillingMode = plans_domain.BillingMode
 
 
 @strawberry.enum(description="How a price turns a quantity into an amount.")
@@ -110,7 +113,7 @@ class Price(Node):
         description="What a quantity costs under this price (whole for a LICENSED price; for "
         "PERCENTAGE: the fee of one transaction of that amount).",
     )
-    price_model: strawberry.Private[object]
+    price_model: strawberry.Private[pricing_domain.PriceModel]
 
     @classmethod
     def from_domain(cls, price: plans_domain.PlanPrice) -> Price:

@@ -11,6 +11,7 @@ from typing import Any, NewType
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types.scalar import ScalarDefinition
 
 from domain.money import InvalidAmount, format_decimal, parse_decimal
 
@@ -52,7 +53,7 @@ def _parse_datetime(value: Any) -> datetime:
     return parsed
 
 
-SCALAR_MAP = {
+SCALAR_MAP: dict[object, ScalarDefinition] = {
     CurrencyCode: strawberry.scalar(
         name="CurrencyCode",
         description=(

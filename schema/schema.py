@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -196,7 +198,7 @@ class LedgerlineSchema(strawberry.Schema):
 
 def build_schema(*, introspection: bool = True, production: bool = False) -> strawberry.Schema:
     """`production` turns field suggestions off; unexpected errors are masked by the endpoint."""
-    extensions: list = [
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         DocumentLimits,

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry.types import get_object_definition
 
 import domain.metrics as metrics_domain
 from domain.usage import UsageBatchResult, UsageRejection
@@ -19,11 +20,13 @@ from schema.nodes import Node
 from schema.plans import Price, PriceBreakdown
 from schema.scalars import JSON
 
-Aggregation = strawberry.enum(
+# The domain's enum class itself, registered as a GraphQL enum (see schema/errors.py).
+strawberry.enum(
     metrics_domain.Aggregation,
     name="Aggregation",
     description="How a period's usage events become one quantity.",
 )
+Aggregation = metrics_domain.Aggregation
 
 
 @strawberry.type(description="What usage is counted for billing, and how it is aggregated.")
@@ -221,7 +224,9 @@ class RecordUsageInput:
 
 
 # A usage batch is built by its resolver module from graphql-core's checked values.
-RecordUsageInput.__strawberry_definition__.from_input = usage_resolvers.usage_batch_from_input
+get_object_definition(
+    RecordUsageInput, strict=True
+).from_input = usage_resolvers.usage_batch_from_input
 
 
 @strawberry.input(description="Narrows the billable metrics list.")

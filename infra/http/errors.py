@@ -63,7 +63,7 @@ def server_error_response(error: BaseException, where: str = "request") -> Respo
 
 def _describe(error: BaseException) -> str:
     # The class names of the chain, not messages: a message may quote SQL parameters.
-    names = []
+    names: list[str] = []
     current: BaseException | None = error
     while current is not None and len(names) < 4:
         names.append(type(current).__name__)

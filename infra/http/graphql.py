@@ -13,7 +13,15 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse, print_ast
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLFormattedError,
+    OperationType,
+    get_operation_ast,
+    parse,
+    print_ast,
+)
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
@@ -300,7 +308,7 @@ class GraphQLEndpoint:
             payload["data"] = result.data
         return jsoncodec.dumps(payload)
 
-    def _format_error(self, error: GraphQLError) -> dict[str, Any]:
+    def _format_error(self, error: GraphQLError) -> GraphQLFormattedError:
         formatted = error.formatted
         if _is_unexpected(error):
             # A bug, not the caller's doing: logged with an id the caller can quote to us;
@@ -348,7 +356,7 @@ class GraphQLEndpoint:
         return (*checked, body.decode("utf-8"))
 
 
-def _with_code(formatted: dict[str, Any], code: str) -> dict[str, Any]:
+def _with_code(formatted: GraphQLFormattedError, code: str) -> GraphQLFormattedError:
     extensions = formatted.get("extensions") or {}
     if "code" not in extensions:
         formatted["extensions"] = {**extensions, "code": code}

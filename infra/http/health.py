@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # prometheus-client's multiprocess mode: set (by `ledgerline serve`) before workers start.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -60,7 +60,8 @@ async def metrics(_request: Request) -> Response:
         # Several worker processes (WORKERS > 1): each writes its samples to files in that
         # directory, and whichever worker answers adds them all up.
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        # prometheus-client leaves this constructor unannotated.
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -80,7 +81,7 @@ class MetricsMiddleware:
         started = time.perf_counter()
         status = 500
 
-        async def send_and_record(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, bindparam, func, select, tuple_
 from sqlalchemy.engine import Dialect
 
 from domain.ids import prefix_of
@@ -134,7 +134,7 @@ class CustomerList:
                     columns |= {"id", SORT}
                 top.append((key, "pageInfo", info))
             elif selected.name == "edges":
-                edge = []
+                edge: list[tuple[str, str, Any]] = []
                 for k, s in nested(selected, {"CustomerEdge"}).items():
                     if s.name == "node":
                         shape = CustomerShape(nested(s, {"Customer", "Node"}))
@@ -157,7 +157,7 @@ class CustomerList:
             bindparam("after_id", type_=customers.c.id.type),
         )
         order = (customers.c.created_at.desc(), customers.c.id.desc())
-        limit = bindparam("limit")
+        limit: BindParameter[int] = bindparam("limit")
         count = select(func.count()).where(customers.c.tenant_id == bindparam("tenant"))
         return cls(
             top,

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
     OperationType,
-    ValidationRule,
     VariableDefinitionNode,
     VariableNode,
     get_operation_ast,
@@ -99,7 +99,7 @@ class Plan:
 
 class Planner:
     def __init__(
-        self, schema: GraphQLSchema, dialect: Dialect, rules: Sequence[type[ValidationRule]]
+        self, schema: GraphQLSchema, dialect: Dialect, rules: Sequence[type[ASTValidationRule]]
     ) -> None:
         self.schema = schema
         self._dialect = dialect

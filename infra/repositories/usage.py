@@ -92,6 +92,7 @@ def _aggregate(metric: BillableMetric) -> Any:
         case Aggregation.MAX:
             return func.coalesce(func.max(usage_events.c.value), 0)
         case Aggregation.UNIQUE_COUNT:
+            assert prop is not None  # the domain refuses a UNIQUE_COUNT metric without one
             return func.count(prop.distinct())
         case Aggregation.LATEST:
             latest = func.array_agg(
