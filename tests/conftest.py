@@ -37,7 +37,7 @@ from infra.database import asyncpg_url
 from infra.db import create_engine
 from infra.embedded_postgres import EmbeddedPostgres
 from infra.migrate import upgrade_async
-from infra.planned.verify import DIFFERENCES
+from infra.planned.verify import DIFFERENCES, VERIFYING
 from infra.repositories.accounts import add_client, ensure_account
 from infra.settings import Settings
 
@@ -246,7 +246,9 @@ class StatementCounter:
         self._active = False
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self._active:
+        # The executor's second answer to a planned query (PLANNED_READS_VERIFY) is the
+        # differential check's cost, not the request's.
+        if self._active and not VERIFYING.get():
             self.statements.append(statement)
 
     def __enter__(self) -> StatementCounter:

@@ -155,9 +155,13 @@ class GraphQLEndpoint:
             key = None
             planned = await self._answer_planned(user.principal, parsed, variables, operation_name)
             if planned is not None and self.verify_planned:
-                executed = await self._execute(
-                    request, user, parsed, query, variables, operation_name, None
-                )
+                verifying = verify.VERIFYING.set(True)
+                try:
+                    executed = await self._execute(
+                        request, user, parsed, query, variables, operation_name, None
+                    )
+                finally:
+                    verify.VERIFYING.reset(verifying)
                 same = verify.compare(
                     verify.Difference(
                         query,

@@ -26,22 +26,19 @@ from graphql import (
     GraphQLSchema,
     OperationType,
     VariableDefinitionNode,
-    VariableNode,
     get_operation_ast,
     validate,
-    value_from_ast,
 )
 from graphql.execution.values import get_variable_values
-from graphql.pyutils import Undefined
 from sqlalchemy.engine import Dialect
 
 from auth.principal import Principal
 from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
 from infra.planned.customers import CustomerById, CustomerList, CustomerShape
-from infra.planned.selection import NotPlannable, Selected, collect
+from infra.planned.selection import Arguments, NotPlannable, Selected, collect
 from infra.planned.viewer import ViewerPlan
-from infra.planned.walker import Walker
+from infra.planned.walker import Env, Walker
 
 CACHE_SIZE = 512
 # Root fields a plan answers by calling the field's own resolver and walking its answer.
@@ -194,7 +191,7 @@ class _Compiler:
         field = query_type.fields.get(name)
         if field is None:  # introspection
             raise NotPlannable(f"Query.{name}")
-        arguments = _Arguments(selected, field.args)
+        arguments = Arguments(selected, field.args)
         if name == "customers":
             arguments.only("first", "after")
             try:
@@ -222,7 +219,7 @@ class _Compiler:
             return self._by_resolver(field, selected, arguments)
         raise NotPlannable(f"Query.{name}")
 
-    def _by_resolver(self, field: Any, selected: Selected, arguments: _Arguments) -> RootField:
+    def _by_resolver(self, field: Any, selected: Selected, arguments: Arguments) -> RootField:
         arguments.only("first", "after")
         definition = field.extensions.get("strawberry-definition")
         if definition is None or definition.base_resolver is None:
@@ -237,34 +234,15 @@ class _Compiler:
 
             async def run(scope: Scope) -> Any:
                 try:
-                    found = await resolve(info=_Info(scope.context), first=first, after=after)
+                    info = _Info(scope.context)
+                    found = await resolve(info=info, first=first, after=after)
                 except GraphQLError:  # an argument the executor words an error about
                     raise NotPlannable("resolver refused") from None
-                return await convert(found)
+                return await convert(found, Env(values, info))
 
             return run
 
         return RootField(selected.key, bind, True, needs_context=True)
-
-
-class _Arguments:
-    def __init__(self, selected: Selected, definitions: dict[str, Any]) -> None:
-        self._nodes = selected.arguments
-        self._definitions = definitions
-
-    def only(self, *names: str) -> None:
-        if set(self._nodes) - set(names):
-            raise NotPlannable("arguments")
-
-    def value(self, name: str, variables: dict[str, Any]) -> Any:
-        node = self._nodes.get(name)
-        if node is None:
-            default = self._definitions[name].default_value if name in self._definitions else None
-            return None if default is Undefined else default
-        if isinstance(node, VariableNode):
-            return variables.get(node.name.value)
-        # Validated already: the literal fits its type.
-        return value_from_ast(node, self._definitions[name].type, variables)
 
 
 def _constant(value: Any) -> Callable[[Any], Any]:

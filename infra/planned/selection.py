@@ -8,6 +8,7 @@ validated, so fields sharing a response key are the same field with the same arg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import (
     FieldNode,
@@ -16,7 +17,10 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
     ValueNode,
+    VariableNode,
+    value_from_ast,
 )
+from graphql.pyutils import Undefined
 
 
 class NotPlannable(Exception):
@@ -78,3 +82,25 @@ def _collect(
             if fragment.type_condition.name.value in type_names:
                 spread.add(name)
                 _collect(fragment.selection_set, type_names, fragments, collected, spread)
+
+
+class Arguments:
+    """A field's arguments as the executor coerces them, from the document and variables."""
+
+    def __init__(self, selected: Selected, definitions: dict[str, Any]) -> None:
+        self._nodes = selected.arguments
+        self._definitions = definitions
+
+    def only(self, *names: str) -> None:
+        if set(self._nodes) - set(names):
+            raise NotPlannable("arguments")
+
+    def value(self, name: str, variables: dict[str, Any]) -> Any:
+        node = self._nodes.get(name)
+        if node is None:
+            default = self._definitions[name].default_value if name in self._definitions else None
+            return None if default is Undefined else default
+        if isinstance(node, VariableNode):
+            return variables.get(node.name.value)
+        # Validated already: the literal fits its type.
+        return value_from_ast(node, self._definitions[name].type, variables)

@@ -10,6 +10,7 @@ runs with it on and fails any test whose operations answered differently
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ class Difference:
 
 
 DIFFERENCES: list[Difference] = []
+# True while the executor answers a query a second time, for the comparison: what that
+# costs (statements, for instance) is the check's, not the request's.
+VERIFYING: ContextVar[bool] = ContextVar("verifying_planned_answer", default=False)
 
 
 def compare(difference: Difference) -> bool:

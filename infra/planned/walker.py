@@ -3,32 +3,51 @@
 For a root field whose rows are not planned column by column, a plan may call the field's
 own resolver (the one the executor calls, with the arguments a plan takes) and then walk
 the answer along the selection, compiled once: a field read as an attribute, serialized by
-its type's own `serialize`, or a resolver that takes only its object (`total_count`,
-`formatted`). Anything else (arguments, a resolver needing `info`, an interface, a null
-where the schema says non-null) is the executor's.
+its type's own `serialize`, a resolver that takes only its object (`total_count`,
+`formatted`), or one that takes its object, `info` and scalar arguments (`Customer.usage`),
+called with the arguments coerced as the executor coerces them. Items of a list whose
+fields call such resolvers are filled concurrently, so their loaders batch as under the
+executor. Anything else (input-object or enum arguments, an interface, a null where the
+schema says non-null, an error the executor words) is the executor's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from graphql import (
     FragmentDefinitionNode,
     GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    VariableNode,
 )
 from strawberry.permission import PermissionExtension
 
-from infra.planned.selection import NotPlannable, Selected, collect
+from infra.planned.selection import Arguments, NotPlannable, Selected, collect
 
-Convert = Callable[[Any], Awaitable[Any]]
+
+@dataclass
+class Env:
+    """What one request's walk reads: the coerced variables, and what resolvers read of
+    strawberry's `info` (the request context)."""
+
+    values: dict[str, Any]
+    info: Any
+
+
+Convert = Callable[[Any, Env], Awaitable[Any]]
+Getter = Callable[[Any, Env], Any]
 
 
 class Walker:
@@ -41,75 +60,135 @@ class Walker:
         self._check_scopes = check_scopes
 
     def output(self, type_: GraphQLOutputType, selected: Selected) -> Convert:
-        if isinstance(type_, GraphQLNonNull):
-            inner = self.output(type_.of_type, selected)
+        return self._output(type_, selected)[0]
 
-            async def non_null(value: Any) -> Any:
+    def _output(self, type_: GraphQLOutputType, selected: Selected) -> tuple[Convert, bool]:
+        """The conversion, and whether it may wait on a loader."""
+        if isinstance(type_, GraphQLNonNull):
+            inner, waits = self._output(type_.of_type, selected)
+
+            async def non_null(value: Any, env: Env) -> Any:
                 if value is None:
                     raise NotPlannable("null for a non-null field")
-                return await inner(value)
+                return await inner(value, env)
 
-            return non_null
+            return non_null, waits
         if isinstance(type_, GraphQLList):
-            item = self.output(type_.of_type, selected)
+            item, waits = self._output(type_.of_type, selected)
 
-            async def each(value: Any) -> Any:
-                return None if value is None else [await item(v) for v in value]
+            async def each(value: Any, env: Env) -> Any:
+                return None if value is None else [await item(v, env) for v in value]
 
-            return each
+            async def together(value: Any, env: Env) -> Any:
+                if value is None:
+                    return None
+                # Every item's loads are queued before any batch runs; every item ends
+                # before the answer (or the first failure) goes on.
+                filled = await asyncio.gather(
+                    *(item(v, env) for v in value), return_exceptions=True
+                )
+                for answer in filled:
+                    if isinstance(answer, BaseException):
+                        raise answer
+                return filled
+
+            return (together if waits else each), waits
         if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
             serialize = type_.serialize
 
-            async def leaf(value: Any) -> Any:
+            async def leaf(value: Any, _env: Env) -> Any:
                 return None if value is None else serialize(value)
 
-            return leaf
+            return leaf, False
         if isinstance(type_, GraphQLObjectType):
             return self._object(type_, selected)
         raise NotPlannable(f"abstract type {type_}")
 
-    def _object(self, type_: GraphQLObjectType, selected: Selected) -> Convert:
+    def _object(self, type_: GraphQLObjectType, selected: Selected) -> tuple[Convert, bool]:
         names = frozenset({type_.name, *(i.name for i in type_.interfaces)})
         fields = collect(selected.selection_sets, names, self._fragments)
-        steps: list[tuple[str, Callable[[Any], Any], Convert | None]] = []
+        steps: list[tuple[str, Getter, Convert | None]] = []
+        waits = False
         for key, inner in fields.items():
             if inner.name == "__typename":
                 steps.append((key, _constant(type_.name), None))
                 continue
             field = type_.fields.get(inner.name)
-            if field is None or inner.arguments:
+            if field is None:
                 raise NotPlannable(f"{type_.name}.{inner.name}")
             self._check_scopes(type_, inner)
-            get = _getter(field.extensions.get("strawberry-definition"))
-            steps.append((key, get, self.output(field.type, inner)))
+            get, calls = _getter(field, inner)
+            convert, inner_waits = self._output(field.type, inner)
+            steps.append((key, get, convert))
+            waits = waits or calls or inner_waits
 
-        async def fill(value: Any) -> Any:
+        async def fill(value: Any, env: Env) -> Any:
             if value is None:
                 return None
             answer = {}
             for key, get, convert in steps:
-                got = get(value)
+                got = get(value, env)
                 if inspect.isawaitable(got):
                     got = await got
-                answer[key] = got if convert is None else await convert(got)
+                answer[key] = got if convert is None else await convert(got, env)
             return answer
 
-        return fill
+        return fill, waits
 
 
-def _getter(definition: Any) -> Callable[[Any], Any]:
+def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
+    """How a field's value is got from its object, and whether that calls a resolver that
+    may wait on a loader."""
+    definition = field.extensions.get("strawberry-definition")
     if definition is None:
         raise NotPlannable("not a strawberry field")
     if any(not isinstance(e, PermissionExtension) for e in definition.extensions or ()):
         raise NotPlannable("field extension")
     resolver = definition.base_resolver
     if resolver is None:
-        return attrgetter(definition.python_name)
-    parameters = list(inspect.signature(resolver.wrapped_func).parameters)
-    if parameters != ["root"]:
-        raise NotPlannable("a resolver with more than its object")
-    return resolver.wrapped_func  # type: ignore[no-any-return]
+        if selected.arguments:
+            raise NotPlannable("arguments of an attribute")
+        attribute = attrgetter(definition.python_name)
+        return (lambda value, _env: attribute(value)), False
+    function = resolver.wrapped_func
+    parameters = list(inspect.signature(function).parameters)
+    if parameters == ["root"] and not selected.arguments:
+        return (lambda value, _env: function(value)), False
+    python_names = [argument.python_name for argument in definition.arguments]
+    if parameters != ["root", "info", *python_names] or len(python_names) != len(field.args):
+        raise NotPlannable("a resolver taking more than its object, info and arguments")
+    for argument in field.args.values():
+        if not isinstance(_named(argument.type), GraphQLScalarType):
+            raise NotPlannable("a non-scalar argument")
+    # An argument left out reaches the resolver as its Python default under the executor:
+    # only documents that give every argument are planned.
+    if set(field.args) - set(selected.arguments):
+        raise NotPlannable("an argument left to its default")
+    arguments = Arguments(selected, field.args)
+    names = list(zip(python_names, field.args, strict=True))
+    variables = {
+        node.name.value for node in selected.arguments.values() if isinstance(node, VariableNode)
+    }
+
+    async def call(value: Any, env: Env) -> Any:
+        if not variables <= env.values.keys():
+            raise NotPlannable("a variable left out")
+        given = {python: arguments.value(name, env.values) for python, name in names}
+        try:
+            return await function(value, env.info, **given)
+        except GraphQLError:  # an argument the executor words an error about
+            raise NotPlannable("resolver refused") from None
+
+    if not inspect.iscoroutinefunction(function):
+        raise NotPlannable("a synchronous resolver with arguments")
+    return call, True
 
 
-def _constant(value: Any) -> Callable[[Any], Any]:
-    return lambda _obj: value
+def _named(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+def _constant(value: Any) -> Getter:
+    return lambda _obj, _env: value

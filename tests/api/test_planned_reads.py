@@ -11,6 +11,7 @@ fields plans cover.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,19 @@ async def pair(app: Any, unplanned_app: Any) -> AsyncIterator[Pair]:
             CREATE_METRIC,
             {"input": {"code": "gb", "name": "GB", "aggregation": "SUM", "property": "gb"}},
         )
+        events = [
+            {
+                "idempotencyKey": f"u-{i}-{n}",
+                "customerId": seeded.customer_ids[i],
+                "metricCode": "gb",
+                "timestamp": (NOW - timedelta(minutes=5 + n)).isoformat(),
+                "properties": {"gb": f"{i}.{n}5"},
+            }
+            for i in range(0, 25, 2)
+            for n in range(3)
+        ]
+        recorded = await tenant.gql(RECORD_USAGE, {"input": {"events": events}})
+        assert recorded["data"]["recordUsage"]["accepted"] == len(events), recorded
         for i in range(7):
             created = await tenant.gql(CREATE_PLAN, {"input": plan_input(i)})
             assert created["data"]["createPlan"]["userErrors"] == [], created
@@ -225,7 +239,50 @@ CATALOGUE = [
     " packageSize rate tiers { upTo unitAmount flatAmount { amount currency } } } } } } }",
     "{ a: plans(first: 2) { __typename edges { __typename node { __typename id prices {"
     " __typename id } } } } customers(first: 2) { totalCount } viewer { clientId } }",
+    "{ customers(first: 2) { edges { node { id recentEvents { id type } } } } }",
+    "{ customers(first: 30) { edges { node { id name balance { amount currency } address {"
+    ' line1 city postalCode country } usage(metricCode: "gb", from: "2026-11-01T00:00:00Z",'
+    ' to: "2026-12-01T00:00:00Z") { quantity eventCount metric { code } } } } } }',
 ]
+
+NOW = datetime.now(UTC)
+RECORD_USAGE = """
+mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }
+"""
+WINDOW = {
+    "from": (NOW - timedelta(days=1)).isoformat(),
+    "to": (NOW + timedelta(days=1)).isoformat(),
+}
+CUSTOMER_PAGE = """
+query CustomerPage($metricCode: String!, $from: DateTime!, $to: DateTime!) {
+  customers(first: 50) {
+    edges { node { id name email balance { amount currency } address { line1 city postalCode
+      country } usage(metricCode: $metricCode, from: $from, to: $to) { quantity eventCount } } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("variables", "plans_answer"),
+    [
+        ({"metricCode": "gb", **WINDOW}, 1),
+        ({"metricCode": "gb", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, 1),
+        ({"metricCode": "nope", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, 1),
+        # `to` before `from`: the executor words the error
+        ({"metricCode": "gb", "from": "2026-12-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, 0),
+        ({"metricCode": "gb", "from": "yesterday", "to": "2026-11-01T00:00:00Z"}, 0),
+        ({"metricCode": "gb", "from": "2026-11-01T00:00:00Z"}, 0),
+    ],
+)
+async def test_a_page_with_usage_answers_the_same_bytes_from_its_plan(
+    pair: Pair, variables: dict[str, Any], plans_answer: int
+) -> None:
+    body, planned = await pair.same(CUSTOMER_PAGE, variables)
+    assert planned == plans_answer, body
+    if variables.get("from") == WINDOW["from"]:  # the recorded usage shows
+        assert b'"quantity":"6.45","eventCount":3' in body, body
+    assert (b'"errors"' in body) == (plans_answer == 0)
 
 
 @pytest.mark.parametrize("query", CATALOGUE)
@@ -284,7 +341,6 @@ async def test_node_of_a_customer_answers_the_same_bytes(pair: Pair) -> None:
             ["customers:read"],
         ),
         ("{ customers(first: 2) { totalCount } }", None, ["catalog:read"]),
-        ("{ customers(first: 2) { edges { node { id recentEvents { id } } } } }", None, None),
         ("{ customers(first: 2) @include(if: true) { totalCount } }", None, None),
         ("{ __schema { queryType { name } } }", None, None),
         ("{ customers(first: 2) { nope } }", None, None),
