@@ -145,6 +145,20 @@ def address_to_json(address: Address | None) -> dict[str, str | None] | None:
     }
 
 
+def address_from_json(data: dict[str, Any] | None) -> Address | None:
+    """The address as stored (address_to_json's shape)."""
+    if data is None:
+        return None
+    return Address(
+        country=data["country"],
+        line1=data.get("line1"),
+        line2=data.get("line2"),
+        city=data.get("city"),
+        state=data.get("state"),
+        postal_code=data.get("postalCode"),
+    )
+
+
 def tax_ids_to_json(tax_ids: tuple[TaxId, ...]) -> list[dict[str, str]]:
     return [{"type": t.type.value, "value": t.value} for t in tax_ids]
 

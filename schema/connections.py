@@ -36,12 +36,18 @@ class Edge(Generic[T]):
     node: T = strawberry.field(description="The item.")
 
 
+async def _count_total(root: Any) -> int:
+    # A coroutine function, not a lambda handing back an awaitable: the planned path's
+    # walker tells from that alone that the field waits.
+    return int(await root.count_total())
+
+
 @strawberry.type(description="A page of a list (Relay cursor connection).")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     total_count: int = strawberry.field(
-        resolver=lambda root: root.count_total(),
+        resolver=_count_total,
         description="Items matching the filter across all pages (counted only when asked).",
     )
     count_total: strawberry.Private[object]

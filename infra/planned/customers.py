@@ -8,22 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
+from graphql import GraphQLObjectType
 from sqlalchemy import BindParameter, bindparam, func, select, tuple_
 from sqlalchemy.engine import Dialect
 
+from domain.customers import address_from_json
 from domain.ids import prefix_of
+from domain.money import Money as DomainMoney
 from domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from infra.db import ReadConnection
-from infra.planned.selection import NotPlannable, Selected
+from infra.planned.selection import Arguments, NotPlannable, Selected
+from infra.planned.walker import Convert, Env, Walker
+from infra.reads import SqlReads
 from infra.tables import customers
 from resolvers.pagination import decode_cursor, encode_cursor
+from resolvers.usage import MeasuredUsage
+from schema.customers import Address
+from schema.money import Money
+from schema.usage import Usage
 
 SORT = "created_at"
 # Response field → how its value comes from the row (columns, then the value the executor's
-# scalar serializes to). Fields needing more than a column (money, address, events) are
-# left to the executor.
+# scalar serializes to). Money and address are objects made from columns (_OBJECTS), usage
+# is read after the page; other fields (events, tax ids, metadata) are left to the executor.
 _COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
     "id": (("id",), lambda row: row["id"]),
     "name": (("name",), lambda row: row["name"]),
@@ -41,25 +53,143 @@ def _iso(value: Any) -> Any:
     return None if value is None else value.isoformat()
 
 
-class CustomerShape:
-    """How one Customer selection is filled from a row."""
+@dataclass
+class ShapeTools:
+    """What a Customer selection is compiled with beyond its columns: the schema's Customer
+    type, and a walker for the objects built from columns (money, address) or loaded."""
 
-    def __init__(self, fields: dict[str, Selected]) -> None:
+    customer_type: GraphQLObjectType
+    walker: Walker
+
+
+@dataclass
+class _Loaded:
+    """`usage(metricCode:, from:, to:)` of every customer of a page, read in one batch with
+    the repositories the executor's loader reads through."""
+
+    key: str
+    arguments: Arguments
+    convert: Convert
+
+    def bind(self, values: dict[str, Any]) -> tuple[str, datetime, datetime]:
+        code, start, end = (
+            self.arguments.value(name, values) for name in ("metricCode", "from", "to")
+        )
+        if not isinstance(code, str) or not isinstance(start, datetime):
+            raise NotPlannable("usage arguments")
+        if not isinstance(end, datetime) or end <= start:  # the executor words the error
+            raise NotPlannable("usage window")
+        return code, start, end
+
+
+class CustomerShape:
+    """How one Customer selection is filled from a row (and, for usage, from a batch read
+    after the page)."""
+
+    def __init__(self, fields: dict[str, Selected], tools: ShapeTools | None = None) -> None:
+        self.keys: list[str] = list(fields)
         self.fillers: list[tuple[str, Callable[[Any], Any]]] = []
+        self.objects: list[tuple[str, Callable[[Any], Any], Convert]] = []
+        self.loaded: list[_Loaded] = []
         self.columns: set[str] = set()
         for key, selected in fields.items():
             if selected.name == "__typename":
                 self.fillers.append((key, lambda _row: "Customer"))
                 continue
             known = _COLUMNS.get(selected.name)
-            if known is None or selected.arguments:
+            if known is not None and not selected.arguments:
+                columns, fill = known
+                self.columns.update(columns)
+                self.fillers.append((key, fill))
+                continue
+            built = _OBJECTS.get(selected.name)
+            field = None if tools is None else tools.customer_type.fields.get(selected.name)
+            if tools is None or field is None:
                 raise NotPlannable(f"Customer.{selected.name}")
-            columns, fill = known
-            self.columns.update(columns)
-            self.fillers.append((key, fill))
+            if built is not None and not selected.arguments:
+                columns, build = built
+                self.columns.update(columns)
+                self.objects.append((key, build, tools.walker.output(field.type, selected)))
+            elif selected.name == "usage":
+                arguments = Arguments(selected, field.args)
+                if set(field.args) - set(selected.arguments):
+                    raise NotPlannable("usage argument left to its default")
+                convert = tools.walker.output(field.type, selected)
+                self.loaded.append(_Loaded(key, arguments, convert))
+                self.columns.add("id")
+            else:
+                raise NotPlannable(f"Customer.{selected.name}")
 
-    def build(self, row: Any) -> dict[str, Any]:
-        return {key: fill(row) for key, fill in self.fillers}
+    @property
+    def needs_reads(self) -> bool:
+        """Whether filling it reads through the repositories (a tenant transaction with the
+        request's context), not only the planned statements."""
+        return bool(self.loaded)
+
+    def bind(self, values: dict[str, Any]) -> list[tuple[str, datetime, datetime]]:
+        return [loaded.bind(values) for loaded in self.loaded]
+
+    async def load(
+        self, db: Any, bound: list[tuple[str, datetime, datetime]], rows: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Per usage field, customer id → the schema's Usage (None for an unknown metric), as
+        the executor's loader answers: one statement for the metrics, one per window."""
+        if not bound or not rows:
+            return [{} for _ in bound]
+        reads = SqlReads(db)
+        ids = [row["id"] for row in rows]
+        metrics = await reads.metrics.by_codes({code for code, _, _ in bound})
+        found: list[dict[str, Any]] = []
+        for code, start, end in bound:
+            metric = metrics.get(code)
+            if metric is None:
+                found.append({})
+                continue
+            measured = await reads.usage.by_customers(ids, metric, start, end)
+            found.append(
+                {
+                    customer_id: Usage.from_domain(
+                        MeasuredUsage(
+                            metric, *measured.get(customer_id, (Decimal(0), 0)), start, end
+                        )
+                    )
+                    for customer_id in ids
+                }
+            )
+        return found
+
+    async def build(self, row: Any, loaded: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = dict.fromkeys(self.keys)
+        for key, fill in self.fillers:
+            answer[key] = fill(row)
+        env = _NO_ENV
+        for key, make, convert in self.objects:
+            answer[key] = await convert(make(row), env)
+        for field, found in zip(self.loaded, loaded or (), strict=False):
+            answer[field.key] = await field.convert(found.get(row["id"]), env)
+        return answer
+
+
+# Response field → the columns it needs and the schema object they make, walked like the
+# executor's answer (its type's own serializers and field resolvers).
+_OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+    "balance": (
+        ("balance", "currency"),
+        lambda row: Money.from_domain(DomainMoney(row["balance"], row["currency"])),
+    ),
+    "address": (("address",), lambda row: _address(row["address"])),
+}
+_NO_ENV = Env({}, None)
+
+
+def _address(stored: Any) -> Address | None:
+    address = address_from_json(_json(stored))
+    return None if address is None else Address.from_domain(address)
+
+
+def _json(value: Any) -> Any:
+    # The driver answers jsonb as text on a connection without a codec for it.
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def _select(columns: set[str]) -> Any:
@@ -103,7 +233,7 @@ class CustomerById:
             rows = await db.fetch(
                 self.statement.sql, *self.statement.args({"tenant": db.tenant_id, "id": node_id})
             )
-            return self.shape.build(rows[0]) if rows else None
+            return await self.shape.build(rows[0]) if rows else None
 
         return run
 
@@ -119,7 +249,13 @@ class CustomerList:
     count: Compiled
 
     @classmethod
-    def plan(cls, fields: dict[str, Selected], nested: Any, dialect: Dialect) -> CustomerList:
+    def plan(
+        cls,
+        fields: dict[str, Selected],
+        nested: Any,
+        dialect: Dialect,
+        tools: ShapeTools | None = None,
+    ) -> CustomerList:
         """`nested(selected, type_names)` collects a field's own selection."""
         top: list[tuple[str, str, Any]] = []
         columns: set[str] = set()
@@ -137,7 +273,7 @@ class CustomerList:
                 edge: list[tuple[str, str, Any]] = []
                 for k, s in nested(selected, {"CustomerEdge"}).items():
                     if s.name == "node":
-                        shape = CustomerShape(nested(s, {"Customer", "Node"}))
+                        shape = CustomerShape(nested(s, {"Customer", "Node"}), tools)
                         columns |= shape.columns
                         edge.append((k, "node", shape))
                     elif s.name == "cursor":
@@ -167,7 +303,22 @@ class CustomerList:
             Compiled.of(count, dialect),
         )
 
-    def bind(self, first: Any, after: Any) -> Callable[[ReadConnection], Any]:
+    @property
+    def needs_reads(self) -> bool:
+        return any(shape.needs_reads for _, shape in self._node_shapes())
+
+    def _node_shapes(self) -> list[tuple[str, CustomerShape]]:
+        return [
+            (k, node)
+            for _, what, edge in self.top
+            if what == "edges"
+            for k, kind, node in edge
+            if kind == "node"
+        ]
+
+    def bind(
+        self, first: Any, after: Any, values: dict[str, Any] | None = None
+    ) -> Callable[[Any], Any]:
         size = DEFAULT_PAGE_SIZE if first is None else first
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
             raise NotPlannable("page size")
@@ -177,8 +328,9 @@ class CustomerList:
             keyset = decode_cursor(after, SORT, is_datetime=True) if after else None
         except Exception:  # the executor words the error
             raise NotPlannable("cursor") from None
+        bound = {id(shape): shape.bind(values or {}) for _, shape in self._node_shapes()}
 
-        async def run(db: ReadConnection) -> Any:
+        async def run(db: Any) -> Any:
             values = {"tenant": db.tenant_id, "limit": size + 1}
             statement = self.first_page
             if keyset is not None:
@@ -187,12 +339,18 @@ class CustomerList:
             rows = []
             if any(what in ("edges", "pageInfo") for _, what, _ in self.top):
                 rows = await db.fetch(statement.sql, *statement.args(values))
-            return await self._answer(db, rows, size, after_given=keyset is not None)
+            return await self._answer(db, rows, size, bound, after_given=keyset is not None)
 
         return run
 
     async def _answer(
-        self, db: ReadConnection, rows: list[Any], size: int, *, after_given: bool
+        self,
+        db: Any,
+        rows: list[Any],
+        size: int,
+        bound: dict[int, list[tuple[str, datetime, datetime]]],
+        *,
+        after_given: bool,
     ) -> dict[str, Any]:
         more = len(rows) > size
         rows = rows[:size]
@@ -213,20 +371,34 @@ class CustomerList:
             elif what == "pageInfo":
                 answer[key] = _page_info(shape, cursors, more=more, after_given=after_given)
             else:
-                answer[key] = [_edge(shape, row, cursors, i) for i, row in enumerate(rows)]
+                answer[key] = await _edges(db, shape, rows, cursors, bound)
         return answer
 
 
-def _edge(shape: list[tuple[str, str, Any]], row: Any, cursors: list[str], i: int) -> Any:
-    edge: dict[str, Any] = {}
-    for key, what, node in shape:
-        if what == "node":
-            edge[key] = node.build(row)
-        elif what == "cursor":
-            edge[key] = cursors[i]
-        else:
-            edge[key] = node
-    return edge
+async def _edges(
+    db: Any,
+    shape: list[tuple[str, str, Any]],
+    rows: list[Any],
+    cursors: list[str],
+    bound: dict[int, list[tuple[str, datetime, datetime]]],
+) -> list[dict[str, Any]]:
+    loaded = {
+        id(node): await node.load(db, bound[id(node)], rows)
+        for _, what, node in shape
+        if what == "node" and node.loaded
+    }
+    edges = []
+    for i, row in enumerate(rows):
+        edge: dict[str, Any] = {}
+        for key, what, node in shape:
+            if what == "node":
+                edge[key] = await node.build(row, loaded.get(id(node)))
+            elif what == "cursor":
+                edge[key] = cursors[i]
+            else:
+                edge[key] = node
+        edges.append(edge)
+    return edges
 
 
 def _page_info(

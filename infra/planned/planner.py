@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from auth.principal import Principal
 from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
-from infra.planned.customers import CustomerById, CustomerList, CustomerShape
+from infra.planned.customers import CustomerById, CustomerList, CustomerShape, ShapeTools
 from infra.planned.selection import Arguments, NotPlannable, Selected, collect
 from infra.planned.viewer import ViewerPlan
 from infra.planned.walker import Env, Walker
@@ -194,18 +194,25 @@ class _Compiler:
         arguments = Arguments(selected, field.args)
         if name == "customers":
             arguments.only("first", "after")
+            customer_type = self._schema.get_type("Customer")
+            assert isinstance(customer_type, GraphQLObjectType)
+            tools = ShapeTools(customer_type, Walker(self._fragments, self._check_scopes))
             try:
                 plan = CustomerList.plan(
-                    self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect
+                    self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect, tools
                 )
-            except NotPlannable:  # fields beyond the columns (money, address): as `plans`
+            except NotPlannable:  # fields beyond columns, money, address, usage: as `plans`
                 return self._by_resolver(field, selected, arguments)
             return RootField(
                 key,
                 lambda values, _p: _on_db(
-                    plan.bind(arguments.value("first", values), arguments.value("after", values))
+                    plan.bind(
+                        arguments.value("first", values), arguments.value("after", values), values
+                    )
                 ),
                 True,
+                # usage is read through the repositories, on the request's tenant transaction
+                needs_context=plan.needs_reads,
             )
         if name == "node":
             fields = self.nested(selected, {"Customer", "Node"})

@@ -60,43 +60,62 @@ class Walker:
         self._check_scopes = check_scopes
 
     def output(self, type_: GraphQLOutputType, selected: Selected) -> Convert:
-        return self._output(type_, selected)[0]
+        convert, is_async = self._output(type_, selected)
+        if is_async:
+            return convert  # type: ignore[no-any-return]
 
-    def _output(self, type_: GraphQLOutputType, selected: Selected) -> tuple[Convert, bool]:
-        """The conversion, and whether it may wait on a loader."""
+        async def done(value: Any, env: Env) -> Any:
+            return convert(value, env)
+
+        return done
+
+    def _output(self, type_: GraphQLOutputType, selected: Selected) -> tuple[Any, bool]:
+        """The conversion, and whether it is a coroutine function (it calls a resolver that
+        may wait, on a loader for instance); the others convert in one plain call."""
         if isinstance(type_, GraphQLNonNull):
-            inner, waits = self._output(type_.of_type, selected)
+            inner, is_async = self._output(type_.of_type, selected)
+            if is_async:
 
-            async def non_null(value: Any, env: Env) -> Any:
+                async def non_null_async(value: Any, env: Env) -> Any:
+                    if value is None:
+                        raise NotPlannable("null for a non-null field")
+                    return await inner(value, env)
+
+                return non_null_async, True
+
+            def non_null(value: Any, env: Env) -> Any:
                 if value is None:
                     raise NotPlannable("null for a non-null field")
-                return await inner(value, env)
+                return inner(value, env)
 
-            return non_null, waits
+            return non_null, False
         if isinstance(type_, GraphQLList):
-            item, waits = self._output(type_.of_type, selected)
+            item, is_async = self._output(type_.of_type, selected)
+            if is_async:
 
-            async def each(value: Any, env: Env) -> Any:
-                return None if value is None else [await item(v, env) for v in value]
+                async def together(value: Any, env: Env) -> Any:
+                    if value is None:
+                        return None
+                    # Every item's loads are queued before any batch runs; every item ends
+                    # before the answer (or the first failure) goes on.
+                    filled = await asyncio.gather(
+                        *(item(v, env) for v in value), return_exceptions=True
+                    )
+                    for answer in filled:
+                        if isinstance(answer, BaseException):
+                            raise answer
+                    return filled
 
-            async def together(value: Any, env: Env) -> Any:
-                if value is None:
-                    return None
-                # Every item's loads are queued before any batch runs; every item ends
-                # before the answer (or the first failure) goes on.
-                filled = await asyncio.gather(
-                    *(item(v, env) for v in value), return_exceptions=True
-                )
-                for answer in filled:
-                    if isinstance(answer, BaseException):
-                        raise answer
-                return filled
+                return together, True
 
-            return (together if waits else each), waits
+            def each(value: Any, env: Env) -> Any:
+                return None if value is None else [item(v, env) for v in value]
+
+            return each, False
         if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
             serialize = type_.serialize
 
-            async def leaf(value: Any, _env: Env) -> Any:
+            def leaf(value: Any, _env: Env) -> Any:
                 return None if value is None else serialize(value)
 
             return leaf, False
@@ -104,41 +123,54 @@ class Walker:
             return self._object(type_, selected)
         raise NotPlannable(f"abstract type {type_}")
 
-    def _object(self, type_: GraphQLObjectType, selected: Selected) -> tuple[Convert, bool]:
+    def _object(self, type_: GraphQLObjectType, selected: Selected) -> tuple[Any, bool]:
         names = frozenset({type_.name, *(i.name for i in type_.interfaces)})
         fields = collect(selected.selection_sets, names, self._fragments)
-        steps: list[tuple[str, Getter, Convert | None]] = []
-        waits = False
+        # (response key, getter, conversion or None, whether getter or conversion awaits)
+        steps: list[tuple[str, Getter, Any, bool, bool]] = []
         for key, inner in fields.items():
             if inner.name == "__typename":
-                steps.append((key, _constant(type_.name), None))
+                steps.append((key, _constant(type_.name), None, False, False))
                 continue
             field = type_.fields.get(inner.name)
             if field is None:
                 raise NotPlannable(f"{type_.name}.{inner.name}")
             self._check_scopes(type_, inner)
-            get, calls = _getter(field, inner)
-            convert, inner_waits = self._output(field.type, inner)
-            steps.append((key, get, convert))
-            waits = waits or calls or inner_waits
+            get, get_async = _getter(field, inner)
+            convert, convert_async = self._output(field.type, inner)
+            steps.append((key, get, convert, get_async, convert_async))
+        if not any(get_async or convert_async for _, _, _, get_async, convert_async in steps):
+            plain = [(key, get, convert) for key, get, convert, _, _ in steps]
 
-        async def fill(value: Any, env: Env) -> Any:
+            def fill(value: Any, env: Env) -> Any:
+                if value is None:
+                    return None
+                return {
+                    key: get(value, env) if convert is None else convert(get(value, env), env)
+                    for key, get, convert in plain
+                }
+
+            return fill, False
+
+        async def fill_async(value: Any, env: Env) -> Any:
             if value is None:
                 return None
             answer = {}
-            for key, get, convert in steps:
+            for key, get, convert, get_async, convert_async in steps:
                 got = get(value, env)
-                if inspect.isawaitable(got):
+                if get_async:
                     got = await got
-                answer[key] = got if convert is None else await convert(got, env)
+                if convert is not None:
+                    got = await convert(got, env) if convert_async else convert(got, env)
+                answer[key] = got
             return answer
 
-        return fill, waits
+        return fill_async, True
 
 
 def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
-    """How a field's value is got from its object, and whether that calls a resolver that
-    may wait on a loader."""
+    """How a field's value is got from its object, and whether that is a coroutine (a
+    resolver that may wait, on a loader for instance)."""
     definition = field.extensions.get("strawberry-definition")
     if definition is None:
         raise NotPlannable("not a strawberry field")
@@ -153,7 +185,18 @@ def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
     function = resolver.wrapped_func
     parameters = list(inspect.signature(function).parameters)
     if parameters == ["root"] and not selected.arguments:
-        return (lambda value, _env: function(value)), False
+        if inspect.iscoroutinefunction(function):
+            return (lambda value, _env: function(value)), True
+
+        def plain(value: Any, _env: Env) -> Any:
+            got = function(value)
+            if inspect.isawaitable(got):  # a plain function handing back an awaitable
+                if inspect.iscoroutine(got):
+                    got.close()
+                raise NotPlannable("an awaitable from a plain resolver")
+            return got
+
+        return plain, False
     python_names = [argument.python_name for argument in definition.arguments]
     if parameters != ["root", "info", *python_names] or len(python_names) != len(field.args):
         raise NotPlannable("a resolver taking more than its object, info and arguments")

@@ -9,11 +9,11 @@ from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.customers import (
-    Address,
     Customer,
     CustomerDraft,
     TaxId,
     TaxIdType,
+    address_from_json,
     address_to_json,
     tax_ids_to_json,
 )
@@ -31,7 +31,6 @@ CUSTOMER_COLUMNS = tuple(column for column in customers.c if column.computed is 
 
 
 def customer_from_row(row: Any) -> Customer:
-    address = row.address
     return Customer(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -39,16 +38,7 @@ def customer_from_row(row: Any) -> Customer:
         email=row.email,
         currency=row.currency,
         external_id=row.external_id,
-        address=None
-        if address is None
-        else Address(
-            country=address["country"],
-            line1=address.get("line1"),
-            line2=address.get("line2"),
-            city=address.get("city"),
-            state=address.get("state"),
-            postal_code=address.get("postalCode"),
-        ),
+        address=address_from_json(row.address),
         tax_ids=tuple(TaxId(TaxIdType(t["type"]), t["value"]) for t in row.tax_ids),
         metadata=row.metadata,
         balance=Money(row.balance, row.currency),
