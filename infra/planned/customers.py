@@ -24,7 +24,8 @@ from domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from infra.db import ReadConnection
 from infra.planned.selection import Arguments, NotPlannable, Selected
 from infra.planned.walker import Convert, Env, Walker
-from infra.reads import SqlReads
+from infra.repositories.metrics import METRICS_BY_CODES, metric_from_row
+from infra.repositories.usage import quantities_from_rows, quantities_statement, window_parameters
 from infra.tables import customers
 from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.usage import MeasuredUsage
@@ -60,6 +61,7 @@ class ShapeTools:
 
     customer_type: GraphQLObjectType
     walker: Walker
+    dialect: Dialect
 
 
 @dataclass
@@ -92,6 +94,7 @@ class CustomerShape:
         self.objects: list[tuple[str, Callable[[Any], Any], Convert]] = []
         self.loaded: list[_Loaded] = []
         self.columns: set[str] = set()
+        self._dialect = None if tools is None else tools.dialect
         for key, selected in fields.items():
             if selected.name == "__typename":
                 self.fillers.append((key, lambda _row: "Customer"))
@@ -120,32 +123,36 @@ class CustomerShape:
             else:
                 raise NotPlannable(f"Customer.{selected.name}")
 
-    @property
-    def needs_reads(self) -> bool:
-        """Whether filling it reads through the repositories (a tenant transaction with the
-        request's context), not only the planned statements."""
-        return bool(self.loaded)
-
     def bind(self, values: dict[str, Any]) -> list[tuple[str, datetime, datetime]]:
         return [loaded.bind(values) for loaded in self.loaded]
 
     async def load(
-        self, db: Any, bound: list[tuple[str, datetime, datetime]], rows: list[Any]
+        self, db: ReadConnection, bound: list[tuple[str, datetime, datetime]], rows: list[Any]
     ) -> list[dict[str, Any]]:
         """Per usage field, customer id → the schema's Usage (None for an unknown metric), as
-        the executor's loader answers: one statement for the metrics, one per window."""
+        the executor's loader answers, with the repositories' statements: one for the
+        metrics, one per window."""
         if not bound or not rows:
             return [{} for _ in bound]
-        reads = SqlReads(db)
         ids = [row["id"] for row in rows]
-        metrics = await reads.metrics.by_codes({code for code, _, _ in bound})
+        metrics_by_codes = self._compiled(METRICS_BY_CODES)
+        codes = sorted({code for code, _, _ in bound})
+        found_metrics = await db.fetch(
+            metrics_by_codes.sql,
+            *metrics_by_codes.args({"tenant": db.tenant_id, "codes": codes}),
+        )
+        metrics = {metric.code: metric for metric in map(metric_from_row, found_metrics)}
         found: list[dict[str, Any]] = []
         for code, start, end in bound:
             metric = metrics.get(code)
             if metric is None:
                 found.append({})
                 continue
-            measured = await reads.usage.by_customers(ids, metric, start, end)
+            statement = self._compiled(quantities_statement(metric))
+            parameters = window_parameters(db.tenant_id, ids, metric, start, end)
+            measured = quantities_from_rows(
+                await db.fetch(statement.sql, *statement.args(parameters))
+            )
             found.append(
                 {
                     customer_id: Usage.from_domain(
@@ -157,6 +164,16 @@ class CustomerShape:
                 }
             )
         return found
+
+    def _compiled(self, statement: Any) -> Compiled:
+        # The repositories build each statement once per shape (lru_cache): compiled once.
+        compiled = _COMPILED.get(statement)
+        if compiled is None:
+            assert self._dialect is not None
+            if len(_COMPILED) > 512:  # shapes the repositories' caches let go of
+                _COMPILED.clear()
+            compiled = _COMPILED[statement] = Compiled.of(statement, self._dialect)
+        return compiled
 
     async def build(self, row: Any, loaded: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         answer: dict[str, Any] = dict.fromkeys(self.keys)
@@ -180,6 +197,7 @@ _OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
     "address": (("address",), lambda row: _address(row["address"])),
 }
 _NO_ENV = Env({}, None)
+_COMPILED: dict[Any, Compiled] = {}
 
 
 def _address(stored: Any) -> Address | None:
@@ -203,14 +221,16 @@ def _select(columns: set[str]) -> Any:
 class Compiled:
     sql: str
     names: list[str]
+    # Values a statement carries itself (a JSON key, a constant), by parameter name.
+    defaults: dict[str, Any]
 
     @classmethod
     def of(cls, statement: Any, dialect: Dialect) -> Compiled:
         compiled = statement.compile(dialect=dialect)
-        return cls(compiled.string, list(compiled.positiontup or ()))
+        return cls(compiled.string, list(compiled.positiontup or ()), dict(compiled.params))
 
     def args(self, values: dict[str, Any]) -> list[Any]:
-        return [values[name] for name in self.names]
+        return [values[name] if name in values else self.defaults[name] for name in self.names]
 
 
 @dataclass
@@ -302,10 +322,6 @@ class CustomerList:
             Compiled.of(page.where(seek).order_by(*order).limit(limit), dialect),
             Compiled.of(count, dialect),
         )
-
-    @property
-    def needs_reads(self) -> bool:
-        return any(shape.needs_reads for _, shape in self._node_shapes())
 
     def _node_shapes(self) -> list[tuple[str, CustomerShape]]:
         return [

@@ -196,7 +196,8 @@ class _Compiler:
             arguments.only("first", "after")
             customer_type = self._schema.get_type("Customer")
             assert isinstance(customer_type, GraphQLObjectType)
-            tools = ShapeTools(customer_type, Walker(self._fragments, self._check_scopes))
+            walker = Walker(self._fragments, self._check_scopes)
+            tools = ShapeTools(customer_type, walker, self._dialect)
             try:
                 plan = CustomerList.plan(
                     self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect, tools
@@ -211,8 +212,6 @@ class _Compiler:
                     )
                 ),
                 True,
-                # usage is read through the repositories, on the request's tenant transaction
-                needs_context=plan.needs_reads,
             )
         if name == "node":
             fields = self.nested(selected, {"Customer", "Node"})

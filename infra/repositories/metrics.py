@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+import orjson
+from sqlalchemy import Text, any_, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import DomainError, ErrorCode, FieldError
@@ -18,15 +20,27 @@ from infra.tables import billable_metrics
 
 
 def metric_from_row(row: Any) -> BillableMetric:
+    """A metric from its row: a SQLAlchemy row, or the driver's record (planned reads,
+    where jsonb arrives as text)."""
+    values = row._mapping if hasattr(row, "_mapping") else row
+    filters = values["filters"]
     return BillableMetric(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        aggregation=Aggregation(row.aggregation),
-        property=row.property,
-        filters=row.filters,
-        created_at=row.created_at,
+        id=values["id"],
+        code=values["code"],
+        name=values["name"],
+        aggregation=Aggregation(values["aggregation"]),
+        property=values["property"],
+        filters=orjson.loads(filters) if isinstance(filters, str) else filters,
+        created_at=values["created_at"],
     )
+
+
+# Active metrics by code, in the tenant: the repository's statement and the planned path's.
+METRICS_BY_CODES = select(billable_metrics).where(
+    billable_metrics.c.tenant_id == bindparam("tenant"),
+    billable_metrics.c.code == any_(bindparam("codes", type_=ARRAY(Text))),
+    billable_metrics.c.archived_at.is_(None),
+)
 
 
 class SqlMetricRepository:
@@ -65,12 +79,10 @@ class SqlMetricRepository:
     async def by_codes(self, codes: set[str]) -> dict[str, BillableMetric]:
         if not codes:
             return {}
-        statement = select(billable_metrics).where(
-            billable_metrics.c.tenant_id == self._db.tenant_id,
-            billable_metrics.c.code.in_(sorted(codes)),
-            billable_metrics.c.archived_at.is_(None),
+        rows = await self._db.execute(
+            METRICS_BY_CODES, {"tenant": self._db.tenant_id, "codes": sorted(codes)}
         )
-        return {row.code: metric_from_row(row) for row in await self._db.execute(statement)}
+        return {row.code: metric_from_row(row) for row in rows}
 
 
 def _filtered(db: TenantConnection, codes: Sequence[str] | None, columns: Any) -> Any:

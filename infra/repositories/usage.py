@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Text, and_, any_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from domain.metrics import Aggregation, BillableMetric
 from domain.money import exact_decimals
@@ -82,9 +83,9 @@ class SqlUsageRepository:
         return int(result.rowcount or 0)
 
 
-def _aggregate(metric: BillableMetric) -> Any:
-    prop = usage_events.c.properties[metric.property].astext if metric.property else None
-    match metric.aggregation:
+def _aggregate(aggregation: Aggregation, property_name: str | None) -> Any:
+    prop = usage_events.c.properties[property_name].astext if property_name else None
+    match aggregation:
         case Aggregation.COUNT:
             return func.count()
         case Aggregation.SUM:
@@ -104,27 +105,80 @@ def _aggregate(metric: BillableMetric) -> Any:
                 )
             )
             return func.coalesce(latest[1], 0)
-    raise AssertionError(metric.aggregation)
+    raise AssertionError(aggregation)
 
 
-def _in_window(
-    db: TenantConnection,
+def _in_window(filter_names: tuple[str, ...]) -> Any:
+    """The events a metric counts for some customers in [start, end): bound parameters
+    `tenant`, `customer_ids`, `metric_code`, `start`, `end` and `filter_<i>` (the values
+    allowed for the metric's i-th filter), so each statement is built once per shape."""
+    conditions = [
+        usage_events.c.tenant_id == bindparam("tenant"),
+        usage_events.c.customer_id == any_(bindparam("customer_ids", type_=ARRAY(Text))),
+        usage_events.c.metric_code == bindparam("metric_code"),
+        usage_events.c.occurred_at >= bindparam("start", type_=usage_events.c.occurred_at.type),
+        usage_events.c.occurred_at < bindparam("end", type_=usage_events.c.occurred_at.type),
+    ]
+    for i, name in enumerate(filter_names):
+        allowed = bindparam(f"filter_{i}", type_=ARRAY(Text))
+        conditions.append(usage_events.c.properties[name].astext == any_(allowed))
+    return and_(*conditions)
+
+
+def window_parameters(
+    tenant_id: str,
     customer_ids: Sequence[str],
     metric: BillableMetric,
     start: datetime,
     end: datetime,
+) -> dict[str, Any]:
+    """The parameters of a window's statements (_in_window)."""
+    parameters: dict[str, Any] = {
+        "tenant": tenant_id,
+        "customer_ids": list(customer_ids),
+        "metric_code": metric.code,
+        "start": start,
+        "end": end,
+    }
+    for i, name in enumerate(sorted(metric.filters)):
+        parameters[f"filter_{i}"] = list(metric.filters[name])
+    return parameters
+
+
+def quantities_statement(metric: BillableMetric) -> Any:
+    """Each customer's quantity and event count for the metric in the window: rows of
+    (customer_id, quantity, events), read by quantities_from_rows. The repository runs it,
+    and so does the planned read of a customer page."""
+    return _quantities(metric.aggregation, metric.property, tuple(sorted(metric.filters)))
+
+
+@lru_cache(maxsize=256)
+def _quantities(
+    aggregation: Aggregation, property_name: str | None, filter_names: tuple[str, ...]
 ) -> Any:
-    """The events a metric counts for these customers in [start, end)."""
-    conditions = [
-        usage_events.c.tenant_id == db.tenant_id,
-        usage_events.c.customer_id.in_(list(customer_ids)),
-        usage_events.c.metric_code == metric.code,
-        usage_events.c.occurred_at >= start,
-        usage_events.c.occurred_at < end,
-    ]
-    for name, allowed in metric.filters.items():
-        conditions.append(usage_events.c.properties[name].astext.in_(list(allowed)))
-    return and_(*conditions)
+    return (
+        select(
+            usage_events.c.customer_id,
+            _aggregate(aggregation, property_name).label("quantity"),
+            func.count().label("events"),
+        )
+        .where(_in_window(filter_names))
+        .group_by(usage_events.c.customer_id)
+    )
+
+
+def quantities_from_rows(rows: Iterable[Any]) -> dict[str, tuple[Decimal, int]]:
+    return {row[0]: (_plain(row[1]), int(row[2])) for row in rows}
+
+
+@lru_cache(maxsize=256)
+def _value_counts(filter_names: tuple[str, ...]) -> Any:
+    return (
+        select(usage_events.c.customer_id, usage_events.c.value, func.count().label("events"))
+        .where(_in_window(filter_names), usage_events.c.value.isnot(None))
+        .group_by(usage_events.c.customer_id, usage_events.c.value)
+        .order_by(usage_events.c.customer_id, usage_events.c.value)
+    )
 
 
 def _plain(value: Any) -> Decimal:
@@ -149,19 +203,9 @@ class SqlUsageReads:
     ) -> dict[str, tuple[Decimal, int]]:
         """Each customer's quantity and event count for the metric in [start, end), one
         statement."""
-        statement = (
-            select(
-                usage_events.c.customer_id,
-                _aggregate(metric).label("quantity"),
-                func.count().label("events"),
-            )
-            .where(_in_window(self._db, customer_ids, metric, start, end))
-            .group_by(usage_events.c.customer_id)
-        )
-        return {
-            row.customer_id: (_plain(row.quantity), int(row.events))
-            for row in await self._db.execute(statement)
-        }
+        parameters = window_parameters(self._db.tenant_id, customer_ids, metric, start, end)
+        rows = await self._db.execute(quantities_statement(metric), parameters)
+        return quantities_from_rows(rows)
 
     async def value_counts_by_customers(
         self,
@@ -173,16 +217,9 @@ class SqlUsageReads:
         """Each customer's distinct event values with how many events carried each,
         ascending, one statement: what a price charged per transaction needs, without a row
         per event."""
-        statement = (
-            select(usage_events.c.customer_id, usage_events.c.value, func.count().label("events"))
-            .where(
-                _in_window(self._db, customer_ids, metric, start, end),
-                usage_events.c.value.isnot(None),
-            )
-            .group_by(usage_events.c.customer_id, usage_events.c.value)
-            .order_by(usage_events.c.customer_id, usage_events.c.value)
-        )
+        statement = _value_counts(tuple(sorted(metric.filters)))
+        parameters = window_parameters(self._db.tenant_id, customer_ids, metric, start, end)
         found: dict[str, list[tuple[Decimal, int]]] = {}
-        for row in await self._db.execute(statement):
+        for row in await self._db.execute(statement, parameters):
             found.setdefault(row.customer_id, []).append((_plain(row.value), int(row.events)))
         return found

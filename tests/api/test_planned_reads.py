@@ -192,6 +192,43 @@ async def pair(app: Any, unplanned_app: Any) -> AsyncIterator[Pair]:
             CREATE_METRIC,
             {"input": {"code": "gb", "name": "GB", "aggregation": "SUM", "property": "gb"}},
         )
+        for metric in (
+            {
+                "code": "eu-calls",
+                "name": "EU calls",
+                "aggregation": "COUNT",
+                "filters": {"region": ["eu"]},
+            },
+            {
+                "code": "peak",
+                "name": "Peak",
+                "aggregation": "LATEST",
+                "property": "gb",
+                "filters": {"region": ["eu", "us"], "tier": ["pro"]},
+            },
+            {"code": "users", "name": "Users", "aggregation": "UNIQUE_COUNT", "property": "user"},
+        ):
+            created_metric = await tenant.gql(CREATE_METRIC, {"input": metric})
+            assert created_metric["data"]["createBillableMetric"]["userErrors"] == []
+        events = [
+            {
+                "idempotencyKey": f"{code}-{i}-{n}",
+                "customerId": seeded.customer_ids[i],
+                "metricCode": code,
+                "timestamp": (NOW - timedelta(minutes=5 + n)).isoformat(),
+                "properties": {
+                    "gb": f"{n}.{i}",
+                    "region": ["eu", "us"][(i + n) % 2],
+                    "tier": "pro" if n else "free",
+                    "user": f"u{(i * n) % 4}",
+                },
+            }
+            for code in ("eu-calls", "peak", "users")
+            for i in range(1, 25, 4)
+            for n in range(4)
+        ]
+        recorded = await tenant.gql(RECORD_USAGE, {"input": {"events": events}})
+        assert recorded["data"]["recordUsage"]["accepted"] == len(events), recorded
         events = [
             {
                 "idempotencyKey": f"u-{i}-{n}",
@@ -253,6 +290,34 @@ WINDOW = {
     "from": (NOW - timedelta(days=1)).isoformat(),
     "to": (NOW + timedelta(days=1)).isoformat(),
 }
+EVERY_USAGE = """
+query Usages($from: DateTime!, $to: DateTime!) {
+  customers(first: 30) {
+    totalCount
+    edges { cursor node { id
+      gb: usage(metricCode: "gb", from: $from, to: $to) { quantity eventCount from to }
+      eu: usage(metricCode: "eu-calls", from: $from, to: $to) { quantity eventCount metric {
+        code aggregation property filters } }
+      peak: usage(metricCode: "peak", from: $from, to: $to) { __typename quantity eventCount }
+      users: usage(metricCode: "users", from: $from, to: $to) { quantity }
+      none: usage(metricCode: "missing", from: $from, to: $to) { quantity }
+      old: usage(metricCode: "gb", from: "2020-01-01T00:00:00Z", to: "2020-02-01T00:00:00Z") {
+        quantity eventCount }
+    } }
+  }
+}
+"""
+
+
+async def test_every_kind_of_usage_answers_the_same_bytes_from_its_plan(pair: Pair) -> None:
+    body, planned = await pair.same(EVERY_USAGE, WINDOW)
+    assert planned == 1, body
+    assert b'"errors"' not in body
+    # what was recorded shows: counts with a filter, the latest value, distinct users
+    assert b'"eu":{"quantity":"2","eventCount":2' in body, body
+    assert b'"none":null' in body
+
+
 CUSTOMER_PAGE = """
 query CustomerPage($metricCode: String!, $from: DateTime!, $to: DateTime!) {
   customers(first: 50) {

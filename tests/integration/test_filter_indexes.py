@@ -212,12 +212,17 @@ CASES = {
     "plans: active, count": case(
         lambda r, c: r.plans.count(False), "plans_counts", "plans_page_created"
     ),
+    # over a small tenant the planner may read the tenant's range of the count index and
+    # filter the codes there (it did, after other tests had added metrics)
     "billable metrics: codes": case(
         lambda r, c: r.metrics.page(c.metric_codes, True, FIRST),
         "billable_metrics_tenant_id_code_key",
+        "billable_metrics_counts",
     ),
     "billable metrics: codes, count": case(
-        lambda r, c: r.metrics.count(c.metric_codes), "billable_metrics_tenant_id_code_key"
+        lambda r, c: r.metrics.count(c.metric_codes),
+        "billable_metrics_tenant_id_code_key",
+        "billable_metrics_counts",
     ),
     "billable metrics: count": case(
         lambda r, c: r.metrics.count(None),
