@@ -153,16 +153,17 @@ class CustomerShape:
             measured = quantities_from_rows(
                 await db.fetch(statement.sql, *statement.args(parameters))
             )
-            found.append(
-                {
-                    customer_id: Usage.from_domain(
-                        MeasuredUsage(
-                            metric, *measured.get(customer_id, (Decimal(0), 0)), start, end
-                        )
-                    )
-                    for customer_id in ids
-                }
-            )
+            # Customers of equal usage (most often none) share one answer object.
+            shared: dict[tuple[Decimal, int], Usage] = {}
+            usage_of: dict[str, Usage] = {}
+            for customer_id in ids:
+                quantity, count = measured.get(customer_id, (Decimal(0), 0))
+                usage = shared.get((quantity, count))
+                if usage is None:
+                    usage = Usage.from_domain(MeasuredUsage(metric, quantity, count, start, end))
+                    shared[(quantity, count)] = usage
+                usage_of[customer_id] = usage
+            found.append(usage_of)
         return found
 
     def _compiled(self, statement: Any) -> Compiled:

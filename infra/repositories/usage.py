@@ -168,7 +168,8 @@ def _quantities(
 
 
 def quantities_from_rows(rows: Iterable[Any]) -> dict[str, tuple[Decimal, int]]:
-    return {row[0]: (_plain(row[1]), int(row[2])) for row in rows}
+    with exact_decimals():  # as _plain, once for every row
+        return {row[0]: (Decimal(row[1]).normalize(), int(row[2])) for row in rows}
 
 
 @lru_cache(maxsize=256)
