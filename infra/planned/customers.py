@@ -14,26 +14,24 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLObjectType
-from sqlalchemy import BindParameter, bindparam, func, select, tuple_
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Dialect
 
 from domain.customers import address_from_json
 from domain.ids import prefix_of
 from domain.money import Money as DomainMoney
-from domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from infra.db import ReadConnection
+from infra.planned.lists import Compiled, ListOf, compiled_once, select_in_tenant
 from infra.planned.selection import Arguments, NotPlannable, Selected
 from infra.planned.walker import Convert, Env, Walker
 from infra.repositories.metrics import METRICS_BY_CODES, metric_from_row
 from infra.repositories.usage import quantities_from_rows, quantities_statement, window_parameters
 from infra.tables import customers
-from resolvers.pagination import decode_cursor, encode_cursor
 from resolvers.usage import MeasuredUsage
 from schema.customers import Address
 from schema.money import Money
 from schema.usage import Usage
 
-SORT = "created_at"
 # Response field → how its value comes from the row (columns, then the value the executor's
 # scalar serializes to). Money and address are objects made from columns (_OBJECTS), usage
 # is read after the page; other fields (events, tax ids, metadata) are left to the executor.
@@ -56,12 +54,14 @@ def _iso(value: Any) -> Any:
 
 @dataclass
 class ShapeTools:
-    """What a Customer selection is compiled with beyond its columns: the schema's Customer
-    type, and a walker for the objects built from columns (money, address) or loaded."""
+    """What a node selection is compiled with beyond its columns: the node's schema type, a
+    walker for the objects built from columns (money, address, a plan) or loaded, and how a
+    field's own selection is collected (scopes checked)."""
 
-    customer_type: GraphQLObjectType
+    node_type: GraphQLObjectType
     walker: Walker
     dialect: Dialect
+    nested: Callable[[Selected, set[str]], dict[str, Selected]]
 
 
 @dataclass
@@ -106,7 +106,7 @@ class CustomerShape:
                 self.fillers.append((key, fill))
                 continue
             built = _OBJECTS.get(selected.name)
-            field = None if tools is None else tools.customer_type.fields.get(selected.name)
+            field = None if tools is None else tools.node_type.fields.get(selected.name)
             if tools is None or field is None:
                 raise NotPlannable(f"Customer.{selected.name}")
             if built is not None and not selected.arguments:
@@ -167,14 +167,8 @@ class CustomerShape:
         return found
 
     def _compiled(self, statement: Any) -> Compiled:
-        # The repositories build each statement once per shape (lru_cache): compiled once.
-        compiled = _COMPILED.get(statement)
-        if compiled is None:
-            assert self._dialect is not None
-            if len(_COMPILED) > 512:  # shapes the repositories' caches let go of
-                _COMPILED.clear()
-            compiled = _COMPILED[statement] = Compiled.of(statement, self._dialect)
-        return compiled
+        assert self._dialect is not None
+        return compiled_once(statement, self._dialect)
 
     async def build(self, row: Any, loaded: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         answer: dict[str, Any] = dict.fromkeys(self.keys)
@@ -198,7 +192,6 @@ _OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
     "address": (("address",), lambda row: _address(row["address"])),
 }
 _NO_ENV = Env({}, None)
-_COMPILED: dict[Any, Compiled] = {}
 
 
 def _address(stored: Any) -> Address | None:
@@ -211,29 +204,6 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-def _select(columns: set[str]) -> Any:
-    # Columns in table order, so two plans asking the same fields share a statement text.
-    return select(*(c for c in customers.c if c.name in columns)).where(
-        customers.c.tenant_id == bindparam("tenant")
-    )
-
-
-@dataclass
-class Compiled:
-    sql: str
-    names: list[str]
-    # Values a statement carries itself (a JSON key, a constant), by parameter name.
-    defaults: dict[str, Any]
-
-    @classmethod
-    def of(cls, statement: Any, dialect: Dialect) -> Compiled:
-        compiled = statement.compile(dialect=dialect)
-        return cls(compiled.string, list(compiled.positiontup or ()), dict(compiled.params))
-
-    def args(self, values: dict[str, Any]) -> list[Any]:
-        return [values[name] if name in values else self.defaults[name] for name in self.names]
-
-
 @dataclass
 class CustomerById:
     """`node(id:)` when the id is a customer's."""
@@ -243,7 +213,9 @@ class CustomerById:
 
     @classmethod
     def plan(cls, shape: CustomerShape, dialect: Dialect) -> CustomerById:
-        statement = _select(shape.columns | {"id"}).where(customers.c.id == bindparam("id"))
+        statement = select_in_tenant(customers, shape.columns | {"id"}).where(
+            customers.c.id == bindparam("id")
+        )
         return cls(shape, Compiled.of(statement, dialect))
 
     def bind(self, node_id: Any) -> Callable[[ReadConnection], Any]:
@@ -259,173 +231,12 @@ class CustomerById:
         return run
 
 
-@dataclass
-class CustomerList:
-    """`customers(first:, after:)` in the default order, newest first."""
-
-    top: list[tuple[str, str, Any]]  # response key, what, its shape
-    columns: set[str]
-    first_page: Compiled
-    next_page: Compiled
-    count: Compiled
-
-    @classmethod
-    def plan(
-        cls,
-        fields: dict[str, Selected],
-        nested: Any,
-        dialect: Dialect,
-        tools: ShapeTools | None = None,
-    ) -> CustomerList:
-        """`nested(selected, type_names)` collects a field's own selection."""
-        top: list[tuple[str, str, Any]] = []
-        columns: set[str] = set()
-        for key, selected in fields.items():
-            if selected.name == "__typename":
-                top.append((key, "typename", "CustomerConnection"))
-            elif selected.name == "totalCount":
-                top.append((key, "count", None))
-            elif selected.name == "pageInfo":
-                info = [(k, s.name) for k, s in nested(selected, {"PageInfo"}).items()]
-                if any(name.endswith("Cursor") for _, name in info):
-                    columns |= {"id", SORT}
-                top.append((key, "pageInfo", info))
-            elif selected.name == "edges":
-                edge: list[tuple[str, str, Any]] = []
-                for k, s in nested(selected, {"CustomerEdge"}).items():
-                    if s.name == "node":
-                        shape = CustomerShape(nested(s, {"Customer", "Node"}), tools)
-                        columns |= shape.columns
-                        edge.append((k, "node", shape))
-                    elif s.name == "cursor":
-                        columns |= {"id", SORT}
-                        edge.append((k, "cursor", None))
-                    elif s.name == "__typename":
-                        edge.append((k, "typename", "CustomerEdge"))
-                    else:
-                        raise NotPlannable(f"CustomerEdge.{s.name}")
-                top.append((key, "edges", edge))
-            else:
-                raise NotPlannable(f"CustomerConnection.{selected.name}")
-        columns = columns or {"id"}
-        page = _select(columns)
-        seek = tuple_(customers.c.created_at, customers.c.id) < tuple_(
-            bindparam("after_value", type_=customers.c.created_at.type),
-            bindparam("after_id", type_=customers.c.id.type),
-        )
-        order = (customers.c.created_at.desc(), customers.c.id.desc())
-        limit: BindParameter[int] = bindparam("limit")
-        count = select(func.count()).where(customers.c.tenant_id == bindparam("tenant"))
-        return cls(
-            top,
-            columns,
-            Compiled.of(page.order_by(*order).limit(limit), dialect),
-            Compiled.of(page.where(seek).order_by(*order).limit(limit), dialect),
-            Compiled.of(count, dialect),
-        )
-
-    def _node_shapes(self) -> list[tuple[str, CustomerShape]]:
-        return [
-            (k, node)
-            for _, what, edge in self.top
-            if what == "edges"
-            for k, kind, node in edge
-            if kind == "node"
-        ]
-
-    def bind(
-        self, first: Any, after: Any, values: dict[str, Any] | None = None
-    ) -> Callable[[Any], Any]:
-        size = DEFAULT_PAGE_SIZE if first is None else first
-        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PAGE_SIZE:
-            raise NotPlannable("page size")
-        if after is not None and not isinstance(after, str):
-            raise NotPlannable("cursor")
-        try:
-            keyset = decode_cursor(after, SORT, is_datetime=True) if after else None
-        except Exception:  # the executor words the error
-            raise NotPlannable("cursor") from None
-        bound = {id(shape): shape.bind(values or {}) for _, shape in self._node_shapes()}
-
-        async def run(db: Any) -> Any:
-            values = {"tenant": db.tenant_id, "limit": size + 1}
-            statement = self.first_page
-            if keyset is not None:
-                statement = self.next_page
-                values |= {"after_value": keyset.value, "after_id": keyset.id}
-            rows = []
-            if any(what in ("edges", "pageInfo") for _, what, _ in self.top):
-                rows = await db.fetch(statement.sql, *statement.args(values))
-            return await self._answer(db, rows, size, bound, after_given=keyset is not None)
-
-        return run
-
-    async def _answer(
-        self,
-        db: Any,
-        rows: list[Any],
-        size: int,
-        bound: dict[int, list[tuple[str, datetime, datetime]]],
-        *,
-        after_given: bool,
-    ) -> dict[str, Any]:
-        more = len(rows) > size
-        rows = rows[:size]
-        cursors = (
-            [encode_cursor(SORT, row[SORT], row["id"]) for row in rows]
-            if SORT in self.columns
-            else []
-        )
-        answer: dict[str, Any] = {}
-        for key, what, shape in self.top:
-            if what == "typename":
-                answer[key] = shape
-            elif what == "count":
-                count = self.count
-                answer[key] = int(
-                    await db.fetchval(count.sql, *count.args({"tenant": db.tenant_id}))
-                )
-            elif what == "pageInfo":
-                answer[key] = _page_info(shape, cursors, more=more, after_given=after_given)
-            else:
-                answer[key] = await _edges(db, shape, rows, cursors, bound)
-        return answer
-
-
-async def _edges(
-    db: Any,
-    shape: list[tuple[str, str, Any]],
-    rows: list[Any],
-    cursors: list[str],
-    bound: dict[int, list[tuple[str, datetime, datetime]]],
-) -> list[dict[str, Any]]:
-    loaded = {
-        id(node): await node.load(db, bound[id(node)], rows)
-        for _, what, node in shape
-        if what == "node" and node.loaded
-    }
-    edges = []
-    for i, row in enumerate(rows):
-        edge: dict[str, Any] = {}
-        for key, what, node in shape:
-            if what == "node":
-                edge[key] = await node.build(row, loaded.get(id(node)))
-            elif what == "cursor":
-                edge[key] = cursors[i]
-            else:
-                edge[key] = node
-        edges.append(edge)
-    return edges
-
-
-def _page_info(
-    fields: list[tuple[str, str]], cursors: list[str], *, more: bool, after_given: bool
-) -> dict[str, Any]:
-    values = {
-        "hasNextPage": more,
-        "hasPreviousPage": after_given,
-        "startCursor": cursors[0] if cursors else None,
-        "endCursor": cursors[-1] if cursors else None,
-        "__typename": "PageInfo",
-    }
-    return {key: values[name] for key, name in fields}
+def customer_list(tools: ShapeTools) -> ListOf:
+    """`customers(first:, after:)`: its nodes filled from columns (and usage)."""
+    return ListOf(
+        customers,
+        "CustomerConnection",
+        "CustomerEdge",
+        frozenset({"Customer", "Node"}),
+        lambda selected: CustomerShape(tools.nested(selected, {"Customer", "Node"}), tools),
+    )

@@ -35,14 +35,14 @@ from sqlalchemy.engine import Dialect
 from auth.principal import Principal
 from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
-from infra.planned.customers import CustomerById, CustomerList, CustomerShape, ShapeTools
+from infra.planned.customers import CustomerById, CustomerShape, ShapeTools, customer_list
+from infra.planned.lists import KeysetList
+from infra.planned.plans import plan_list
 from infra.planned.selection import Arguments, NotPlannable, Selected, collect
 from infra.planned.viewer import ViewerPlan
 from infra.planned.walker import Env, Walker
 
 CACHE_SIZE = 512
-# Root fields a plan answers by calling the field's own resolver and walking its answer.
-ANSWERED_BY_THEIR_RESOLVER = frozenset({"plans"})
 
 
 @dataclass
@@ -194,25 +194,28 @@ class _Compiler:
         arguments = Arguments(selected, field.args)
         if name == "customers":
             arguments.only("first", "after")
-            customer_type = self._schema.get_type("Customer")
-            assert isinstance(customer_type, GraphQLObjectType)
-            walker = Walker(self._fragments, self._check_scopes)
-            tools = ShapeTools(customer_type, walker, self._dialect)
             try:
-                plan = CustomerList.plan(
-                    self.nested(selected, {"CustomerConnection"}), self.nested, self._dialect, tools
+                plan = KeysetList.plan(
+                    customer_list(self._tools("Customer")),
+                    self.nested(selected, {"CustomerConnection"}),
+                    self.nested,
+                    self._dialect,
                 )
             except NotPlannable:  # fields beyond columns, money, address, usage: as `plans`
                 return self._by_resolver(field, selected, arguments)
-            return RootField(
-                key,
-                lambda values, _p: _on_db(
-                    plan.bind(
-                        arguments.value("first", values), arguments.value("after", values), values
-                    )
-                ),
-                True,
-            )
+            return self._keyset_list(key, plan, arguments)
+        if name == "plans":
+            arguments.only("first", "after")
+            try:
+                plans = KeysetList.plan(
+                    plan_list(self._tools("Plan")),
+                    self.nested(selected, {"PlanConnection"}),
+                    self.nested,
+                    self._dialect,
+                )
+            except NotPlannable:  # a field the walk does not cover: its resolver's route
+                return self._by_resolver(field, selected, arguments)
+            return self._keyset_list(key, plans, arguments)
         if name == "node":
             fields = self.nested(selected, {"Customer", "Node"})
             if "customers:read" not in self._scopes:
@@ -221,9 +224,20 @@ class _Compiler:
             return RootField(
                 key, lambda values, _p: _on_db(by_id.bind(arguments.value("id", values))), True
             )
-        if name in ANSWERED_BY_THEIR_RESOLVER:
-            return self._by_resolver(field, selected, arguments)
         raise NotPlannable(f"Query.{name}")
+
+    def _tools(self, type_name: str) -> ShapeTools:
+        node_type = self._schema.get_type(type_name)
+        assert isinstance(node_type, GraphQLObjectType)
+        walker = Walker(self._fragments, self._check_scopes)
+        return ShapeTools(node_type, walker, self._dialect, self.nested)
+
+    def _keyset_list(self, key: str, plan: KeysetList, arguments: Arguments) -> RootField:
+        def bind(values: dict[str, Any], _principal: Principal) -> Runner:
+            first, after = arguments.value("first", values), arguments.value("after", values)
+            return _on_db(plan.bind(first, after, values))
+
+        return RootField(key, bind, True)
 
     def _by_resolver(self, field: Any, selected: Selected, arguments: Arguments) -> RootField:
         arguments.only("first", "after")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -120,16 +121,19 @@ def _minimums_to_json(minimums: Sequence[Money]) -> list[dict[str, Any]]:
 
 
 def plan_from_row(row: Any) -> Plan:
+    """A plan from its row: a SQLAlchemy row, or the driver's record (planned reads, where
+    jsonb arrives as text)."""
+    values = row._mapping if hasattr(row, "_mapping") else row
     return Plan(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        description=row.description,
-        interval=Interval(row.interval),
-        interval_count=row.interval_count,
-        trial_days=row.trial_days,
+        id=values["id"],
+        code=values["code"],
+        name=values["name"],
+        description=values["description"],
+        interval=Interval(values["interval"]),
+        interval_count=values["interval_count"],
+        trial_days=values["trial_days"],
         minimum_commitments=tuple(
-            Money(m["amount"], m["currency"]) for m in row.minimum_commitments
+            Money(m["amount"], m["currency"]) for m in _json(values["minimum_commitments"])
         ),
         prices=tuple(
             PlanPrice(
@@ -138,12 +142,16 @@ def plan_from_row(row: Any) -> Plan:
                 billing_mode=BillingMode(p["billingMode"]),
                 metric_code=p["metricCode"],
             )
-            for p in row.prices
+            for p in _json(values["prices"])
         ),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        archived_at=row.archived_at,
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        archived_at=values["archived_at"],
     )
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 class SqlPlanRepository:

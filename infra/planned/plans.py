@@ -1,0 +1,54 @@
+"""Planned reads of plans: `plans(first:, after:)`.
+
+A plan's prices are a document in its row, so a node is the schema's own Plan made from the
+row (the repository's plan_from_row, then Plan.from_domain) and walked along the selection,
+as the executor would serialize it: the page comes from one planned statement on the
+read-only transaction's driver connection, without the resolver's tenant transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graphql import GraphQLNonNull
+
+from infra.db import ReadConnection
+from infra.planned.customers import ShapeTools
+from infra.planned.lists import ListOf
+from infra.planned.selection import Selected
+from infra.planned.walker import Env
+from infra.repositories.plans import plan_from_row
+from infra.tables import plans
+from schema.plans import Plan
+
+_NO_ENV = Env({}, None)
+
+
+class PlanShape:
+    """A Plan selection: every column (plan_from_row reads them all), walked."""
+
+    loaded: Sequence[Any] = ()
+
+    def __init__(self, selected: Selected, tools: ShapeTools) -> None:
+        self.columns = {column.name for column in plans.c}
+        self._convert = tools.walker.output(GraphQLNonNull(tools.node_type), selected)
+
+    def bind(self, values: dict[str, Any]) -> Any:
+        return []
+
+    async def load(self, db: ReadConnection, bound: Any, rows: list[Any]) -> Any:
+        return []
+
+    async def build(self, row: Any, loaded: Any = None) -> Any:
+        return await self._convert(Plan.from_domain(plan_from_row(row)), _NO_ENV)
+
+
+def plan_list(tools: ShapeTools) -> ListOf:
+    return ListOf(
+        plans,
+        "PlanConnection",
+        "PlanEdge",
+        frozenset({"Plan", "Node"}),
+        lambda selected: PlanShape(selected, tools),
+    )
