@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, Table, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Table, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.engine import Dialect
 
 from domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -96,6 +96,7 @@ class KeysetList:
     first_page: Compiled
     next_page: Compiled
     count: Compiled
+    cursors: bool  # whether the selection shows any cursor
 
     @classmethod
     def plan(
@@ -105,6 +106,7 @@ class KeysetList:
         table = of.table
         top: list[tuple[str, str, Any]] = []
         columns: set[str] = set()
+        cursors = False
         for key, selected in fields.items():
             if selected.name == "__typename":
                 top.append((key, "typename", of.connection))
@@ -114,6 +116,7 @@ class KeysetList:
                 info = [(k, s.name) for k, s in nested(selected, {"PageInfo"}).items()]
                 if any(name.endswith("Cursor") for _, name in info):
                     columns |= {"id", SORT}
+                    cursors = True
                 top.append((key, "pageInfo", info))
             elif selected.name == "edges":
                 edge: list[tuple[str, str, Any]] = []
@@ -124,6 +127,7 @@ class KeysetList:
                         edge.append((k, "node", shape))
                     elif s.name == "cursor":
                         columns |= {"id", SORT}
+                        cursors = True
                         edge.append((k, "cursor", None))
                     elif s.name == "__typename":
                         edge.append((k, "typename", of.edge))
@@ -134,6 +138,10 @@ class KeysetList:
                 raise NotPlannable(f"{of.connection}.{selected.name}")
         columns = columns or {"id"}
         page = select_in_tenant(table, columns)
+        if any(getattr(shape, "row_version", False) for _, shape in _shapes(top)):
+            # The row version's transaction id (a new one with every UPDATE): what a shape
+            # keeps its answers by (PlanShape).
+            page = page.add_columns(literal_column("xmin::text").label("row_version"))
         seek = tuple_(table.c.created_at, table.c.id) < tuple_(
             bindparam("after_value", type_=table.c.created_at.type),
             bindparam("after_id", type_=table.c.id.type),
@@ -147,16 +155,11 @@ class KeysetList:
             Compiled.of(page.order_by(*order).limit(limit), dialect),
             Compiled.of(page.where(seek).order_by(*order).limit(limit), dialect),
             Compiled.of(count, dialect),
+            cursors,
         )
 
     def _node_shapes(self) -> list[tuple[str, NodeShape]]:
-        return [
-            (k, node)
-            for _, what, edge in self.top
-            if what == "edges"
-            for k, kind, node in edge
-            if kind == "node"
-        ]
+        return _shapes(self.top)
 
     def bind(
         self, first: Any, after: Any, values: dict[str, Any] | None = None
@@ -197,9 +200,7 @@ class KeysetList:
         more = len(rows) > size
         rows = rows[:size]
         cursors = (
-            [encode_cursor(SORT, row[SORT], row["id"]) for row in rows]
-            if SORT in self.columns
-            else []
+            [encode_cursor(SORT, row[SORT], row["id"]) for row in rows] if self.cursors else []
         )
         answer: dict[str, Any] = {}
         for key, what, shape in self.top:
@@ -215,6 +216,16 @@ class KeysetList:
             else:
                 answer[key] = await _edges(db, shape, rows, cursors, bound)
         return answer
+
+
+def _shapes(top: list[tuple[str, str, Any]]) -> list[tuple[str, NodeShape]]:
+    return [
+        (k, node)
+        for _, what, edge in top
+        if what == "edges"
+        for k, kind, node in edge
+        if kind == "node"
+    ]
 
 
 async def _edges(

@@ -8,6 +8,7 @@ read-only transaction's driver connection, without the resolver's tenant transac
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,14 +26,24 @@ from schema.plans import Plan
 _NO_ENV = Env({}, None)
 
 
+# Answers kept per shape: plans change seldom and are read all day.
+ANSWERS_KEPT = 1024
+
+
 class PlanShape:
-    """A Plan selection: every column (plan_from_row reads them all), walked."""
+    """A Plan selection: every column (plan_from_row reads them all), walked.
+
+    The answer is a function of the row alone, so it is kept by the row's version: its id
+    with the id of the transaction that wrote it (`xmin`, new with every UPDATE, prices
+    included) and its `updated_at`, and reused while the row is unchanged."""
 
     loaded: Sequence[Any] = ()
+    row_version = True
 
     def __init__(self, selected: Selected, tools: ShapeTools) -> None:
         self.columns = {column.name for column in plans.c}
         self._convert = tools.walker.output(GraphQLNonNull(tools.node_type), selected)
+        self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def bind(self, values: dict[str, Any]) -> Any:
         return []
@@ -41,7 +52,16 @@ class PlanShape:
         return []
 
     async def build(self, row: Any, loaded: Any = None) -> Any:
-        return await self._convert(Plan.from_domain(plan_from_row(row)), _NO_ENV)
+        key = (row["id"], row["row_version"], row["updated_at"])
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = await self._convert(Plan.from_domain(plan_from_row(row)), _NO_ENV)
+            self._answers[key] = answer
+            if len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        else:
+            self._answers.move_to_end(key)
+        return answer
 
 
 def plan_list(tools: ShapeTools) -> ListOf:

@@ -535,3 +535,42 @@ def graphql_data(body: bytes) -> dict[str, Any]:
     import orjson
 
     return orjson.loads(body)["data"]  # type: ignore[no-any-return]
+
+
+UPDATE_PLAN = """
+mutation($input: UpdatePlanInput!) { updatePlan(input: $input) { userErrors { code } } }
+"""
+ARCHIVE_PLAN = """
+mutation($input: ArchivePlanInput!) { archivePlan(input: $input) { userErrors { code } } }
+"""
+PLAN_NAMES = "{ plans(first: 50) { edges { node { id name archived prices { id model } } } } }"
+
+
+async def test_a_plan_kept_answer_is_never_served_once_the_plan_changed(pair: Pair) -> None:
+    # given every plan answered once from the plan (and kept)
+    before, planned = await pair.same(PLAN_NAMES)
+    assert planned == 1
+    plan = graphql_data(before)["plans"]["edges"][-1]["node"]
+
+    # when its name, then its prices change, then it is archived
+    answers = []
+    for change in (
+        {"name": "Renamed « plan »"},
+        {"prices": [{"model": "FLAT_FEE", "currency": "USD", "amount": "99.00"}]},
+    ):
+        changed = await pair.planned.gql(UPDATE_PLAN, {"input": {"id": plan["id"], **change}})
+        assert changed["data"]["updatePlan"]["userErrors"] == [], changed
+        answers.append((await pair.same(PLAN_NAMES))[0])
+    archived = await pair.planned.gql(ARCHIVE_PLAN, {"input": {"id": plan["id"]}})
+    assert archived["data"]["archivePlan"]["userErrors"] == [], archived
+    answers.append((await pair.same(PLAN_NAMES))[0])
+
+    # then each answer shows the change (and equals the executor's)
+    after = [
+        next(e["node"] for e in graphql_data(a)["plans"]["edges"] if e["node"]["id"] == plan["id"])
+        for a in answers
+    ]
+    assert after[0]["name"] == "Renamed « plan »" and after[0]["prices"] == plan["prices"]
+    assert [p["model"] for p in after[1]["prices"]] == ["FLAT_FEE"]
+    assert after[1]["prices"] != plan["prices"]
+    assert after[2]["archived"] is True
