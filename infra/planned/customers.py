@@ -91,7 +91,8 @@ class CustomerShape:
     def __init__(self, fields: dict[str, Selected], tools: ShapeTools | None = None) -> None:
         self.keys: list[str] = list(fields)
         self.fillers: list[tuple[str, Callable[[Any], Any]]] = []
-        self.objects: list[tuple[str, Callable[[Any], Any], Convert]] = []
+        self.objects: list[tuple[str, _Made, Convert]] = []
+        self._made: dict[tuple[str, Any], Any] = {}
         self.loaded: list[_Loaded] = []
         self.columns: set[str] = set()
         self._dialect = None if tools is None else tools.dialect
@@ -110,9 +111,10 @@ class CustomerShape:
             if tools is None or field is None:
                 raise NotPlannable(f"Customer.{selected.name}")
             if built is not None and not selected.arguments:
-                columns, build = built
+                columns, key_of, make = built
                 self.columns.update(columns)
-                self.objects.append((key, build, tools.walker.output(field.type, selected)))
+                convert = tools.walker.output(field.type, selected)
+                self.objects.append((key, (key_of, make), convert))
             elif selected.name == "usage":
                 arguments = Arguments(selected, field.args)
                 if set(field.args) - set(selected.arguments):
@@ -145,7 +147,7 @@ class CustomerShape:
         found: list[dict[str, Any]] = []
         for code, start, end in bound:
             metric = metrics.get(code)
-            if metric is None:
+            if metric is None:  # every customer's usage is null
                 found.append({})
                 continue
             statement = self._compiled(quantities_statement(metric))
@@ -153,17 +155,18 @@ class CustomerShape:
             measured = quantities_from_rows(
                 await db.fetch(statement.sql, *statement.args(parameters))
             )
-            # Customers of equal usage (most often none) share one answer object.
-            shared: dict[tuple[Decimal, int], Usage] = {}
-            usage_of: dict[str, Usage] = {}
+            # Customers of equal usage (most often none) share one answer, built once.
+            convert = self.loaded[len(found)].convert
+            shared: dict[tuple[Decimal, int], Any] = {}
+            answer_of: dict[str, Any] = {}
             for customer_id in ids:
                 quantity, count = measured.get(customer_id, (Decimal(0), 0))
-                usage = shared.get((quantity, count))
-                if usage is None:
+                answer = shared.get((quantity, count))
+                if answer is None:
                     usage = Usage.from_domain(MeasuredUsage(metric, quantity, count, start, end))
-                    shared[(quantity, count)] = usage
-                usage_of[customer_id] = usage
-            found.append(usage_of)
+                    answer = shared[(quantity, count)] = await convert(usage, _NO_ENV)
+                answer_of[customer_id] = answer
+            found.append(answer_of)
         return found
 
     def _compiled(self, statement: Any) -> Compiled:
@@ -174,23 +177,45 @@ class CustomerShape:
         answer: dict[str, Any] = dict.fromkeys(self.keys)
         for key, fill in self.fillers:
             answer[key] = fill(row)
-        env = _NO_ENV
-        for key, make, convert in self.objects:
-            answer[key] = await convert(make(row), env)
+        for key, (key_of, make), convert in self.objects:
+            # The answer is a function of the columns it is made from: made once per value.
+            value = key_of(row)
+            made = self._made.get((key, value), _MISSING)
+            if made is _MISSING:
+                if len(self._made) > MADE_KEPT:
+                    self._made.clear()
+                made = self._made[(key, value)] = await convert(make(row), _NO_ENV)
+            answer[key] = made
         for field, found in zip(self.loaded, loaded or (), strict=False):
-            answer[field.key] = await field.convert(found.get(row["id"]), env)
+            answer[field.key] = found.get(row["id"])
         return answer
 
 
-# Response field → the columns it needs and the schema object they make, walked like the
-# executor's answer (its type's own serializers and field resolvers).
-_OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+# Response field → the columns it needs, a hashable key of their values, and the schema
+# object they make, walked like the executor's answer (its type's own serializers and field
+# resolvers).
+_Made = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+_OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any], Callable[[Any], Any]]] = {
     "balance": (
         ("balance", "currency"),
+        lambda row: (row["balance"], row["currency"]),
         lambda row: Money.from_domain(DomainMoney(row["balance"], row["currency"])),
     ),
-    "address": (("address",), lambda row: _address(row["address"])),
+    "address": (
+        ("address",),
+        lambda row: _frozen(_json(row["address"])),
+        lambda row: _address(row["address"]),
+    ),
 }
+# Made answers kept per shape (balances and addresses repeat across pages and requests).
+MADE_KEPT = 4096
+_MISSING = object()
+
+
+def _frozen(document: Any) -> Any:
+    return None if document is None else tuple(sorted(document.items()))
+
+
 _NO_ENV = Env({}, None)
 
 
