@@ -34,7 +34,7 @@ from auth.scopes import ALL_SCOPES
 from domain.ids import new_id
 from infra.app import create_app
 from infra.database import asyncpg_url
-from infra.db import create_engine
+from infra.db import ReadConnection, TenantConnection, create_engine
 from infra.embedded_postgres import EmbeddedPostgres
 from infra.migrate import upgrade_async
 from infra.planned.verify import DIFFERENCES, VERIFYING
@@ -131,8 +131,11 @@ def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(autouse=True)
 def no_planned_answer_differed() -> Iterator[None]:
-    """Fails a test whose queries were answered differently by a plan and by the executor."""
+    """Fails a test whose queries were answered differently by a plan and by the executor,
+    in the test or in the set-up of the fixtures it uses (a module's data, for instance)."""
+    before = list(DIFFERENCES)
     DIFFERENCES.clear()
+    assert not before, f"planned and executed answers differ in fixture set-up: {before}"
     yield
     differed = list(DIFFERENCES)
     DIFFERENCES.clear()
@@ -238,12 +241,15 @@ async def other_tenant(app: Any, client: httpx.AsyncClient) -> Tenant:
 
 
 class StatementCounter:
-    """Counts SQL statements sent through an engine while active."""
+    """Counts the SQL statements a request sends while active: those through SQLAlchemy,
+    and those the planned path sends to the driver directly (`fetch`, `fetchval` of a
+    read-only or tenant transaction). BEGIN and COMMIT are not counted."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.statements: list[str] = []
         self._active = False
+        self._patch = pytest.MonkeyPatch()
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # The executor's second answer to a planned query (PLANNED_READS_VERIFY) is the
@@ -251,15 +257,26 @@ class StatementCounter:
         if self._active and not VERIFYING.get():
             self.statements.append(statement)
 
+    def _on_driver(self, method: Any) -> Any:
+        async def counted(connection: Any, sql: str, *args: Any) -> Any:
+            self._record(None, None, sql)
+            return await method(connection, sql, *args)
+
+        return counted
+
     def __enter__(self) -> StatementCounter:
         self.statements.clear()
         self._active = True
         event.listen(self._engine.sync_engine, "before_cursor_execute", self._record)
+        for owner in (ReadConnection, TenantConnection):
+            for name in ("fetch", "fetchval"):
+                self._patch.setattr(owner, name, self._on_driver(getattr(owner, name)))
         return self
 
     def __exit__(self, *_exc: Any) -> None:
         self._active = False
         event.remove(self._engine.sync_engine, "before_cursor_execute", self._record)
+        self._patch.undo()
 
     @property
     def count(self) -> int:

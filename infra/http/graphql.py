@@ -75,6 +75,16 @@ def _parse(query: str) -> ParsedDocument:
     return ParsedDocument(document, print_ast(document))
 
 
+async def _run_all(runners: list[tuple[str, Any]], scope: Scope) -> dict[str, Any] | None:
+    """The roots' answers, or None when one gives way to the executor after its statements
+    ran: the transaction then ends as a read's does, its connection pooled again (an
+    exception through the transaction would close it as one in doubt)."""
+    try:
+        return {key: await run(scope) for key, run in runners}
+    except NotPlannable:
+        return None
+
+
 def _operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
     operation = get_operation_ast(document, operation_name)
     return None if operation is None else operation.operation
@@ -268,18 +278,20 @@ class GraphQLEndpoint:
                     self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
                 ) as db:
                     scope = Scope(db, self._context(principal, db, None))
-                    data = {key: await run(scope) for key, run in runners}
+                    data = await _run_all(runners, scope)
             elif plan.needs_database:
                 async with read_transaction(
                     self.engine, principal.tenant_id, statement_timeout=self.statement_timeout
                 ) as db:
-                    data = {key: await run(Scope(db)) for key, run in runners}
+                    data = await _run_all(runners, Scope(db))
             else:
-                data = {key: await run(Scope(None)) for key, run in runners}
+                data = await _run_all(runners, Scope(None))
         except NotPlannable:
             return None
         except Exception as exc:
             return server_error_response(exc, "graphql")
+        if data is None:  # the plan gave way to the executor once its statements had run
+            return None
         PLANNED_ANSWERS.inc()
         return Response(jsoncodec.dumps({"data": data}), 200, media_type="application/json")
 

@@ -21,6 +21,7 @@ from domain.customers import address_from_json
 from domain.ids import prefix_of
 from domain.money import Money as DomainMoney
 from infra.db import ReadConnection
+from infra.planned.kept import MADE_ANSWERS, MISSING
 from infra.planned.lists import Compiled, ListOf, compiled_once, select_in_tenant
 from infra.planned.selection import Arguments, NotPlannable, Selected
 from infra.planned.walker import Convert, Env, Walker
@@ -92,7 +93,6 @@ class CustomerShape:
         self.keys: list[str] = list(fields)
         self.fillers: list[tuple[str, Callable[[Any], Any]]] = []
         self.objects: list[tuple[str, _Made, Convert]] = []
-        self._made: dict[tuple[str, Any], Any] = {}
         self.loaded: list[_Loaded] = []
         self.columns: set[str] = set()
         self._dialect = None if tools is None else tools.dialect
@@ -179,12 +179,11 @@ class CustomerShape:
             answer[key] = fill(row)
         for key, (key_of, make), convert in self.objects:
             # The answer is a function of the columns it is made from: made once per value.
-            value = key_of(row)
-            made = self._made.get((key, value), _MISSING)
-            if made is _MISSING:
-                if len(self._made) > MADE_KEPT:
-                    self._made.clear()
-                made = self._made[(key, value)] = await convert(make(row), _NO_ENV)
+            kept = (self, key, key_of(row))
+            made = MADE_ANSWERS.get(kept)
+            if made is MISSING:
+                made = await convert(make(row), _NO_ENV)
+                MADE_ANSWERS.put(kept, made)
             answer[key] = made
         for field, found in zip(self.loaded, loaded or (), strict=False):
             answer[field.key] = found.get(row["id"])
@@ -207,9 +206,6 @@ _OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any], Callable[[Any],
         lambda row: _address(row["address"]),
     ),
 }
-# Made answers kept per shape (balances and addresses repeat across pages and requests).
-MADE_KEPT = 4096
-_MISSING = object()
 
 
 def _frozen(document: Any) -> Any:

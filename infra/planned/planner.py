@@ -229,7 +229,8 @@ class _Compiler:
     def _tools(self, type_name: str) -> ShapeTools:
         node_type = self._schema.get_type(type_name)
         assert isinstance(node_type, GraphQLObjectType)
-        walker = Walker(self._fragments, self._check_scopes)
+        # Nodes made from rows: no request context for resolvers that read one.
+        walker = Walker(self._fragments, self._check_scopes, with_context=False)
         return ShapeTools(node_type, walker, self._dialect, self.nested)
 
     def _keyset_list(self, key: str, plan: KeysetList, arguments: Arguments) -> RootField:

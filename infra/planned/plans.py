@@ -8,7 +8,6 @@ read-only transaction's driver connection, without the resolver's tenant transac
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from graphql import GraphQLNonNull
 
 from infra.db import ReadConnection
 from infra.planned.customers import ShapeTools
+from infra.planned.kept import MISSING, PLAN_ANSWERS
 from infra.planned.lists import ListOf
 from infra.planned.selection import Selected
 from infra.planned.walker import Env
@@ -24,10 +24,6 @@ from infra.tables import plans
 from schema.plans import Plan
 
 _NO_ENV = Env({}, None)
-
-
-# Answers kept per shape: plans change seldom and are read all day.
-ANSWERS_KEPT = 1024
 
 
 class PlanShape:
@@ -43,7 +39,6 @@ class PlanShape:
     def __init__(self, selected: Selected, tools: ShapeTools) -> None:
         self.columns = {column.name for column in plans.c}
         self._convert = tools.walker.output(GraphQLNonNull(tools.node_type), selected)
-        self._answers: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def bind(self, values: dict[str, Any]) -> Any:
         return []
@@ -52,15 +47,11 @@ class PlanShape:
         return []
 
     async def build(self, row: Any, loaded: Any = None) -> Any:
-        key = (row["id"], row["row_version"], row["updated_at"])
-        answer = self._answers.get(key)
-        if answer is None:
+        key = (self, row["tenant_id"], row["id"], row["row_version"], row["updated_at"])
+        answer = PLAN_ANSWERS.get(key)
+        if answer is MISSING:
             answer = await self._convert(Plan.from_domain(plan_from_row(row)), _NO_ENV)
-            self._answers[key] = answer
-            if len(self._answers) > ANSWERS_KEPT:
-                self._answers.popitem(last=False)
-        else:
-            self._answers.move_to_end(key)
+            PLAN_ANSWERS.put(key, answer)
         return answer
 
 

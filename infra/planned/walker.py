@@ -31,6 +31,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     VariableNode,
+    is_non_null_type,
 )
 from strawberry.permission import PermissionExtension
 
@@ -55,9 +56,15 @@ class Walker:
         self,
         fragments: dict[str, FragmentDefinitionNode],
         check_scopes: Callable[[GraphQLObjectType, Selected], None],
+        *,
+        with_context: bool = True,
     ) -> None:
+        """`with_context`: whether the walk runs with the request's context, which resolvers
+        taking `info` read; without it (objects made from rows) such fields are the
+        executor's, or their resolver route's."""
         self._fragments = fragments
         self._check_scopes = check_scopes
+        self._with_context = with_context
 
     def output(self, type_: GraphQLOutputType, selected: Selected) -> Convert:
         convert, is_async = self._output(type_, selected)
@@ -136,7 +143,7 @@ class Walker:
             if field is None:
                 raise NotPlannable(f"{type_.name}.{inner.name}")
             self._check_scopes(type_, inner)
-            get, get_async = _getter(field, inner)
+            get, get_async = _getter(field, inner, with_context=self._with_context)
             convert, convert_async = self._output(field.type, inner)
             steps.append((key, get, convert, get_async, convert_async))
         if not any(get_async or convert_async for _, _, _, get_async, convert_async in steps):
@@ -168,7 +175,7 @@ class Walker:
         return fill_async, True
 
 
-def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
+def _getter(field: GraphQLField, selected: Selected, *, with_context: bool) -> tuple[Getter, bool]:
     """How a field's value is got from its object, and whether that is a coroutine (a
     resolver that may wait, on a loader for instance)."""
     definition = field.extensions.get("strawberry-definition")
@@ -198,6 +205,8 @@ def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
 
         return plain, False
     python_names = [argument.python_name for argument in definition.arguments]
+    if not with_context:
+        raise NotPlannable("a resolver reading the request's context")
     if parameters != ["root", "info", *python_names] or len(python_names) != len(field.args):
         raise NotPlannable("a resolver taking more than its object, info and arguments")
     for argument in field.args.values():
@@ -213,10 +222,16 @@ def _getter(field: GraphQLField, selected: Selected) -> tuple[Getter, bool]:
         node.name.value for node in selected.arguments.values() if isinstance(node, VariableNode)
     }
 
+    required = [name for name, argument in field.args.items() if is_non_null_type(argument.type)]
+
     async def call(value: Any, env: Env) -> Any:
         if not variables <= env.values.keys():
             raise NotPlannable("a variable left out")
         given = {python: arguments.value(name, env.values) for python, name in names}
+        # A null where the argument is non-null (a nullable variable with a default, sent
+        # as null): the executor words the error.
+        if any(given[python] is None for python, name in names if name in required):
+            raise NotPlannable("null for a non-null argument")
         try:
             return await function(value, env.info, **given)
         except GraphQLError:  # an argument the executor words an error about

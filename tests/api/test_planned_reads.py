@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
+from sqlalchemy import event
 
 from infra.http import graphql as endpoint_module
+from infra.planned import NotPlannable, verify
 from infra.planned import customers as planned_customers
-from infra.planned import verify
 from infra.settings import Settings
 from tests.api.test_fuzz import CUSTOM_SCALARS
 from tests.api.test_request_lifecycle import app_with
@@ -574,3 +575,52 @@ async def test_a_plan_kept_answer_is_never_served_once_the_plan_changed(pair: Pa
     assert [p["model"] for p in after[1]["prices"]] == ["FLAT_FEE"]
     assert after[1]["prices"] != plan["prices"]
     assert after[2]["archived"] is True
+
+
+DEFAULTED = """
+query Defaulted($m: String = "gb", $from: DateTime = "2026-01-01T00:00:00Z", $to: DateTime!) {
+  customers(first: 3) { edges { node { id metadata
+    usage(metricCode: $m, from: $from, to: $to) { quantity } } } }
+}
+"""
+
+
+@pytest.mark.parametrize("nulled", ["m", "from"])
+async def test_null_for_a_defaulted_non_null_argument_is_the_executors_error(
+    pair: Pair, nulled: str
+) -> None:
+    # given a variable with a default, sent as null, for a non-null argument
+    variables = {nulled: None, "to": WINDOW["to"]}
+
+    # when
+    body, planned = await pair.same(DEFAULTED, variables)
+
+    # then the executor words the error, as it would without plans
+    assert planned == 0
+    assert b"not to be None" in body, body
+
+
+async def test_a_plan_giving_way_after_its_statements_keeps_its_connection(
+    pair: Pair, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a planned list whose rows, once read, make the plan give way to the executor
+    async def gives_way(*_args: Any) -> Any:
+        raise NotPlannable("for the test")
+
+    query = "{ givingWay: customers(first: 4) { edges { node { id name } } } }"
+    await pair.same(query)  # the pool holds a connection
+    monkeypatch.setattr(planned_customers.CustomerShape, "build", gives_way)
+    connects: list[object] = []
+    listener = lambda *_args: connects.append(object())  # noqa: E731
+    event.listen(app.state.engine.sync_engine, "connect", listener)
+    try:
+        # when it is sent again and again
+        for _ in range(5):
+            _, planned = await pair.same(query)
+            assert planned == 0
+    finally:
+        event.remove(app.state.engine.sync_engine, "connect", listener)
+
+    # then its read-only transaction ended as a read's does: no connection was closed as
+    # one in doubt (each would have been replaced by a new one)
+    assert connects == []

@@ -195,7 +195,7 @@ async def test_a_page_of_100_customers_costs_as_many_statements_as_a_page_of_5(
     assert len(large_data["customers"]["edges"]) == CROWD_SIZE
     for edge in large_data["customers"]["edges"]:
         assert_nested_fields_resolved(edge["node"])
-    assert large == small, large_sql
+    assert small > 0 and large == small, large_sql
     assert small <= 4, small_sql  # tenant setting, page, recent events (+ one spare)
 
 
@@ -219,7 +219,7 @@ async def test_nodes_for_50_ids_cost_as_many_statements_as_for_5(
     assert [node["id"] for node in large_data["nodes"]] == customer_ids[50:]
     for node in large_data["nodes"]:
         assert_nested_fields_resolved(node)
-    assert large == small, large_sql
+    assert small > 0 and large == small, large_sql
     assert small <= 4, small_sql  # tenant setting, customers, recent events (+ one spare)
 
 
@@ -341,7 +341,7 @@ async def test_every_list_costs_as_many_statements_for_100_items_as_for_5(
     assert len(small_data[root]["edges"]) == 5
     assert len(large_data[root]["edges"]) == 100
     assert large_data[root]["totalCount"] >= 100
-    assert large == small, large_sql
+    assert small > 0 and large == small, large_sql
     # tenant setting, page, count, and per nested field its loaders' batches: usage and
     # usageCharge each read the metric and the quantities (the charge also the price and
     # the value counts), whatever the page size
