@@ -7,7 +7,6 @@ plans times a per-plan bound could otherwise grow without a useful limit.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
@@ -15,23 +14,21 @@ MISSING = object()
 
 
 class Kept:
-    """A least-recently-used store of at most `size` answers."""
+    """A store of at most `size` answers; the oldest made goes first (a lookup costs one
+    dict access: an answer still in use is simply made again after it went)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries: dict[Hashable, Any] = {}
 
     def get(self, key: Hashable) -> Any:
         """The answer kept for `key`, or MISSING."""
-        answer = self._entries.get(key, MISSING)
-        if answer is not MISSING:
-            self._entries.move_to_end(key)
-        return answer
+        return self._entries.get(key, MISSING)
 
     def put(self, key: Hashable, answer: Any) -> None:
         self._entries[key] = answer
         if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            del self._entries[next(iter(self._entries))]
 
     def __len__(self) -> int:
         return len(self._entries)
