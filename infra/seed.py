@@ -111,6 +111,7 @@ DEMO_METRICS = [
     MetricDraft("api.calls", "API calls", Aggregation.COUNT),
     MetricDraft("storage.gb", "Storage (GB, peak)", Aggregation.MAX, "gb"),
     MetricDraft("payments.volume", "Payment volume", Aggregation.SUM, "amount"),
+    MetricDraft("sms.sent", "SMS sent", Aggregation.COUNT),
 ]
 
 _STRIPE_TIERS = (
@@ -159,9 +160,7 @@ DEMO_PLANS = [
         name="SMS packs",
         description="$5 per pack of 100 messages; a started pack counts whole.",
         interval=Interval.MONTH,
-        prices=(
-            PriceDraft(Package(Decimal("5.00"), 100, "USD"), BillingMode.METERED, "api.calls"),
-        ),
+        prices=(PriceDraft(Package(Decimal("5.00"), 100, "USD"), BillingMode.METERED, "sms.sent"),),
     ),
     PlanDraft(
         code="payments-percentage",
@@ -182,8 +181,8 @@ DEMO_PLANS = [
         name="Enterprise (yearly)",
         interval=Interval.YEAR,
         prices=(
-            PriceDraft(FlatFee(Money(1_200_000, "USD"))),
-            PriceDraft(FlatFee(Money(3_600, "KWD"))),
+            PriceDraft(FlatFee(Money(1_200_000, "USD"))),  # $12,000.00
+            PriceDraft(FlatFee(Money(3_700_000, "KWD"))),  # KWD 3,700.000: three decimals
         ),
     ),
 ]
@@ -216,9 +215,9 @@ async def seed_demo(engine: AsyncEngine, clock: Clock = SYSTEM_CLOCK) -> bool:
 
 
 def _demo_usage(customers_with_usage: list[Customer], now: datetime) -> list[UsageEventIn]:
-    """A week of API calls, storage and card payments for a few customers, spread over the
-    days before `now`. The payments show the percentage price's per-transaction minimum and
-    maximum."""
+    """A week of API calls, storage, card payments and text messages for a few customers,
+    spread over the days before `now`. The payments show the percentage price's
+    per-transaction minimum and maximum; the messages start a second pack of 100."""
     events: list[UsageEventIn] = []
     for c, customer in enumerate(customers_with_usage):
         for day in range(7):
@@ -244,6 +243,17 @@ def _demo_usage(customers_with_usage: list[Customer], now: datetime) -> list[Usa
                     customer_id=customer.id,
                 )
             )
+            for n in range(15 + 5 * c):
+                events.append(
+                    UsageEventIn(
+                        index=len(events),
+                        idempotency_key=f"demo-{customer.id}-{day}-sms-{n}",
+                        metric_code="sms.sent",
+                        timestamp=now - timedelta(days=day, hours=3, minutes=n),
+                        properties={"country": "DE"},
+                        customer_id=customer.id,
+                    )
+                )
             for n, amount in enumerate(_DEMO_PAYMENTS[(day + c) % 3 :]):
                 events.append(
                     UsageEventIn(
