@@ -43,6 +43,24 @@ def check_metered(price: PlanPrice, field: tuple[str, ...] = ("priceId",)) -> No
         )
 
 
+def check_currency(
+    price: PlanPrice, customer_currency: str, field: tuple[str, ...] = ("priceId",)
+) -> None:
+    """A price charges only a customer billed in its own currency: no conversion happens
+    anywhere, so pricing a JPY customer's usage under a USD price would bill yen as dollars."""
+    if price.currency != customer_currency:
+        raise DomainError(
+            [
+                FieldError(
+                    ErrorCode.CURRENCY_MISMATCH,
+                    field,
+                    f"This price is in {price.currency}; the customer is billed in "
+                    f"{customer_currency}.",
+                )
+            ]
+        )
+
+
 def charge_usage(
     price: PlanPrice,
     metric: BillableMetric,

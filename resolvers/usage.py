@@ -20,7 +20,7 @@ from domain.queries import SortDirection
 from domain.services.metrics import create_billable_metric as create_metric
 from domain.services.usage import record_usage as record
 from domain.usage import UsageBatchResult, UsageEventIn
-from domain.usage_charges import UsageCharge, charge_usage, check_metered
+from domain.usage_charges import UsageCharge, charge_usage, check_currency, check_metered
 from resolvers.errors import Outcome, bad_user_input, done, refused
 from resolvers.nodes import load_by_id
 from resolvers.pagination import Page, build_page, encode_cursor, page_request
@@ -196,6 +196,7 @@ async def customer_usage_charge(
         return None
     try:
         check_metered(price)
+        check_currency(price, str(root.currency))
         charge: UsageCharge | None = await info.context.loaders.usage_charge.load(
             (str(root.id), price, start, end)
         )

@@ -93,7 +93,9 @@ async def crowd_ids(app: Any) -> list[str]:
         for i in range(CROWD_SIZE):
             draft = CustomerDraft(
                 name=f"Customer {i:03d}",
-                currency=("USD", "JPY", "KWD")[i % 3],
+                # USD: the crowd's usage is priced under USD prices, and a price charges
+                # only customers billed in its currency
+                currency="USD",
                 email=f"customer{i}@example.com",
                 address=Address(country="DE", line1=f"Strasse {i}", city="Berlin"),
             )
@@ -169,7 +171,7 @@ async def measured(
 
 def assert_nested_fields_resolved(customer: dict[str, Any]) -> None:
     assert customer["address"]["country"] == "DE"
-    assert customer["balance"]["amount"] in ("0", "0.00", "0.000")
+    assert customer["balance"]["amount"] == "0.00"
     assert customer["recentEvents"], customer
     assert customer["recentEvents"][-1]["type"] == "customer.created"
     for event in customer["recentEvents"]:

@@ -209,3 +209,27 @@ async def test_one_customers_charge_out_of_range_fails_alone(tenant: Tenant) -> 
     assert {"breakdown": {"total": {"amount": "0.65"}}} in charges
     assert charges.count(None) == 1
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_a_price_charges_only_a_customer_billed_in_its_currency(tenant: Tenant) -> None:
+    # given a JPY customer with payments, and a USD percentage price
+    created = await tenant.gql(
+        """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
+             customer { id } } }""",
+        {"input": {"name": "Sakura K.K.", "currency": "JPY"}},
+    )
+    customer = created["data"]["createCustomer"]["customer"]["id"]
+    await _metric(tenant, "payments", "SUM", "amount")
+    price = await _price(tenant, PERCENTAGE)
+    assert (await _record(tenant, [_event("y1", customer, "payments", amount="1000")]))[
+        "accepted"
+    ] == 1
+
+    # when its usage is priced under the USD price
+    body = await _charge(tenant, customer, price)
+
+    # then it is refused, not billed as if yen were dollars
+    assert body["data"]["customer"]["usageCharge"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == "This price is in USD; the customer is billed in JPY."

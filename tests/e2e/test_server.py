@@ -481,7 +481,8 @@ def test_serve_without_database_url_runs_embedded_postgres_migrated_and_seeded(
             token,
             DEMO_CHARGE,
             {
-                "customer": nodes_by_name(customers)[with_usage[0]],
+                # the percentage price is in USD: a customer billed in USD, with usage
+                "customer": nodes_by_name(customers)["Acme Corporation"],
                 "price": percentage,
                 **window,
             },
@@ -510,7 +511,7 @@ def test_serve_without_database_url_runs_embedded_postgres_migrated_and_seeded(
     assert models == {"FLAT_FEE", "PER_UNIT", "GRADUATED", "VOLUME", "PACKAGE", "PERCENTAGE"}
     assert {price["billingMode"] for price in prices} == {"LICENSED", "METERED"}
     assert any(plan["minimumCommitments"] for plan in plans)
-    assert len(with_usage) >= 2
+    assert len(with_usage) >= 2 and "Acme Corporation" in with_usage
     # and the demo payments show a per-transaction minimum and maximum
     usage_charge = charge["data"]["customer"]["usageCharge"]
     assert usage_charge["eventCount"] > 0
