@@ -12,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from graphql import GraphQLObjectType
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Dialect
@@ -24,7 +23,7 @@ from infra.db import ReadConnection
 from infra.planned.kept import MADE_ANSWERS, MISSING
 from infra.planned.lists import Compiled, ListOf, compiled_once, select_in_tenant
 from infra.planned.selection import Arguments, NotPlannable, Selected
-from infra.planned.walker import Convert, Env, Walker
+from infra.planned.walker import NO_ENV, Convert, Walker
 from infra.repositories.metrics import METRICS_BY_CODES, metric_from_row
 from infra.repositories.usage import quantities_from_rows, quantities_statement, window_parameters
 from infra.tables import customers
@@ -145,7 +144,7 @@ class CustomerShape:
         )
         metrics = {metric.code: metric for metric in map(metric_from_row, found_metrics)}
         found: list[dict[str, Any]] = []
-        for code, start, end in bound:
+        for field, (code, start, end) in zip(self.loaded, bound, strict=True):
             metric = metrics.get(code)
             if metric is None:  # every customer's usage is null
                 found.append({})
@@ -156,7 +155,6 @@ class CustomerShape:
                 await db.fetch(statement.sql, *statement.args(parameters))
             )
             # Customers of equal usage (most often none) share one answer, built once.
-            convert = self.loaded[len(found)].convert
             shared: dict[tuple[Decimal, int], Any] = {}
             answer_of: dict[str, Any] = {}
             for customer_id in ids:
@@ -164,7 +162,7 @@ class CustomerShape:
                 answer = shared.get((quantity, count))
                 if answer is None:
                     usage = Usage.from_domain(MeasuredUsage(metric, quantity, count, start, end))
-                    answer = shared[(quantity, count)] = await convert(usage, _NO_ENV)
+                    answer = shared[(quantity, count)] = await field.convert(usage, NO_ENV)
                 answer_of[customer_id] = answer
             found.append(answer_of)
         return found
@@ -182,7 +180,7 @@ class CustomerShape:
             kept = (self, key, key_of(row))
             made = MADE_ANSWERS.get(kept)
             if made is MISSING:
-                made = await convert(make(row), _NO_ENV)
+                made = await convert(make(row), NO_ENV)
                 MADE_ANSWERS.put(kept, made)
             answer[key] = made
         for field, found in zip(self.loaded, loaded or (), strict=False):
@@ -202,7 +200,7 @@ _OBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any], Callable[[Any],
     ),
     "address": (
         ("address",),
-        lambda row: _frozen(_json(row["address"])),
+        lambda row: _frozen(row["address"]),
         lambda row: _address(row["address"]),
     ),
 }
@@ -212,17 +210,9 @@ def _frozen(document: Any) -> Any:
     return None if document is None else tuple(sorted(document.items()))
 
 
-_NO_ENV = Env({}, None)
-
-
 def _address(stored: Any) -> Address | None:
-    address = address_from_json(_json(stored))
+    address = address_from_json(stored)
     return None if address is None else Address.from_domain(address)
-
-
-def _json(value: Any) -> Any:
-    # The driver answers jsonb as text on a connection without a codec for it.
-    return orjson.loads(value) if isinstance(value, str) else value
 
 
 @dataclass

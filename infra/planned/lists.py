@@ -158,9 +158,6 @@ class KeysetList:
             cursors,
         )
 
-    def _node_shapes(self) -> list[tuple[str, NodeShape]]:
-        return _shapes(self.top)
-
     def bind(
         self, first: Any, after: Any, values: dict[str, Any] | None = None
     ) -> Callable[[Any], Any]:
@@ -173,7 +170,7 @@ class KeysetList:
             keyset = decode_cursor(after, SORT, is_datetime=True) if after else None
         except Exception:  # the executor words the error
             raise NotPlannable("cursor") from None
-        bound = {id(shape): shape.bind(values or {}) for _, shape in self._node_shapes()}
+        bound = {id(shape): shape.bind(values or {}) for _, shape in _shapes(self.top)}
 
         async def run(db: Any) -> Any:
             values = {"tenant": db.tenant_id, "limit": size + 1}

@@ -18,12 +18,10 @@ from infra.planned.customers import ShapeTools
 from infra.planned.kept import MISSING, PLAN_ANSWERS
 from infra.planned.lists import ListOf
 from infra.planned.selection import Selected
-from infra.planned.walker import Env
+from infra.planned.walker import NO_ENV
 from infra.repositories.plans import plan_from_row
 from infra.tables import plans
 from schema.plans import Plan
-
-_NO_ENV = Env({}, None)
 
 
 class PlanShape:
@@ -50,7 +48,7 @@ class PlanShape:
         key = (self, row["tenant_id"], row["id"], row["row_version"], row["updated_at"])
         answer = PLAN_ANSWERS.get(key)
         if answer is MISSING:
-            answer = await self._convert(Plan.from_domain(plan_from_row(row)), _NO_ENV)
+            answer = await self._convert(Plan.from_domain(plan_from_row(row)), NO_ENV)
             PLAN_ANSWERS.put(key, answer)
         return answer
 

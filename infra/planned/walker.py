@@ -47,6 +47,9 @@ class Env:
     info: Any
 
 
+# A walk that reads no variables and no request context: objects made from rows.
+NO_ENV = Env({}, None)
+
 Convert = Callable[[Any, Env], Awaitable[Any]]
 Getter = Callable[[Any, Env], Any]
 

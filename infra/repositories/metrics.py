@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import Text, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -20,17 +19,15 @@ from infra.tables import billable_metrics
 
 
 def metric_from_row(row: Any) -> BillableMetric:
-    """A metric from its row: a SQLAlchemy row, or the driver's record (planned reads,
-    where jsonb arrives as text)."""
+    """A metric from its row: a SQLAlchemy row, or the driver's record (planned reads)."""
     values = row._mapping if hasattr(row, "_mapping") else row
-    filters = values["filters"]
     return BillableMetric(
         id=values["id"],
         code=values["code"],
         name=values["name"],
         aggregation=Aggregation(values["aggregation"]),
         property=values["property"],
-        filters=orjson.loads(filters) if isinstance(filters, str) else filters,
+        filters=values["filters"],
         created_at=values["created_at"],
     )
 

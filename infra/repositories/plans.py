@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -121,8 +120,7 @@ def _minimums_to_json(minimums: Sequence[Money]) -> list[dict[str, Any]]:
 
 
 def plan_from_row(row: Any) -> Plan:
-    """A plan from its row: a SQLAlchemy row, or the driver's record (planned reads, where
-    jsonb arrives as text)."""
+    """A plan from its row: a SQLAlchemy row, or the driver's record (planned reads)."""
     values = row._mapping if hasattr(row, "_mapping") else row
     return Plan(
         id=values["id"],
@@ -133,7 +131,7 @@ def plan_from_row(row: Any) -> Plan:
         interval_count=values["interval_count"],
         trial_days=values["trial_days"],
         minimum_commitments=tuple(
-            Money(m["amount"], m["currency"]) for m in _json(values["minimum_commitments"])
+            Money(m["amount"], m["currency"]) for m in values["minimum_commitments"]
         ),
         prices=tuple(
             PlanPrice(
@@ -142,16 +140,12 @@ def plan_from_row(row: Any) -> Plan:
                 billing_mode=BillingMode(p["billingMode"]),
                 metric_code=p["metricCode"],
             )
-            for p in _json(values["prices"])
+            for p in values["prices"]
         ),
         created_at=values["created_at"],
         updated_at=values["updated_at"],
         archived_at=values["archived_at"],
     )
-
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str) else value
 
 
 class SqlPlanRepository:
