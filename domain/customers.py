@@ -73,6 +73,11 @@ class Customer:
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
+    # Billing settings: NONE, EXEMPT or REVERSE (domain.taxes.TaxExemption); the language
+    # and locale of its invoices; days from finalization to an invoice's due date.
+    tax_exempt: str = "NONE"
+    preferred_locale: str = "en"
+    net_terms_days: int = 30
 
     @property
     def archived(self) -> bool:

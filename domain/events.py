@@ -12,6 +12,14 @@ CUSTOMER_ARCHIVED: Final = "customer.archived"
 PLAN_CREATED: Final = "plan.created"
 PLAN_UPDATED: Final = "plan.updated"
 PLAN_ARCHIVED: Final = "plan.archived"
+SUBSCRIPTION_CREATED: Final = "subscription.created"
+SUBSCRIPTION_UPDATED: Final = "subscription.updated"
+SUBSCRIPTION_CANCELED: Final = "subscription.canceled"
+SUBSCRIPTION_RENEWED: Final = "subscription.renewed"
+INVOICE_CREATED: Final = "invoice.created"
+INVOICE_FINALIZED: Final = "invoice.finalized"
+INVOICE_VOIDED: Final = "invoice.voided"
+INVOICE_MARKED_UNCOLLECTIBLE: Final = "invoice.marked_uncollectible"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -20,6 +28,14 @@ EVENT_TYPES: Final = (
     PLAN_CREATED,
     PLAN_UPDATED,
     PLAN_ARCHIVED,
+    SUBSCRIPTION_CREATED,
+    SUBSCRIPTION_UPDATED,
+    SUBSCRIPTION_CANCELED,
+    SUBSCRIPTION_RENEWED,
+    INVOICE_CREATED,
+    INVOICE_FINALIZED,
+    INVOICE_VOIDED,
+    INVOICE_MARKED_UNCOLLECTIBLE,
 )
 
 

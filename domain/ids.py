@@ -45,12 +45,12 @@ KINDS: Final[dict[str, Kind]] = {
         Kind("bm", "BillableMetric", "catalog:read", lambda r, ids: r.metrics.by_ids(ids)),
         Kind("plan", "Plan", "catalog:read", lambda r, ids: r.plans.by_ids(ids)),
         Kind("price", "Price", "catalog:read", lambda r, ids: r.plans.prices_by_ids(ids)),
-        Kind("sub", "Subscription"),
-        Kind("inv", "Invoice"),
-        Kind("il", "InvoiceLine"),
-        Kind("cpn", "Coupon"),
-        Kind("di", "Discount"),
-        Kind("txr", "TaxRate"),
+        Kind("sub", "Subscription", "subscriptions:read"),
+        Kind("inv", "Invoice", "invoices:read"),
+        Kind("il", "InvoiceLine", "invoices:read"),
+        Kind("cpn", "Coupon", "catalog:read"),
+        Kind("di", "Discount", "catalog:read"),
+        Kind("txr", "TaxRate", "catalog:read"),
     )
 }
 

@@ -138,6 +138,7 @@ class Invoice:
     lines: tuple[InvoiceLine, ...] = ()
     tax_breakdown: tuple[TaxBreakdownEntry, ...] = ()
     memo: str | None = None
+    sequence: int | None = None  # the tenant's counter value its number was made from
     # The bill-to as it was at finalization (name, email, address, tax ids, locale).
     customer_snapshot: dict[str, Any] = field(default_factory=dict)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,16 +10,22 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.accounts import Account
+from domain.coupons import Coupon, Discount
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
+from domain.invoices import Invoice, NumberTemplate
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
+from domain.subscriptions import Subscription
+from domain.taxes import TaxRate
 from domain.usage import UsageEvent
 
 
 class CustomerRepository(Protocol):
     async def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None: ...
+
+    async def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]: ...
 
     async def add(self, customer_id: str, draft: CustomerDraft) -> Customer:
         """Stores a new customer; raises DomainError(DUPLICATE) if its external id is taken."""
@@ -37,7 +43,13 @@ class PlanRepository(Protocol):
         """Stores a plan and its prices; raises DomainError(DUPLICATE) if its code is taken."""
         ...
 
-    async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None: ...
+    async def get(
+        self, plan_id: str, *, for_update: bool = False, for_share: bool = False
+    ) -> Plan | None:
+        """`for_share`: a share lock, so prices cannot be replaced (FOR UPDATE) meanwhile."""
+        ...
+
+    async def get_many(self, plan_ids: Collection[str]) -> dict[str, Plan]: ...
 
     async def save(self, plan: Plan) -> Plan:
         """Stores what may change: name, description, trial, prices, minimum commitments."""
@@ -73,9 +85,90 @@ class UsageRepository(Protocol):
         """Stores the events whose idempotency keys are new; answers how many were stored."""
         ...
 
+    async def quantities(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, tuple[Decimal, int]]:
+        """As UsageReads.by_customers, in the unit of work's transaction (billing)."""
+        ...
+
+    async def value_counts(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[Decimal, int]]]:
+        """As UsageReads.value_counts_by_customers, in the unit of work's transaction."""
+        ...
+
 
 class EventRepository(Protocol):
     async def add(self, event_type: str, object_id: str, data: dict[str, Any]) -> Event: ...
+
+    async def add_many(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """(type, object id, data) each, in order, in one statement."""
+        ...
+
+
+class SubscriptionRepository(Protocol):
+    async def add(self, subscription: Subscription) -> Subscription: ...
+
+    async def get(
+        self, subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+
+    async def save(self, subscription: Subscription) -> Subscription:
+        """Stores its status, plan, prices (items), quantity, period and cancellation."""
+        ...
+
+    async def save_many(self, subscriptions: Sequence[Subscription]) -> None:
+        """Stores the billing run's changes (status, period) in one statement."""
+        ...
+
+    async def claim_due(self, as_of: datetime, limit: int) -> list[Subscription]:
+        """Up to `limit` live subscriptions whose period ended by `as_of`, locked; those
+        another transaction holds are skipped (FOR UPDATE SKIP LOCKED), so any number of
+        workers share the work."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    async def add(self, invoices: Sequence[Invoice]) -> None:
+        """Stores new invoices with their lines (one statement per table)."""
+        ...
+
+    async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None: ...
+
+    async def save(self, invoice: Invoice) -> Invoice:
+        """Stores a changed invoice: a draft's lines and totals, or a new status."""
+        ...
+
+    async def take_numbers(self, count: int) -> tuple[NumberTemplate, int]:
+        """Reserves the tenant's next `count` invoice numbers in this transaction (gapless:
+        a rollback gives them back) and answers the template and the first of them."""
+        ...
+
+
+class CouponRepository(Protocol):
+    async def add(self, coupon: Coupon) -> Coupon: ...
+
+    async def get(self, coupon_id: str) -> Coupon | None: ...
+
+    async def redeem(self, coupon_id: str) -> bool:
+        """Counts one redemption unless the maximum is reached (answers False then)."""
+        ...
+
+
+class DiscountRepository(Protocol):
+    async def add(self, discount: Discount) -> Discount: ...
+
+    async def live_for(self, customer_ids: Sequence[str]) -> list[Discount]:
+        """The customers' discounts that have not ended, oldest first."""
+        ...
+
+    async def mark_invoiced_once(self, discount_ids: Sequence[str]) -> None: ...
+
+
+class TaxRateRepository(Protocol):
+    async def add(self, rate: TaxRate) -> TaxRate: ...
+
+    async def active_rates(self, country: str) -> list[TaxRate]: ...
 
 
 class Clock(Protocol):
@@ -96,6 +189,11 @@ class UnitOfWork(Protocol):
     metrics: MetricRepository
     usage: UsageRepository
     plans: PlanRepository
+    subscriptions: SubscriptionRepository
+    invoices: InvoiceRepository
+    coupons: CouponRepository
+    discounts: DiscountRepository
+    tax_rates: TaxRateRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 

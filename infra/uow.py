@@ -18,17 +18,26 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.ports import (
+    CouponRepository,
     CustomerRepository,
+    DiscountRepository,
     EventRepository,
+    InvoiceRepository,
     MetricRepository,
     PlanRepository,
+    SubscriptionRepository,
+    TaxRateRepository,
     UsageRepository,
 )
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
+from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
+from infra.repositories.invoices import SqlInvoiceRepository
 from infra.repositories.metrics import SqlMetricRepository
 from infra.repositories.plans import SqlPlanRepository
+from infra.repositories.subscriptions import SqlSubscriptionRepository
+from infra.repositories.tax_rates import SqlTaxRateRepository
 from infra.repositories.usage import SqlUsageRepository
 
 
@@ -41,6 +50,11 @@ class _Repositories:
     metrics: MetricRepository
     usage: UsageRepository
     plans: PlanRepository
+    subscriptions: SubscriptionRepository
+    invoices: InvoiceRepository
+    coupons: CouponRepository
+    discounts: DiscountRepository
+    tax_rates: TaxRateRepository
 
     def _bind(self, db: TenantConnection) -> None:
         self.customers = SqlCustomerRepository(db)
@@ -48,6 +62,11 @@ class _Repositories:
         self.metrics = SqlMetricRepository(db)
         self.usage = SqlUsageRepository(db)
         self.plans = SqlPlanRepository(db)
+        self.subscriptions = SqlSubscriptionRepository(db)
+        self.invoices = SqlInvoiceRepository(db)
+        self.coupons = SqlCouponRepository(db)
+        self.discounts = SqlDiscountRepository(db)
+        self.tax_rates = SqlTaxRateRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, insert, or_, select, update
@@ -45,6 +45,9 @@ def customer_from_row(row: Any) -> Customer:
         created_at=row.created_at,
         updated_at=row.updated_at,
         archived_at=row.archived_at,
+        tax_exempt=row.tax_exempt,
+        preferred_locale=row.preferred_locale,
+        net_terms_days=row.net_terms_days,
     )
 
 
@@ -85,6 +88,10 @@ class SqlCustomerRepository:
             statement = statement.with_for_update()
         row = (await self._db.execute(statement)).first()
         return None if row is None else customer_from_row(row)
+
+    async def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]:
+        statement = self._scoped().where(customers.c.id.in_(sorted(customer_ids)))
+        return {row.id: customer_from_row(row) for row in await self._db.execute(statement)}
 
     async def add(self, customer_id: str, draft: CustomerDraft) -> Customer:
         statement = (

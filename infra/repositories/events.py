@@ -39,6 +39,22 @@ class SqlEventRepository:
         )
         return event_from_row((await self._db.execute(statement)).one())
 
+    async def add_many(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        if items:
+            await self._db.execute(
+                insert(events),
+                [
+                    {
+                        "tenant_id": self._db.tenant_id,
+                        "id": new_id("evt"),
+                        "type": event_type,
+                        "object_id": object_id,
+                        "data": data,
+                    }
+                    for event_type, object_id, data in items
+                ],
+            )
+
 
 def _filtered(db: TenantConnection, where: EventFilter, columns: Any) -> Any:
     statement = select(columns).where(events.c.tenant_id == db.tenant_id)

@@ -42,6 +42,17 @@ class SqlUsageRepository:
     def __init__(self, db: TenantConnection) -> None:
         self._db = db
 
+    async def quantities(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, tuple[Decimal, int]]:
+        return await SqlUsageReads(self._db).by_customers(customer_ids, metric, start, end)
+
+    async def value_counts(
+        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[Decimal, int]]]:
+        reads = SqlUsageReads(self._db)
+        return await reads.value_counts_by_customers(customer_ids, metric, start, end)
+
     async def customer_ids(self, ids: set[str], external_ids: set[str]) -> CustomerRefs:
         if not ids and not external_ids:
             return CustomerRefs({}, {})

@@ -1,0 +1,407 @@
+"""Subscribing, changing and canceling; the preview of the next invoice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from domain import events
+from domain.billing import (
+    LineDraft,
+    cancel_credit_lines,
+    change_lines,
+    opening,
+    renewal,
+    usage_lines,
+)
+from domain.billing_periods import Period
+from domain.coupons import Coupon, CouponDuration, Discount, check_redeemable, discount_end
+from domain.customers import Customer
+from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors, NotFound
+from domain.ids import new_id, prefix_of
+from domain.invoices import BillingReason, Invoice
+from domain.plans import Plan
+from domain.ports import UnitOfWork
+from domain.services.billing import Billable, usage_by_price
+from domain.services.invoicing import (
+    applicable,
+    default_tax_provider,
+    draft_invoice,
+    finalize_all,
+    priced,
+    record_invoice_events,
+)
+from domain.subscriptions import (
+    Subscription,
+    SubscriptionDraft,
+    SubscriptionStatus,
+    check_quantity,
+    check_subscribable,
+    prices_in,
+    require_not_canceled,
+    trial_end_of,
+    validate_draft,
+)
+from domain.taxes import TaxProvider
+
+_ID_FIELD = ("input", "id")
+
+
+async def create_subscription(
+    uow: UnitOfWork, draft: SubscriptionDraft, now: datetime, tax: TaxProvider | None = None
+) -> tuple[Subscription, Invoice | None]:
+    """Subscribes a customer; answers the subscription and its first invoice (none while
+    it is trialing: a trial is free)."""
+    validate_draft(draft, now)
+    async with uow:
+        customer = await _customer(uow, draft.customer_id, ("input", "customerId"))
+        # A share lock: updatePlan holds FOR UPDATE while it replaces prices, so the
+        # subscription never lands on prices being replaced.
+        plan = await _plan(uow, draft.plan_id, for_share=True)
+        check_subscribable(plan, customer.currency)
+        coupon = await _redeemable_coupon(uow, draft.coupon_id, customer, plan, now)
+        start = draft.start or now
+        trial_end = trial_end_of(draft, plan, start)
+        prices = prices_in(plan, customer.currency)
+        subscription = Subscription(
+            id=new_id("sub"),
+            customer_id=customer.id,
+            plan_id=plan.id,
+            status=SubscriptionStatus.TRIALING if trial_end else SubscriptionStatus.ACTIVE,
+            currency=customer.currency,
+            quantity=draft.quantity,
+            price_ids=tuple(p.id for p in prices),
+            start=start,
+            billing_cycle_anchor=draft.billing_cycle_anchor or trial_end or start,
+            trial_end=trial_end,
+            current_period_start=start,
+            current_period_end=start + timedelta(seconds=1),
+            cancel_at_period_end=False,
+            canceled_at=None,
+            ended_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        period, lines = opening(subscription, plan, prices)
+        subscription = replace(
+            subscription, current_period_start=period.start, current_period_end=period.end
+        )
+        subscription = await uow.subscriptions.add(subscription)
+        discounts = []
+        if coupon is not None:
+            discount = Discount(
+                id=new_id("di"),
+                coupon=coupon,
+                customer_id=customer.id,
+                subscription_id=subscription.id,
+                start=start,
+                end=discount_end(start, coupon),
+                invoiced_once=False,
+            )
+            discounts.append(await uow.discounts.add(discount))
+        await uow.events.add(events.SUBSCRIPTION_CREATED, subscription.id, subscription.snapshot())
+        invoice = None
+        if subscription.trial_end is None:
+            invoice = await _issue(
+                uow,
+                tax,
+                customer,
+                subscription,
+                BillingReason.SUBSCRIPTION_CREATE,
+                period,
+                lines,
+                now,
+                extra_discounts=discounts,
+            )
+        await uow.commit()
+    return subscription, invoice
+
+
+async def cancel_subscription(
+    uow: UnitOfWork,
+    subscription_id: str,
+    now: datetime,
+    *,
+    at_period_end: bool,
+    prorate: bool = False,
+    tax: TaxProvider | None = None,
+) -> tuple[Subscription, Invoice | None]:
+    """Cancels now (with a credit for the unused time when `prorate`, and the usage so far
+    billed) or at the end of the period (undone by `reactivate_subscription` until then)."""
+    async with uow:
+        current = await _subscription(uow, subscription_id)
+        require_not_canceled(current)
+        if at_period_end:
+            canceled = await uow.subscriptions.save(
+                replace(current, cancel_at_period_end=True, canceled_at=now, updated_at=now)
+            )
+            await uow.events.add(events.SUBSCRIPTION_UPDATED, canceled.id, canceled.snapshot())
+            await uow.commit()
+            return canceled, None
+        billable = await _billable(uow, current)
+        lines: list[LineDraft] = []
+        if not current.trialing:
+            so_far = Period(
+                current.current_period_start,
+                max(now, current.current_period_start + timedelta(seconds=1)),
+            )
+            usage = await usage_by_price(uow, [(billable, so_far)])
+            lines += usage_lines(
+                billable.plan,
+                billable.prices,
+                so_far,
+                {
+                    p.id: usage[(current.id, p.id)]
+                    for p in billable.prices
+                    if (current.id, p.id) in usage
+                },
+            )
+            if prorate:
+                lines += cancel_credit_lines(current, billable.plan, billable.prices, now)
+        canceled = await uow.subscriptions.save(
+            replace(
+                current,
+                status=SubscriptionStatus.CANCELED,
+                canceled_at=now,
+                ended_at=now,
+                cancel_at_period_end=False,
+                updated_at=now,
+            )
+        )
+        await uow.events.add(events.SUBSCRIPTION_CANCELED, canceled.id, canceled.snapshot())
+        invoice = None
+        if lines:
+            invoice = await _issue(
+                uow,
+                tax,
+                billable.customer,
+                canceled,
+                BillingReason.SUBSCRIPTION_UPDATE,
+                Period(current.current_period_start, current.current_period_end),
+                lines,
+                now,
+            )
+        await uow.commit()
+    return canceled, invoice
+
+
+async def reactivate_subscription(
+    uow: UnitOfWork, subscription_id: str, now: datetime
+) -> Subscription:
+    """Undoes a cancellation at period end, while the period has not ended."""
+    async with uow:
+        current = await _subscription(uow, subscription_id)
+        require_not_canceled(current)
+        if not current.cancel_at_period_end:
+            raise DomainError(
+                [
+                    FieldError(
+                        ErrorCode.INVALID,
+                        _ID_FIELD,
+                        "The subscription is not set to cancel at the end of its period.",
+                    )
+                ]
+            )
+        resumed = await uow.subscriptions.save(
+            replace(current, cancel_at_period_end=False, canceled_at=None, updated_at=now)
+        )
+        await uow.events.add(events.SUBSCRIPTION_UPDATED, resumed.id, resumed.snapshot())
+        await uow.commit()
+    return resumed
+
+
+async def change_subscription_plan(
+    uow: UnitOfWork,
+    subscription_id: str,
+    plan_id: str,
+    quantity: int | None,
+    now: datetime,
+    *,
+    prorate: bool = True,
+    tax: TaxProvider | None = None,
+) -> tuple[Subscription, Invoice | None]:
+    """Moves the subscription to another plan or quantity from `now`. With `prorate`, an
+    invoice credits the unused part of the current period on the old price and charges
+    the rest of it on the new one, to the second, as separate proration lines. The new
+    plan bills on the same cycle; metered usage of the period is billed at its end under
+    the new plan's metered prices."""
+    errors = FieldErrors()
+    if quantity is not None:
+        check_quantity(errors, quantity, ("input", "quantity"))
+    errors.raise_if_any()
+    async with uow:
+        current = await _subscription(uow, subscription_id)
+        require_not_canceled(current)
+        billable = await _billable(uow, current)
+        new_plan = await _plan(uow, plan_id, for_share=True)
+        check_subscribable(new_plan, current.currency)
+        if (new_plan.interval, new_plan.interval_count) != (
+            billable.plan.interval,
+            billable.plan.interval_count,
+        ):
+            raise DomainError(
+                [
+                    FieldError(
+                        ErrorCode.INVALID,
+                        ("input", "planId"),
+                        "The new plan must bill on the same interval as the current one.",
+                    )
+                ]
+            )
+        new_quantity = current.quantity if quantity is None else quantity
+        new_prices = prices_in(new_plan, current.currency)
+        lines = []
+        if prorate and current.current_period_start <= now < current.current_period_end:
+            lines = change_lines(
+                current, billable.plan, billable.prices, new_plan, new_prices, new_quantity, now
+            )
+        changed = await uow.subscriptions.save(
+            replace(
+                current,
+                plan_id=new_plan.id,
+                price_ids=tuple(p.id for p in new_prices),
+                quantity=new_quantity,
+                updated_at=now,
+            )
+        )
+        await uow.events.add(events.SUBSCRIPTION_UPDATED, changed.id, changed.snapshot())
+        invoice = None
+        if lines:
+            invoice = await _issue(
+                uow,
+                tax,
+                billable.customer,
+                changed,
+                BillingReason.SUBSCRIPTION_UPDATE,
+                Period(now, current.current_period_end),
+                lines,
+                now,
+            )
+        await uow.commit()
+    return changed, invoice
+
+
+async def upcoming_invoice(
+    uow: UnitOfWork, subscription_id: str, now: datetime, tax: TaxProvider | None = None
+) -> Invoice | None:
+    """The invoice the subscription's next renewal would make, with the usage so far:
+    nothing is written (the unit of work is never committed)."""
+    async with uow:
+        current = await uow.subscriptions.get(subscription_id)
+        if current is None or current.status is SubscriptionStatus.CANCELED:
+            return None
+        billable = await _billable(uow, current)
+        period = Period(current.current_period_start, current.current_period_end)
+        usage = await usage_by_price(uow, [(billable, period)])
+        renewed = renewal(
+            current,
+            billable.plan,
+            billable.prices,
+            {
+                p.id: usage[(current.id, p.id)]
+                for p in billable.prices
+                if (current.id, p.id) in usage
+            },
+        )
+        invoice = draft_invoice(
+            billable.customer,
+            now=now,
+            billing_reason=BillingReason.SUBSCRIPTION_CYCLE,
+            subscription_id=current.id,
+            period_start=renewed.boundary,
+            period_end=renewed.boundary if renewed.next_period is None else renewed.next_period.end,
+            lines=renewed.lines,
+        )
+        discounts = await uow.discounts.live_for([current.customer_id])
+        return await priced(
+            tax or default_tax_provider(uow),
+            billable.customer,
+            invoice,
+            applicable(discounts, current.id, renewed.boundary),
+        )
+
+
+async def _issue(
+    uow: UnitOfWork,
+    tax: TaxProvider | None,
+    customer: Customer,
+    subscription: Subscription,
+    reason: BillingReason,
+    period: Period,
+    lines: list[LineDraft],
+    now: datetime,
+    extra_discounts: list[Discount] | None = None,
+) -> Invoice:
+    """Makes, prices, finalizes and stores one invoice of the subscription."""
+    invoice = draft_invoice(
+        customer,
+        now=now,
+        billing_reason=reason,
+        subscription_id=subscription.id,
+        period_start=period.start,
+        period_end=period.end,
+        lines=lines,
+    )
+    known = await uow.discounts.live_for([customer.id])
+    every = [*known, *(d for d in extra_discounts or () if d.id not in {k.id for k in known})]
+    live = applicable(every, subscription.id, period.start)
+    invoice = await priced(tax or default_tax_provider(uow), customer, invoice, live)
+    [finalized] = await finalize_all(uow, [(invoice, customer)], now)
+    await uow.invoices.add([finalized])
+    once = [d.id for d in live if d.coupon.duration is CouponDuration.ONCE]
+    if once:
+        await uow.discounts.mark_invoiced_once(once)
+    await record_invoice_events(uow, [finalized])
+    return finalized
+
+
+async def _redeemable_coupon(
+    uow: UnitOfWork, coupon_id: str | None, customer: Customer, plan: Plan, now: datetime
+) -> Coupon | None:
+    if coupon_id is None:
+        return None
+    field = ("input", "couponId")
+    coupon = await uow.coupons.get(coupon_id) if prefix_of(coupon_id) == "cpn" else None
+    if coupon is None:
+        raise NotFound(field, "Coupon")
+    check_redeemable(coupon, now=now, currency=customer.currency, plan_ids=[plan.id], field=field)
+    if not await uow.coupons.redeem(coupon.id):
+        raise DomainError(
+            [FieldError(ErrorCode.COUPON_EXHAUSTED, field, "The coupon has no redemptions left.")]
+        )
+    return coupon
+
+
+async def _customer(uow: UnitOfWork, customer_id: str, field: tuple[str, ...]) -> Customer:
+    customer = await uow.customers.get(customer_id) if prefix_of(customer_id) == "cus" else None
+    if customer is None:
+        raise NotFound(field, "Customer")
+    if customer.archived:
+        raise DomainError([FieldError(ErrorCode.ARCHIVED, field, "The customer is archived.")])
+    return customer
+
+
+async def _plan(uow: UnitOfWork, plan_id: str, *, for_share: bool = False) -> Plan:
+    plan = (
+        await uow.plans.get(plan_id, for_share=for_share) if prefix_of(plan_id) == "plan" else None
+    )
+    if plan is None:
+        raise NotFound(("input", "planId"), "Plan")
+    return plan
+
+
+async def _subscription(uow: UnitOfWork, subscription_id: str) -> Subscription:
+    """The subscription, locked: changes to one subscription apply one after the other."""
+    found = None
+    if prefix_of(subscription_id) == "sub":
+        found = await uow.subscriptions.get(subscription_id, for_update=True)
+    if found is None:
+        raise NotFound(_ID_FIELD, "Subscription")
+    return found
+
+
+async def _billable(uow: UnitOfWork, subscription: Subscription) -> Billable:
+    plan = await uow.plans.get(subscription.plan_id)
+    customer = await uow.customers.get(subscription.customer_id)
+    assert plan is not None and customer is not None  # foreign keys
+    return Billable(subscription, plan, customer)

@@ -1,0 +1,197 @@
+"""Subscriptions and their items (the prices they are billed on) in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import array_agg
+
+from domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
+from infra.db import TenantConnection
+from infra.tables import subscription_items, subscriptions
+
+# The subscription's prices, gathered with it in one statement.
+_PRICE_IDS = (
+    select(func.coalesce(array_agg(subscription_items.c.price_id), []))
+    .where(
+        subscription_items.c.tenant_id == subscriptions.c.tenant_id,
+        subscription_items.c.subscription_id == subscriptions.c.id,
+    )
+    .scalar_subquery()
+    .label("price_ids")
+)
+COLUMNS = (*subscriptions.c, _PRICE_IDS)
+
+
+def subscription_from_row(row: Any) -> Subscription:
+    values = row._mapping if hasattr(row, "_mapping") else row
+    return Subscription(
+        id=values["id"],
+        customer_id=values["customer_id"],
+        plan_id=values["plan_id"],
+        status=SubscriptionStatus(values["status"]),
+        currency=values["currency"],
+        quantity=values["quantity"],
+        price_ids=tuple(sorted(values["price_ids"] or ())),
+        start=values["start_at"],
+        billing_cycle_anchor=values["billing_cycle_anchor"],
+        trial_end=values["trial_end"],
+        current_period_start=values["current_period_start"],
+        current_period_end=values["current_period_end"],
+        cancel_at_period_end=values["cancel_at_period_end"],
+        canceled_at=values["canceled_at"],
+        ended_at=values["ended_at"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+    )
+
+
+def _changeable(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "plan_id": subscription.plan_id,
+        "status": subscription.status.value,
+        "quantity": subscription.quantity,
+        "current_period_start": subscription.current_period_start,
+        "current_period_end": subscription.current_period_end,
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "canceled_at": subscription.canceled_at,
+        "ended_at": subscription.ended_at,
+        "updated_at": subscription.updated_at,
+    }
+
+
+class SqlSubscriptionRepository:
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def add(self, subscription: Subscription) -> Subscription:
+        await self._db.execute(
+            insert(subscriptions).values(
+                tenant_id=self._db.tenant_id,
+                id=subscription.id,
+                customer_id=subscription.customer_id,
+                currency=subscription.currency,
+                start_at=subscription.start,
+                billing_cycle_anchor=subscription.billing_cycle_anchor,
+                trial_end=subscription.trial_end,
+                created_at=subscription.created_at,
+                **_changeable(subscription),
+            )
+        )
+        await self._add_items(subscription)
+        return subscription
+
+    async def _add_items(self, subscription: Subscription) -> None:
+        if subscription.price_ids:
+            await self._db.execute(
+                insert(subscription_items),
+                [
+                    {
+                        "tenant_id": self._db.tenant_id,
+                        "subscription_id": subscription.id,
+                        "price_id": price_id,
+                    }
+                    for price_id in subscription.price_ids
+                ],
+            )
+
+    async def get(self, subscription_id: str, *, for_update: bool = False) -> Subscription | None:
+        statement = select(*COLUMNS).where(
+            subscriptions.c.tenant_id == self._db.tenant_id, subscriptions.c.id == subscription_id
+        )
+        if for_update:
+            statement = statement.with_for_update(of=subscriptions)
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else subscription_from_row(row)
+
+    async def save(self, subscription: Subscription) -> Subscription:
+        before = await self.get(subscription.id)
+        await self._db.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.id == subscription.id,
+            )
+            .values(**_changeable(subscription))
+        )
+        if before is not None and before.price_ids != subscription.price_ids:
+            await self._db.execute(
+                delete(subscription_items).where(
+                    subscription_items.c.tenant_id == self._db.tenant_id,
+                    subscription_items.c.subscription_id == subscription.id,
+                )
+            )
+            await self._add_items(subscription)
+        return subscription
+
+    async def save_many(self, changed: Sequence[Subscription]) -> None:
+        if not changed:
+            return
+        statement = (
+            update(subscriptions)
+            .where(
+                subscriptions.c.tenant_id == bindparam("b_tenant"),
+                subscriptions.c.id == bindparam("b_id"),
+            )
+            .values(
+                status=bindparam("status"),
+                current_period_start=bindparam("current_period_start"),
+                current_period_end=bindparam("current_period_end"),
+                ended_at=bindparam("ended_at"),
+                updated_at=bindparam("updated_at"),
+            )
+        )
+        await self._db.execute(
+            statement,
+            [
+                {
+                    "b_tenant": self._db.tenant_id,
+                    "b_id": s.id,
+                    "status": s.status.value,
+                    "current_period_start": s.current_period_start,
+                    "current_period_end": s.current_period_end,
+                    "ended_at": s.ended_at,
+                    "updated_at": s.updated_at,
+                }
+                for s in changed
+            ],
+        )
+
+    async def claim_due(self, as_of: datetime, limit: int) -> list[Subscription]:
+        # Oldest period end first; SKIP LOCKED lets other workers claim the next ones.
+        claimed = (
+            select(subscriptions.c.id)
+            .where(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.status != SubscriptionStatus.CANCELED.value,
+                subscriptions.c.current_period_end <= as_of,
+            )
+            .order_by(subscriptions.c.current_period_end, subscriptions.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("claimed")
+        )
+        statement = select(*COLUMNS).where(
+            and_(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.id.in_(select(claimed.c.id)),
+            )
+        )
+        rows = await self._db.execute(statement)
+        found = [subscription_from_row(row) for row in rows]
+        found.sort(key=lambda s: (s.current_period_end, s.id))
+        return [s for s in found if s.status in BILLABLE]
+
+    async def in_use(self, plan_id: str) -> bool:
+        statement = select(
+            select(subscriptions.c.id)
+            .where(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.plan_id == plan_id,
+            )
+            .exists()
+        )
+        return bool((await self._db.execute(statement)).scalar_one())
