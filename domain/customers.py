@@ -325,11 +325,16 @@ def _optional_line(errors: FieldErrors, value: str | None, *path: str) -> str | 
     return value
 
 
+def is_country_code(country: str) -> bool:
+    """Whether `country` is an ISO 3166-1 alpha-2 code as stored (upper case: "DE")."""
+    return len(country) == 2 and pycountry.countries.get(alpha_2=country) is not None
+
+
 def _address(errors: FieldErrors, address: Address | None) -> Address | None:
     if address is None:
         return None
     country = (address.country or "").strip().upper()
-    if len(country) != 2 or pycountry.countries.get(alpha_2=country) is None:
+    if not is_country_code(country):
         errors.add(
             ErrorCode.INVALID_COUNTRY,
             _path("address", "country"),
