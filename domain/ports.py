@@ -13,10 +13,17 @@ from domain.accounts import Account
 from domain.coupons import Coupon, Discount
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
-from domain.invoices import Invoice, NumberTemplate
+from domain.invoices import Invoice, InvoiceLine, NumberTemplate
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import Plan, PlanDraft, PlanPrice
-from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
+from domain.queries import (
+    CustomerFilter,
+    CustomerSort,
+    EventFilter,
+    InvoiceFilter,
+    PageRequest,
+    SubscriptionFilter,
+)
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate
 from domain.usage import UsageEvent
@@ -280,6 +287,40 @@ class UsageReads(Protocol):
         ...
 
 
+class SubscriptionReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Subscription | None]: ...
+
+    async def page(
+        self, where: SubscriptionFilter, descending: bool, page: PageRequest
+    ) -> list[Subscription]: ...
+
+    async def count(self, where: SubscriptionFilter) -> int: ...
+
+    async def by_customers(self, customer_ids: Sequence[str]) -> list[list[Subscription]]:
+        """Each customer's subscriptions, newest first (at most 100 each)."""
+        ...
+
+
+class InvoiceReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Invoice | None]:
+        """Invoices without their lines (`lines_by_invoices` reads those)."""
+        ...
+
+    async def page(
+        self, where: InvoiceFilter, descending: bool, page: PageRequest
+    ) -> list[Invoice]: ...
+
+    async def count(self, where: InvoiceFilter) -> int: ...
+
+    async def lines_by_invoices(self, invoice_ids: Sequence[str]) -> list[list[InvoiceLine]]: ...
+
+    async def recent_by_parents(
+        self, column: str, parent_ids: Sequence[str], limit: int
+    ) -> list[list[Invoice]]:
+        """Each parent's newest invoices (`column`: customer_id or subscription_id)."""
+        ...
+
+
 class Reads(Protocol):
     """The reads of one request, within its tenant: one port per concept."""
 
@@ -289,3 +330,5 @@ class Reads(Protocol):
     metrics: MetricReads
     plans: PlanReads
     usage: UsageReads
+    subscriptions: SubscriptionReads
+    invoices: InvoiceReads

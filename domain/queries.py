@@ -57,6 +57,25 @@ class EventFilter:
     created_before: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionFilter:
+    statuses: Sequence[str] = ()
+    customer_id: str | None = None
+    plan_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    statuses: Sequence[str] = ()
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    due_before: datetime | None = None
+    # Only invoices with something left to pay (open or uncollectible, amount due > 0).
+    amount_due_positive: bool = False
+
+
 class InvalidQuery(ValueError):
     """A list argument that cannot be served; the message is for the caller."""
 

@@ -7,16 +7,20 @@ from domain.ports import (
     AccountReads,
     CustomerReads,
     EventReads,
+    InvoiceReads,
     MetricReads,
     PlanReads,
+    SubscriptionReads,
     UsageReads,
 )
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
 from infra.repositories.customers import SqlCustomerReads
 from infra.repositories.events import SqlEventReads
+from infra.repositories.invoices import SqlInvoiceReads
 from infra.repositories.metrics import SqlMetricReads
 from infra.repositories.plans import SqlPlanReads
+from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.usage import SqlUsageReads
 
 
@@ -31,3 +35,5 @@ class SqlReads:
         self.metrics: MetricReads = SqlMetricReads(db)
         self.plans: PlanReads = SqlPlanReads(db)
         self.usage: UsageReads = SqlUsageReads(db)
+        self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
+        self.invoices: InvoiceReads = SqlInvoiceReads(db)

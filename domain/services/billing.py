@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from domain import events
 from domain.billing import Renewal, renewal
@@ -79,7 +80,7 @@ async def usage_by_price(
         )
         for billable, price in users:
             customer_id = billable.customer.id
-            quantity = quantities.get(customer_id, (0, 0))[0]
+            quantity = quantities.get(customer_id, (Decimal(0), 0))[0]
             usage = MeteredUsage(quantity, tuple(values.get(customer_id, ())))
             priced_usage[(billable.subscription.id, price.id)] = price_usage(price.model, usage)
     return priced_usage

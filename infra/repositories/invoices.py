@@ -26,7 +26,9 @@ from domain.invoices import (
     Totals,
 )
 from domain.money import Money, format_decimal
+from domain.queries import InvoiceFilter, PageRequest
 from infra.db import TenantConnection
+from infra.pagination import paginate
 from infra.tables import invoice_lines, invoice_numbering, invoices
 
 INVOICE_COLUMNS = tuple(c for c in invoices.c if c.name != "amount_due")
@@ -294,3 +296,99 @@ class SqlInvoiceRepository:
             )
         )
         await self._db.execute(statement)
+
+
+def _filtered(db: TenantConnection, where: InvoiceFilter, columns: Any) -> Any:
+    statement = select(*columns).where(invoices.c.tenant_id == db.tenant_id)
+    if where.statuses:
+        statement = statement.where(invoices.c.status.in_(list(where.statuses)))
+    if where.customer_id is not None:
+        statement = statement.where(invoices.c.customer_id == where.customer_id)
+    if where.subscription_id is not None:
+        statement = statement.where(invoices.c.subscription_id == where.subscription_id)
+    if where.created_after is not None:
+        statement = statement.where(invoices.c.created_at >= where.created_after)
+    if where.created_before is not None:
+        statement = statement.where(invoices.c.created_at < where.created_before)
+    if where.due_before is not None:
+        statement = statement.where(invoices.c.due_date < where.due_before.date())
+    if where.amount_due_positive:
+        statement = statement.where(
+            invoices.c.status.in_(["OPEN", "UNCOLLECTIBLE"]),
+            invoices.c.amount_due > invoices.c.amount_paid,
+        )
+    return statement
+
+
+class SqlInvoiceReads:
+    """The read path's invoices (domain.ports.InvoiceReads), in the request's tenant."""
+
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Invoice | None]:
+        statement = select(*INVOICE_COLUMNS).where(
+            invoices.c.tenant_id == self._db.tenant_id, invoices.c.id.in_(list(ids))
+        )
+        found = {row.id: invoice_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(invoice_id) for invoice_id in ids]
+
+    async def page(
+        self, where: InvoiceFilter, descending: bool, page: PageRequest
+    ) -> list[Invoice]:
+        statement = paginate(
+            _filtered(self._db, where, INVOICE_COLUMNS),
+            invoices.c.created_at,
+            invoices.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [invoice_from_row(row) for row in await self._db.execute(statement)]
+
+    async def count(self, where: InvoiceFilter) -> int:
+        statement = _filtered(self._db, where, [func.count()])
+        return int((await self._db.execute(statement)).scalar_one())
+
+    async def lines_by_invoices(self, invoice_ids: Sequence[str]) -> list[list[InvoiceLine]]:
+        statement = (
+            select(invoice_lines, invoices.c.currency)
+            .join(
+                invoices,
+                (invoices.c.tenant_id == invoice_lines.c.tenant_id)
+                & (invoices.c.id == invoice_lines.c.invoice_id),
+            )
+            .where(
+                invoice_lines.c.tenant_id == self._db.tenant_id,
+                invoice_lines.c.invoice_id.in_(list(invoice_ids)),
+            )
+            .order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)
+        )
+        grouped: dict[str, list[InvoiceLine]] = {invoice_id: [] for invoice_id in invoice_ids}
+        for row in await self._db.execute(statement):
+            grouped[row.invoice_id].append(line_from_row(row, row.currency))
+        return [grouped[invoice_id] for invoice_id in invoice_ids]
+
+    async def recent_by_parents(
+        self, column: str, parent_ids: Sequence[str], limit: int
+    ) -> list[list[Invoice]]:
+        parent = invoices.c[column]
+        ranked = (
+            select(
+                *INVOICE_COLUMNS,
+                func.row_number()
+                .over(
+                    partition_by=parent,
+                    order_by=(invoices.c.created_at.desc(), invoices.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(invoices.c.tenant_id == self._db.tenant_id, parent.in_(list(parent_ids)))
+            .subquery()
+        )
+        statement = (
+            select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c[column], ranked.c.rank)
+        )
+        grouped: dict[str, list[Invoice]] = {parent_id: [] for parent_id in parent_ids}
+        for row in await self._db.execute(statement):
+            grouped[row._mapping[column]].append(invoice_from_row(row))
+        return [grouped[parent_id] for parent_id in parent_ids]

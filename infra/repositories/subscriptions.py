@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import array_agg
 
+from domain.queries import PageRequest, SubscriptionFilter
 from domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
 from infra.db import TenantConnection
+from infra.pagination import paginate
 from infra.tables import subscription_items, subscriptions
 
 # The subscription's prices, gathered with it in one statement.
 _PRICE_IDS = (
-    select(func.coalesce(array_agg(subscription_items.c.price_id), []))
+    select(func.array_agg(subscription_items.c.price_id))
     .where(
         subscription_items.c.tenant_id == subscriptions.c.tenant_id,
         subscription_items.c.subscription_id == subscriptions.c.id,
@@ -195,3 +196,60 @@ class SqlSubscriptionRepository:
             .exists()
         )
         return bool((await self._db.execute(statement)).scalar_one())
+
+
+def _filtered(db: TenantConnection, where: SubscriptionFilter, columns: Any) -> Any:
+    statement = select(*columns).where(subscriptions.c.tenant_id == db.tenant_id)
+    if where.statuses:
+        statement = statement.where(subscriptions.c.status.in_(list(where.statuses)))
+    if where.customer_id is not None:
+        statement = statement.where(subscriptions.c.customer_id == where.customer_id)
+    if where.plan_id is not None:
+        statement = statement.where(subscriptions.c.plan_id == where.plan_id)
+    return statement
+
+
+class SqlSubscriptionReads:
+    """The read path's subscriptions (domain.ports.SubscriptionReads), in the request's
+    tenant."""
+
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Subscription | None]:
+        statement = select(*COLUMNS).where(
+            subscriptions.c.tenant_id == self._db.tenant_id, subscriptions.c.id.in_(list(ids))
+        )
+        found = {row.id: subscription_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(subscription_id) for subscription_id in ids]
+
+    async def page(
+        self, where: SubscriptionFilter, descending: bool, page: PageRequest
+    ) -> list[Subscription]:
+        statement = paginate(
+            _filtered(self._db, where, COLUMNS),
+            subscriptions.c.created_at,
+            subscriptions.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [subscription_from_row(row) for row in await self._db.execute(statement)]
+
+    async def count(self, where: SubscriptionFilter) -> int:
+        statement = _filtered(self._db, where, [func.count()])
+        return int((await self._db.execute(statement)).scalar_one())
+
+    async def by_customers(self, customer_ids: Sequence[str]) -> list[list[Subscription]]:
+        statement = (
+            select(*COLUMNS)
+            .where(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.customer_id.in_(list(customer_ids)),
+            )
+            .order_by(subscriptions.c.created_at.desc(), subscriptions.c.id.desc())
+        )
+        grouped: dict[str, list[Subscription]] = {customer_id: [] for customer_id in customer_ids}
+        for row in await self._db.execute(statement):
+            if len(grouped[row.customer_id]) < 100:
+                grouped[row.customer_id].append(subscription_from_row(row))
+        return [grouped[customer_id] for customer_id in customer_ids]
