@@ -66,7 +66,7 @@ TENANT_TABLES = (
     "customers",
     "events",
     "plans",
-    "plan_prices",
+    "prices",
     "billable_metrics",
     "usage_events",
     "idempotency_keys",
@@ -139,23 +139,28 @@ BUILD = (
     """,
     """
     INSERT INTO plans (tenant_id, id, code, name, interval, interval_count, trial_days,
-                       prices, created_at, updated_at, archived_at)
+                       created_at, updated_at, archived_at)
     SELECT $1, 'plan_' || substr(md5($1 || ':plan:' || g), 1, 22), 'plan-' || g,
            'Plan ' || g, 'MONTH', 1, 0,
-           jsonb_build_array(
-               jsonb_build_object(
-                   'id', 'price_' || substr(md5($1 || ':flat:' || g), 1, 22),
-                   'billingMode', 'LICENSED', 'metricCode', NULL,
-                   'definition', jsonb_build_object(
-                       'model', 'FLAT_FEE', 'currency', 'USD', 'amount', 1000 + g)),
-               jsonb_build_object(
-                   'id', 'price_' || substr(md5($1 || ':unit:' || g), 1, 22),
-                   'billingMode', 'METERED', 'metricCode', 'metric-1',
-                   'definition', jsonb_build_object(
-                       'model', 'PER_UNIT', 'currency', 'USD', 'unitAmount', '0.25'))),
            $2::timestamptz + g * $3::interval, $2::timestamptz + g * $3::interval,
            CASE WHEN g % 20 = 0 THEN $2::timestamptz + g * $3::interval + interval '1 day' END
     FROM generate_series(1, $4::integer) AS g
+    """,
+    # Each plan's two prices: a flat fee, then a metered unit price.
+    """
+    INSERT INTO prices (tenant_id, id, plan_id, position, billing_mode, metric_code,
+                        currency, model, definition, created_at)
+    SELECT $1, 'price_' || substr(md5($1 || ':' || kind || ':' || g), 1, 22),
+           'plan_' || substr(md5($1 || ':plan:' || g), 1, 22), position, billing_mode,
+           metric_code, 'USD', definition ->> 'model',
+           definition, $2::timestamptz + g * $3::interval
+    FROM generate_series(1, $4::integer) AS g
+    CROSS JOIN LATERAL (VALUES
+        ('flat', 0, 'LICENSED', NULL,
+         jsonb_build_object('model', 'FLAT_FEE', 'currency', 'USD', 'amount', 1000 + g)),
+        ('unit', 1, 'METERED', 'metric-1',
+         jsonb_build_object('model', 'PER_UNIT', 'currency', 'USD', 'unitAmount', '0.25'))
+    ) AS listed (kind, position, billing_mode, metric_code, definition)
     """,
     """
     INSERT INTO usage_events (tenant_id, idempotency_key, customer_id, metric_code,
@@ -174,6 +179,7 @@ def _build_arguments(shape: TenantShape) -> list[tuple[Any, ...]]:
         (shape.id, EPOCH, STEP, shape.customers),
         (shape.id,),
         (shape.id, EPOCH, STEP, shape.metrics),
+        (shape.id, EPOCH, STEP, shape.plans),
         (shape.id, EPOCH, STEP, shape.plans),
         (shape.id, shape.usage_customers, USAGE_EVENTS_PER_CUSTOMER),
     ]
@@ -199,9 +205,21 @@ async def build(admin_dsn: str, *, rebuild: bool) -> None:
                 if present == shape.customers and not rebuild:
                     continue
                 started = time.perf_counter()
-                for table in ("usage_events", "events", "plans", "billable_metrics"):
+                # Prices are never deleted (a trigger refuses it) but for this rebuild of a
+                # benchmark's own database: the trigger is off in this transaction only.
+                await conn.execute("alter table prices disable trigger prices_never_deleted")
+                tables = (
+                    "usage_events",
+                    "events",
+                    "prices",
+                    "plans",
+                    "billable_metrics",
+                    "customer_search_trigrams",  # no trigger follows a customer's delete
+                    "customers",
+                )
+                for table in tables:
                     await conn.execute(f"delete from {table} where tenant_id = $1", shape.id)
-                await conn.execute("delete from customers where tenant_id = $1", shape.id)
+                await conn.execute("alter table prices enable trigger prices_never_deleted")
                 await conn.execute(
                     "insert into accounts (id, name) values ($1, $2) on conflict do nothing",
                     shape.id,

@@ -87,8 +87,8 @@ cross join lateral (
 
 _PRICE = f"""
 json_build_object(
-    'id', p->>'id', 'model', d->>'model', 'currency', d->>'currency',
-    'billingMode', p->>'billingMode', 'metricCode', p->>'metricCode',
+    'id', r.id, 'model', r.model, 'currency', r.currency,
+    'billingMode', r.billing_mode, 'metricCode', r.metric_code,
     'amount', {_money_or_null("(d->>'amount')::bigint", "(d->>'currency')")},
     'unitAmount', d->>'unitAmount', 'packageAmount', d->>'packageAmount',
     'packageSize', (d->>'packageSize')::int, 'rate', d->>'rate',
@@ -106,12 +106,12 @@ select json_build_object('plans', json_build_object('edges', coalesce(json_agg(
         'id', id, 'code', code, 'name', name, 'interval', upper(interval),
         'intervalCount', interval_count,
         'prices', (
-            select json_agg({_PRICE} order by n)
-            from jsonb_array_elements(prices) with ordinality as price(p, n),
-                 lateral (select p->'definition' as d) definition)))
+            select json_agg({_PRICE} order by r.position)
+            from prices r, lateral (select r.definition as d) definition
+            where r.tenant_id = $1 and r.plan_id = page.id and r.archived_at is null)))
     order by created_at desc, id desc), '[]')))
 from (
-    select id, code, name, interval, interval_count, prices, created_at from plans
+    select id, code, name, interval, interval_count, created_at from plans
     where tenant_id = $1 order by created_at desc, id desc limit 20
 ) page
 """

@@ -1,7 +1,7 @@
 """Before any load: every server answers every operation it serves with the same rows.
 
 Ledgerline and the floor speak the same schema, so their `data` must be equal as JSON.
-PostGraphile names things its own way and keeps a plan's prices as the stored JSON (money in
+PostGraphile names things its own way and answers a price's definition as stored (money in
 minor units), so its answers and Ledgerline's are both brought to plain rows and compared.
 """
 
@@ -90,7 +90,7 @@ def postgraphile_rows(operation: str, data: dict[str, Any]) -> list[Any]:
         return [_customer(node)] if node else []
     nodes = next(iter(data.values()))["nodes"]
     if operation == "plans_prices":
-        return [_plan(node, [_stored_price(p) for p in node["prices"]]) for node in nodes]
+        return [_plan(node, [_stored_price(p) for p in node["prices"]["nodes"]]) for node in nodes]
     return [_customer(node) for node in nodes]
 
 
@@ -130,8 +130,8 @@ def _price(price: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stored_price(price: dict[str, Any]) -> dict[str, Any]:
-    """A price as infra/repositories/plans.py stores it: the model's fields under
-    `definition`, money in minor units."""
+    """A price as the `prices` table stores it: the model's fields in `definition`, money
+    in minor units."""
     d = price["definition"]
     currency = d["currency"]
     tiers = d.get("tiers")

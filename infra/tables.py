@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     Table,
     Text,
     func,
@@ -166,19 +167,28 @@ plans = Table(
     Column("interval_count", Integer, nullable=False),
     Column("trial_days", Integer, nullable=False),
     Column("minimum_commitments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
-    Column("prices", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
     Column("archived_at", DateTime(timezone=True)),
 )
 
-# Which plan holds a price: kept by a trigger on plans (migration 0005).
-plan_prices = Table(
-    "plan_prices",
+# A plan's prices, one row each (migration 0007). A price never changes once written (a
+# trigger refuses it): it is only archived, once, when updatePlan replaces the plan's prices,
+# and never deleted, so what points at it keeps meaning one price.
+prices = Table(
+    "prices",
     metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("id", Text, primary_key=True),
     Column("plan_id", Text, nullable=False),
+    Column("position", SmallInteger, nullable=False),
+    Column("billing_mode", Text, nullable=False),
+    Column("metric_code", Text),
+    Column("currency", CHAR(3), nullable=False),
+    Column("model", Text, nullable=False),
+    Column("definition", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
+    Column("archived_at", DateTime(timezone=True)),
 )
 
 

@@ -138,6 +138,14 @@ class KeysetList:
                 raise NotPlannable(f"{of.connection}.{selected.name}")
         columns = columns or {"id"}
         page = select_in_tenant(table, columns)
+        # Values a shape reads beside its table's columns (a plan's prices from their own
+        # table), by name: two node selections of one list share them.
+        computed = {
+            column.name: column
+            for _, shape in _shapes(top)
+            for column in getattr(shape, "computed", ())
+        }
+        page = page.add_columns(*computed.values())
         if any(getattr(shape, "row_version", False) for _, shape in _shapes(top)):
             # The row version's transaction id (a new one with every UPDATE): what a shape
             # keeps its answers by (PlanShape).

@@ -1,5 +1,8 @@
-"""Plans in PostgreSQL. Price models are stored as JSON with exact decimals as strings and
-money as integer minor units."""
+"""Plans in PostgreSQL, and their prices as rows of `prices` (migration 0007). A price's model
+is stored as JSON with exact decimals as strings and money as integer minor units.
+
+A plan is read in one statement: its row with its active prices gathered in SQL into the
+JSON list `plan_from_row` reads (PLAN_PRICES), in the plan's order."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import JSON, func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import DomainError, ErrorCode, FieldError
@@ -27,7 +31,7 @@ from domain.queries import PageRequest
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.repositories.customers import UNIQUE_VIOLATION
-from infra.tables import plan_prices, plans
+from infra.tables import plans, prices
 
 
 def _minor(money: Money | None) -> int | None:
@@ -115,6 +119,67 @@ def _price_to_json(
     }
 
 
+def _price_row(tenant_id: str, plan_id: str, position: int, price: PlanPrice) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": price.id,
+        "plan_id": plan_id,
+        "position": position,
+        "billing_mode": price.billing_mode.value,
+        "metric_code": price.metric_code,
+        "currency": price.currency,
+        "model": MODEL_KINDS[type(price.model)],
+        "definition": model_to_json(price.model),
+    }
+
+
+def _price_from_row(row: Any) -> PlanPrice:
+    return PlanPrice(
+        id=row.id,
+        model=model_from_json(row.definition),
+        billing_mode=BillingMode(row.billing_mode),
+        metric_code=row.metric_code,
+    )
+
+
+# A plan's active prices in its order, as the JSON list plan_from_row reads (the shape
+# `_price_to_json` writes), correlated with the plans row of the statement that selects it.
+PLAN_PRICES = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    # Keys as literals: the statement carries no parameter of its own.
+                    func.json_build_object(
+                        literal_column("'id'"),
+                        prices.c.id,
+                        literal_column("'billingMode'"),
+                        prices.c.billing_mode,
+                        literal_column("'metricCode'"),
+                        prices.c.metric_code,
+                        literal_column("'definition'"),
+                        prices.c.definition,
+                    ),
+                    prices.c.position,
+                )
+            ),
+            literal_column("'[]'::json"),
+            type_=JSON,
+        )
+    )
+    .where(
+        prices.c.tenant_id == plans.c.tenant_id,
+        prices.c.plan_id == plans.c.id,
+        prices.c.archived_at.is_(None),
+    )
+    .correlate(plans)
+    .scalar_subquery()
+    .label("prices")
+)
+# A plan's columns and its prices: what plan_from_row reads.
+PLAN_COLUMNS = (*plans.c, PLAN_PRICES)
+
+
 def _minimums_to_json(minimums: Sequence[Money]) -> list[dict[str, Any]]:
     return [{"currency": m.currency, "amount": m.minor_units} for m in minimums]
 
@@ -148,13 +213,19 @@ def plan_from_row(row: Any) -> Plan:
     )
 
 
+def _with_prices(row: Any, plan_prices: Sequence[PlanPrice]) -> Plan:
+    """A plan from its row as a write returned it, with the prices just written."""
+    listed = [_price_to_json(p.id, p.billing_mode, p.metric_code, p.model) for p in plan_prices]
+    return plan_from_row({**row._mapping, "prices": listed})
+
+
 class SqlPlanRepository:
     def __init__(self, db: TenantConnection) -> None:
         self._db = db
 
     async def add(self, plan_id: str, price_ids: list[str], draft: PlanDraft) -> Plan:
-        prices = [
-            _price_to_json(price_id, price.billing_mode, price.metric_code, price.model)
+        plan_prices = [
+            PlanPrice(price_id, price.model, price.billing_mode, price.metric_code)
             for price_id, price in zip(price_ids, draft.prices, strict=True)
         ]
         statement = (
@@ -169,12 +240,11 @@ class SqlPlanRepository:
                 interval_count=draft.interval_count,
                 trial_days=draft.trial_days,
                 minimum_commitments=_minimums_to_json(draft.minimum_commitments),
-                prices=prices,
             )
             .returning(*plans.c)
         )
         try:
-            return plan_from_row((await self._db.execute(statement)).one())
+            row = (await self._db.execute(statement)).one()
         except IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
                 raise DomainError(
@@ -185,17 +255,55 @@ class SqlPlanRepository:
                     ]
                 ) from None
             raise
+        await self._insert_prices(plan_id, list(enumerate(plan_prices)))
+        return _with_prices(row, plan_prices)
+
+    async def _insert_prices(self, plan_id: str, placed: list[tuple[int, PlanPrice]]) -> None:
+        """One statement for all of them."""
+        rows = [
+            _price_row(self._db.tenant_id, plan_id, position, price) for position, price in placed
+        ]
+        await self._db.execute(insert(prices).values(rows))
 
     async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None:
-        statement = select(plans).where(
+        statement = select(*PLAN_COLUMNS).where(
             plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id
         )
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(of=plans)
         row = (await self._db.execute(statement)).first()
         return None if row is None else plan_from_row(row)
 
     async def save(self, plan: Plan) -> Plan:
+        """Prices no longer the plan's are archived (never deleted: what was billed from them
+        keeps pointing at them) and new ones inserted; a price kept keeps its row. The plan
+        row is updated in any case, which bumps `updated_at` and the row version the planned
+        reads keep answers by (infra/planned/plans.py)."""
+        ids = [price.id for price in plan.prices]
+        # The CTE's archiving and the SELECT see the same snapshot: the SELECT answers the
+        # prices active before this statement, archived ones included.
+        archive = (
+            update(prices)
+            .where(
+                prices.c.tenant_id == self._db.tenant_id,
+                prices.c.plan_id == plan.id,
+                prices.c.archived_at.is_(None),
+                prices.c.id.not_in(ids),
+            )
+            .values(archived_at=func.clock_timestamp())
+            .returning(prices.c.id)
+            .cte("archived")
+        )
+        active = select(prices.c.id).where(
+            prices.c.tenant_id == self._db.tenant_id,
+            prices.c.plan_id == plan.id,
+            prices.c.archived_at.is_(None),
+        )
+        active = active.add_cte(archive)
+        were_active = set((await self._db.execute(active)).scalars())
+        new = [(i, price) for i, price in enumerate(plan.prices) if price.id not in were_active]
+        if new:
+            await self._insert_prices(plan.id, new)
         statement = (
             update(plans)
             .where(plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan.id)
@@ -203,14 +311,10 @@ class SqlPlanRepository:
                 name=plan.name,
                 description=plan.description,
                 trial_days=plan.trial_days,
-                prices=[
-                    _price_to_json(p.id, p.billing_mode, p.metric_code, p.model)
-                    for p in plan.prices
-                ],
                 minimum_commitments=_minimums_to_json(plan.minimum_commitments),
                 updated_at=func.clock_timestamp(),
             )
-            .returning(*plans.c)
+            .returning(*PLAN_COLUMNS)
         )
         return plan_from_row((await self._db.execute(statement)).one())
 
@@ -224,13 +328,13 @@ class SqlPlanRepository:
             update(plans)
             .where(plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id)
             .values(archived_at=func.clock_timestamp(), updated_at=func.clock_timestamp())
-            .returning(*plans.c)
+            .returning(*PLAN_COLUMNS)
         )
         return plan_from_row((await self._db.execute(statement)).one())
 
 
-def _filtered(db: TenantConnection, archived: bool | None, columns: Any) -> Any:
-    statement = select(columns).where(plans.c.tenant_id == db.tenant_id)
+def _filtered(db: TenantConnection, archived: bool | None, columns: Sequence[Any]) -> Any:
+    statement = select(*columns).where(plans.c.tenant_id == db.tenant_id)
     if archived is not None:
         statement = statement.where(
             plans.c.archived_at.isnot(None) if archived else plans.c.archived_at.is_(None)
@@ -245,7 +349,7 @@ class SqlPlanReads:
         self._db = db
 
     async def by_ids(self, ids: Sequence[str]) -> list[Plan | None]:
-        statement = select(plans).where(
+        statement = select(*PLAN_COLUMNS).where(
             plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(list(ids))
         )
         found = {row.id: plan_from_row(row) for row in await self._db.execute(statement)}
@@ -253,7 +357,7 @@ class SqlPlanReads:
 
     async def page(self, archived: bool | None, descending: bool, page: PageRequest) -> list[Plan]:
         statement = paginate(
-            _filtered(self._db, archived, plans),
+            _filtered(self._db, archived, PLAN_COLUMNS),
             plans.c.created_at,
             plans.c.id,
             descending=descending,
@@ -262,22 +366,14 @@ class SqlPlanReads:
         return [plan_from_row(row) for row in await self._db.execute(statement)]
 
     async def count(self, archived: bool | None) -> int:
-        statement = _filtered(self._db, archived, func.count())
+        statement = _filtered(self._db, archived, [func.count()])
         return int((await self._db.execute(statement)).scalar_one())
 
     async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]:
-        """Prices by id, in one statement: `plan_prices` names the plans that hold them
-        (jsonb containment on plans.prices is not leakproof, so no index could serve it
-        under the tenant policy)."""
-        holders = select(plan_prices.c.plan_id).where(
-            plan_prices.c.tenant_id == self._db.tenant_id, plan_prices.c.id.in_(list(ids))
-        )
-        statement = select(plans).where(
-            plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(holders)
-        )
-        found = {
-            price.id: price
-            for row in await self._db.execute(statement)
-            for price in plan_from_row(row).prices
-        }
+        """Prices by id, archived ones included (a price id always means one price), in
+        one statement."""
+        statement = select(
+            prices.c.id, prices.c.billing_mode, prices.c.metric_code, prices.c.definition
+        ).where(prices.c.tenant_id == self._db.tenant_id, prices.c.id.in_(list(ids)))
+        found = {row.id: _price_from_row(row) for row in await self._db.execute(statement)}
         return [found.get(price_id) for price_id in ids]

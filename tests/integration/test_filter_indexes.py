@@ -47,7 +47,7 @@ TENANT_TABLES = {
     "customers",
     "events",
     "plans",
-    "plan_prices",
+    "prices",
     "customer_search_trigrams",
     "billable_metrics",
     "usage_events",
@@ -115,8 +115,7 @@ async def catalog(engine: AsyncEngine, test_database: TestDatabase) -> Catalog:
     admin = await asyncpg.connect(test_database.admin_dsn)
     try:
         await admin.execute(
-            "analyze customers, customer_search_trigrams, events, plans, plan_prices,"
-            " billable_metrics"
+            "analyze customers, customer_search_trigrams, events, plans, prices, billable_metrics"
         )
     finally:
         await admin.close()

@@ -4,6 +4,7 @@ a database that is not at head; infra/tables.py states the tables the migrations
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -146,3 +147,68 @@ async def test_a_column_tables_py_misstates_is_reported(empty_database: str) -> 
         ("add_column", "plans", "renews_at")
     ]
     assert len(differences) == 2
+
+
+PLAN_WITH_JSON_PRICES = """
+insert into plans (tenant_id, id, code, name, interval, interval_count, trial_days, prices)
+values ('acct_migrated', 'plan_migrated', 'pro', 'Pro', 'MONTH', 1, 0, $1::jsonb)
+"""
+JSON_PRICES = [
+    {
+        "id": "price_flat",
+        "billingMode": "LICENSED",
+        "metricCode": None,
+        "definition": {"model": "FLAT_FEE", "currency": "USD", "amount": 4900},
+    },
+    {
+        "id": "price_calls",
+        "billingMode": "METERED",
+        "metricCode": "api.calls",
+        "definition": {"model": "PER_UNIT", "currency": "EUR", "unitAmount": "0.25"},
+    },
+]
+
+
+async def test_prices_move_from_the_plan_row_to_rows_of_their_own_and_back(
+    empty_database: str,
+) -> None:
+    # given a database at 0006 with a plan whose prices are its row's JSON
+    config = alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    conn = await asyncpg.connect(empty_database.replace("+asyncpg", ""))
+    try:
+        await conn.execute("insert into accounts (id, name) values ('acct_migrated', 'M')")
+        await conn.execute(PLAN_WITH_JSON_PRICES, json.dumps(JSON_PRICES))
+        # when it is upgraded
+        await asyncio.to_thread(command.upgrade, config, "0007")
+        # then each price is a row, in the plan's order, its definition as it was
+        rows = await conn.fetch(
+            "select id, plan_id, position, billing_mode, metric_code, currency, model,"
+            " definition, archived_at from prices order by position"
+        )
+        assert [
+            (r["id"], r["plan_id"], r["position"], r["billing_mode"], r["metric_code"])
+            for r in rows
+        ] == [
+            ("price_flat", "plan_migrated", 0, "LICENSED", None),
+            ("price_calls", "plan_migrated", 1, "METERED", "api.calls"),
+        ]
+        assert [(r["currency"], r["model"]) for r in rows] == [
+            ("USD", "FLAT_FEE"),
+            ("EUR", "PER_UNIT"),
+        ]
+        assert [json.loads(r["definition"]) for r in rows] == [p["definition"] for p in JSON_PRICES]
+        assert all(r["archived_at"] is None for r in rows)
+        assert await conn.fetchval("select to_regclass('plan_prices')") is None
+        # when it is downgraded again
+        await asyncio.to_thread(command.downgrade, config, "0006")
+        # then the plan row holds its prices as before, and plan_prices names them
+        restored = await conn.fetchval("select prices from plans where id = 'plan_migrated'")
+        assert json.loads(restored) == JSON_PRICES
+        held = await conn.fetch("select id, plan_id from plan_prices order by id")
+        assert [tuple(r) for r in held] == [
+            ("price_calls", "plan_migrated"),
+            ("price_flat", "plan_migrated"),
+        ]
+    finally:
+        await conn.close()
