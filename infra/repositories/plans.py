@@ -6,7 +6,7 @@ JSON list `plan_from_row` reads (PLAN_PRICES), in the plan's order."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from domain.queries import PageRequest
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.repositories.customers import UNIQUE_VIOLATION
-from infra.tables import plans, prices
+from infra.tables import plans, prices, subscriptions
 
 
 def _minor(money: Money | None) -> int | None:
@@ -265,14 +265,24 @@ class SqlPlanRepository:
         ]
         await self._db.execute(insert(prices).values(rows))
 
-    async def get(self, plan_id: str, *, for_update: bool = False) -> Plan | None:
+    async def get(
+        self, plan_id: str, *, for_update: bool = False, for_share: bool = False
+    ) -> Plan | None:
         statement = select(*PLAN_COLUMNS).where(
             plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id
         )
         if for_update:
             statement = statement.with_for_update(of=plans)
+        elif for_share:
+            statement = statement.with_for_update(of=plans, read=True)
         row = (await self._db.execute(statement)).first()
         return None if row is None else plan_from_row(row)
+
+    async def get_many(self, plan_ids: Collection[str]) -> dict[str, Plan]:
+        statement = select(*PLAN_COLUMNS).where(
+            plans.c.tenant_id == self._db.tenant_id, plans.c.id.in_(sorted(plan_ids))
+        )
+        return {row.id: plan_from_row(row) for row in await self._db.execute(statement)}
 
     async def save(self, plan: Plan) -> Plan:
         """Prices no longer the plan's are archived (never deleted: what was billed from them
@@ -319,9 +329,18 @@ class SqlPlanRepository:
         return plan_from_row((await self._db.execute(statement)).one())
 
     async def has_subscriptions(self, plan_id: str) -> bool:
-        # No subscriptions exist yet: the subscriptions work answers this from its table
-        # (and takes a share lock on the plan row when it subscribes someone).
-        return False
+        # Any subscription, canceled ones too: customers were billed on these prices. New
+        # subscriptions take a share lock on the plan row, which the caller (updatePlan)
+        # holds FOR UPDATE, so none can start while this answer is acted on.
+        statement = select(
+            select(subscriptions.c.id)
+            .where(
+                subscriptions.c.tenant_id == self._db.tenant_id,
+                subscriptions.c.plan_id == plan_id,
+            )
+            .exists()
+        )
+        return bool((await self._db.execute(statement)).scalar_one())
 
     async def archive(self, plan_id: str) -> Plan:
         statement = (

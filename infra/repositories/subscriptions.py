@@ -186,17 +186,6 @@ class SqlSubscriptionRepository:
         found.sort(key=lambda s: (s.current_period_end, s.id))
         return [s for s in found if s.status in BILLABLE]
 
-    async def in_use(self, plan_id: str) -> bool:
-        statement = select(
-            select(subscriptions.c.id)
-            .where(
-                subscriptions.c.tenant_id == self._db.tenant_id,
-                subscriptions.c.plan_id == plan_id,
-            )
-            .exists()
-        )
-        return bool((await self._db.execute(statement)).scalar_one())
-
 
 def _filtered(db: TenantConnection, where: SubscriptionFilter, columns: Any) -> Any:
     statement = select(*columns).where(subscriptions.c.tenant_id == db.tenant_id)
