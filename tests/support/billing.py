@@ -65,9 +65,7 @@ class Billing:
             prices.append(PriceDraft(FlatFee(flat)))
         if per_call is not None:
             currency = (seat or flat or Money(0, "USD")).currency
-            prices.append(
-                PriceDraft(PerUnit(per_call, currency), BillingMode.METERED, metric_code)
-            )
+            prices.append(PriceDraft(PerUnit(per_call, currency), BillingMode.METERED, metric_code))
         draft = PlanDraft(
             code=code,
             name=code.title(),
