@@ -280,3 +280,18 @@ def _currency_pattern(locale: str, exponent: int) -> NumberPattern:
     pattern: NumberPattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
     pattern.frac_prec = (exponent, exponent)
     return pattern
+
+
+def format_unit_price(amount: Decimal, currency: str, locale: str = "en_US") -> str:
+    """A per-unit price in the locale's conventions: at least the currency's minor-unit digits,
+    and every finer digit it has ("$0.0125" a unit), which a price may carry and an amount never.
+    """
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidAmount("unit prices are finite decimals")
+    exponent = exponent_of(currency)
+    finest = amount.normalize().as_tuple().exponent
+    assert isinstance(finest, int)
+    digits = max(exponent, -finest)
+    pattern: NumberPattern = copy.copy(_currency_pattern(locale, exponent))
+    pattern.frac_prec = (exponent, digits)
+    return str(pattern.apply(amount, locale, currency=currency, currency_digits=False))
