@@ -1,4 +1,5 @@
-"""`ledgerline` command line: serve, migrate, seed, worker, clients, token, export-schema."""
+"""`ledgerline` command line: serve, migrate, seed, worker, bill, clients, token,
+export-schema."""
 
 from __future__ import annotations
 
@@ -214,9 +215,13 @@ def export_schema(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
-    interval: Annotated[int, typer.Option(help="Seconds between rounds.")] = 600,
+    interval: Annotated[int, typer.Option(help="Seconds between rounds.")] = 60,
 ) -> None:
-    """Background upkeep: deletes idempotency records older than 24 hours."""
+    """Background work: bills every subscription whose period has ended (any number of
+    workers share it), and deletes idempotency records older than 24 hours."""
+    from datetime import UTC, datetime
+
+    from infra.billing_worker import bill_everyone
     from infra.db import create_engine
     from infra.idempotency import delete_expired
 
@@ -228,6 +233,11 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         try:
             while True:
+                billed = await bill_everyone(engine, datetime.now(UTC))
+                typer.echo(
+                    f"billed {billed.subscriptions} subscription periods:"
+                    f" {billed.invoices} invoices"
+                )
                 removed = await delete_expired(engine)
                 typer.echo(f"removed {removed} expired idempotency records")
                 if once:
@@ -239,6 +249,44 @@ def worker(
                     pass
         finally:
             await engine.dispose()
+
+    _with_database(work)
+
+
+@app.command()
+def bill(
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="The instant to bill as of (ISO 8601, e.g. 2026-12-01T00:00:00Z): every "
+            "period that ended by then is billed, one after the other.",
+        ),
+    ],
+) -> None:
+    """One pass of the billing run for a chosen instant (development and tests)."""
+    from datetime import UTC, datetime
+
+    from infra.billing_worker import bill_everyone
+    from infra.db import create_engine
+
+    try:
+        instant = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 instant: {as_of!r}") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+
+    async def work(url: str) -> None:
+        engine = create_engine(url, pool_size=2)
+        try:
+            billed = await bill_everyone(engine, instant.astimezone(UTC))
+        finally:
+            await engine.dispose()
+        typer.echo(
+            f"billed {billed.subscriptions} subscription periods as of {instant.isoformat()}:"
+            f" {billed.invoices} invoices"
+        )
 
     _with_database(work)
 

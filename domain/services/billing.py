@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from domain import events
 from domain.billing import Renewal, renewal
-from domain.billing_periods import Period
+from domain.billing_periods import Period, truncate_to_second
 from domain.coupons import CouponDuration, Discount
 from domain.customers import Customer
 from domain.invoices import BillingReason, Invoice
@@ -107,6 +107,7 @@ async def bill_due(
 ) -> BatchResult:
     """Bills one batch of the tenant's subscriptions whose period ended by `as_of`; an
     empty result means nothing was due. `as_of` is also the invoices' date."""
+    as_of = truncate_to_second(as_of)
     async with uow:
         due = await uow.subscriptions.claim_due(as_of, limit)
         if not due:

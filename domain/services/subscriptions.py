@@ -14,7 +14,7 @@ from domain.billing import (
     renewal,
     usage_lines,
 )
-from domain.billing_periods import Period
+from domain.billing_periods import Period, truncate_to_second
 from domain.coupons import Coupon, CouponDuration, Discount, check_redeemable, discount_end
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors, NotFound
@@ -52,6 +52,7 @@ async def create_subscription(
 ) -> tuple[Subscription, Invoice | None]:
     """Subscribes a customer; answers the subscription and its first invoice (none while
     it is trialing: a trial is free)."""
+    now = truncate_to_second(now)
     validate_draft(draft, now)
     async with uow:
         customer = await _customer(uow, draft.customer_id, ("input", "customerId"))
@@ -60,8 +61,11 @@ async def create_subscription(
         plan = await _plan(uow, draft.plan_id, for_share=True)
         check_subscribable(plan, customer.currency)
         coupon = await _redeemable_coupon(uow, draft.coupon_id, customer, plan, now)
-        start = draft.start or now
+        start = truncate_to_second(draft.start or now)
         trial_end = trial_end_of(draft, plan, start)
+        trial_end = None if trial_end is None else truncate_to_second(trial_end)
+        anchor = draft.billing_cycle_anchor
+        anchor = None if anchor is None else truncate_to_second(anchor)
         prices = prices_in(plan, customer.currency)
         subscription = Subscription(
             id=new_id("sub"),
@@ -72,7 +76,7 @@ async def create_subscription(
             quantity=draft.quantity,
             price_ids=tuple(p.id for p in prices),
             start=start,
-            billing_cycle_anchor=draft.billing_cycle_anchor or trial_end or start,
+            billing_cycle_anchor=anchor or trial_end or start,
             trial_end=trial_end,
             current_period_start=start,
             current_period_end=start + timedelta(seconds=1),
@@ -128,6 +132,7 @@ async def cancel_subscription(
 ) -> tuple[Subscription, Invoice | None]:
     """Cancels now (with a credit for the unused time when `prorate`, and the usage so far
     billed) or at the end of the period (undone by `reactivate_subscription` until then)."""
+    now = truncate_to_second(now)
     async with uow:
         current = await _subscription(uow, subscription_id)
         require_not_canceled(current)
@@ -189,6 +194,7 @@ async def reactivate_subscription(
     uow: UnitOfWork, subscription_id: str, now: datetime
 ) -> Subscription:
     """Undoes a cancellation at period end, while the period has not ended."""
+    now = truncate_to_second(now)
     async with uow:
         current = await _subscription(uow, subscription_id)
         require_not_canceled(current)
@@ -225,6 +231,7 @@ async def change_subscription_plan(
     the rest of it on the new one, to the second, as separate proration lines. The new
     plan bills on the same cycle; metered usage of the period is billed at its end under
     the new plan's metered prices."""
+    now = truncate_to_second(now)
     errors = FieldErrors()
     if quantity is not None:
         check_quantity(errors, quantity, ("input", "quantity"))
@@ -286,6 +293,7 @@ async def upcoming_invoice(
 ) -> Invoice | None:
     """The invoice the subscription's next renewal would make, with the usage so far:
     nothing is written (the unit of work is never committed)."""
+    now = truncate_to_second(now)
     async with uow:
         current = await uow.subscriptions.get(subscription_id)
         if current is None or current.status is SubscriptionStatus.CANCELED:
