@@ -14,6 +14,7 @@ from domain.customers import Customer, CustomerDraft
 from domain.events import Event
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import Plan, PlanDraft, PlanPrice
+from domain.pricing import Percentage, TransactionFees
 from domain.queries import CustomerFilter, CustomerSort, EventFilter, PageRequest
 from domain.usage import UsageEvent
 
@@ -71,6 +72,21 @@ class UsageRepository(Protocol):
 
     async def add_new(self, events: list[UsageEvent]) -> int:
         """Stores the events whose idempotency keys are new; answers how many were stored."""
+        ...
+
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        """Each customer's transactions of the metric in [start, end) priced under `model`,
+        summed where they are stored: how many, their volume, the sum of their fees (each
+        rounded once and held within the minimum and maximum, as `domain.pricing` does);
+        absent when none. Fees beyond what `Money` holds are a `DomainError` at
+        ("usage", customer id)."""
         ...
 
 
@@ -179,6 +195,17 @@ class UsageReads(Protocol):
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
     ) -> dict[str, list[tuple[Decimal, int]]]:
         """Each customer's distinct event values in [start, end) with their event counts."""
+        ...
+
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        """As `UsageRepository.percentage_fees`, in the request's tenant (previews)."""
         ...
 
 
