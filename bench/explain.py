@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.servers import DATA_DIR, ROOT  # noqa: E402
 from domain.events import CUSTOMER_ARCHIVED, EVENT_TYPES  # noqa: E402
+from domain.money import Money  # noqa: E402
+from domain.pricing import Percentage  # noqa: E402
 from domain.queries import (  # noqa: E402
     CustomerFilter,
     CustomerSort,
@@ -75,6 +78,10 @@ PAGE = 20
 DEEP_PAGE = 21  # the page the 2026-11-28 measurement compared with the first
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=2)  # between two customers' creation
+# The billing run's percentage price: Stripe's card fees with a cap.
+CARD_FEES = Percentage(
+    Decimal("2.9"), "USD", Money(30, "USD"), Money(50, "USD"), Money(2000, "USD")
+)
 
 
 @dataclass(frozen=True)
@@ -351,6 +358,9 @@ async def operations(db: TenantConnection, shape: TenantShape) -> dict[str, Oper
         "customer.usage": lambda: reads.usage.by_customers(usage_ids, metric, start, end),
         "customer.usage_charge.value_counts": lambda: reads.usage.value_counts_by_customers(
             usage_ids, metric, start, end
+        ),
+        "customer.usage_charge.percentage_fees": lambda: reads.usage.percentage_fees(
+            usage_ids, metric, CARD_FEES, start, end
         ),
         "usage.ingest.customer_refs": lambda: SqlUsageRepository(db).customer_ids(
             set(ids), set(external_ids)

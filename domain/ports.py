@@ -16,6 +16,7 @@ from domain.events import Event
 from domain.invoices import Invoice, InvoiceLine, NumberTemplate
 from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import Plan, PlanDraft, PlanPrice
+from domain.pricing import Percentage, TransactionFees
 from domain.queries import (
     CustomerFilter,
     CustomerSort,
@@ -98,10 +99,19 @@ class UsageRepository(Protocol):
         """As UsageReads.by_customers, in the unit of work's transaction (billing)."""
         ...
 
-    async def value_counts(
-        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
-    ) -> dict[str, list[tuple[Decimal, int]]]:
-        """As UsageReads.value_counts_by_customers, in the unit of work's transaction."""
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        """Each customer's transactions of the metric in [start, end) priced under `model`,
+        summed where they are stored: how many, their volume, the sum of their fees (each
+        rounded once and held within the minimum and maximum, as `domain.pricing` does);
+        absent when none. Fees beyond what `Money` holds are a `DomainError` at
+        ("usage", customer id)."""
         ...
 
 
@@ -284,6 +294,17 @@ class UsageReads(Protocol):
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
     ) -> dict[str, list[tuple[Decimal, int]]]:
         """Each customer's distinct event values in [start, end) with their event counts."""
+        ...
+
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        """As `UsageRepository.percentage_fees`, in the request's tenant (previews)."""
         ...
 
 

@@ -14,6 +14,7 @@ from domain.pricing.computation import (
     charges_each_transaction,
     minimum_commitment_shortfall,
     price_for,
+    price_transaction_fees,
     price_transactions,
     price_usage,
 )
@@ -30,6 +31,7 @@ from domain.pricing.models import (
     PriceLine,
     PriceModel,
     Tier,
+    TransactionFees,
     VolumeTiers,
 )
 from domain.pricing.terms import PriceTerms, TierTerms, money_from_terms, price_model_from_terms
@@ -61,6 +63,7 @@ __all__ = [
     "PriceTerms",
     "Tier",
     "TierTerms",
+    "TransactionFees",
     "VolumeTiers",
     "charges_each_transaction",
     "minimum_commitment_shortfall",
@@ -68,6 +71,7 @@ __all__ = [
     "price_errors",
     "price_for",
     "price_model_from_terms",
+    "price_transaction_fees",
     "price_transactions",
     "price_usage",
     "validate_minimum_commitment",

@@ -42,6 +42,7 @@ from domain.pricing.models import (
     PriceLine,
     PriceModel,
     Tier,
+    TransactionFees,
     VolumeTiers,
 )
 from domain.pricing.validation import (
@@ -142,6 +143,38 @@ def price_usage(model: PriceModel, usage: MeteredUsage) -> PriceBreakdown:
             ("usage",),
         )
     return price_for(model, usage.quantity, field=("usage",))
+
+
+def price_transaction_fees(
+    model: Percentage, fees: TransactionFees, field: tuple[str, ...] = ("usage",)
+) -> PriceBreakdown:
+    """What a period's transactions cost when their fees were summed where they are stored
+    (the billing run's `TransactionFees`): one line saying how many transactions, their
+    volume and the terms of each, its amount the sum of their fees; no transaction, no line
+    (as `price_usage`). Fees in another currency or negative figures are a `DomainError`."""
+    validate_price(model)
+    errors = FieldErrors()
+    check_money(errors, fees.fees, model.currency, field + ("fees",))
+    if fees.count < 0 or fees.volume < 0:
+        errors.add(ErrorCode.INVALID, field, "transactions and their volume are not negative")
+    errors.raise_if_any()
+    if fees.count == 0:
+        return PriceBreakdown(Money.zero(model.currency), ())
+    description = (
+        f"{fees.count} transaction{'' if fees.count == 1 else 's'} totalling "
+        f"{_amount_text(fees.volume, model.currency)} at {_percentage_terms(model)} per "
+        f"transaction, each fee rounded once{_percentage_bounds(model)}"
+    )
+    line = PriceLine(
+        description=description,
+        tier=None,
+        quantity=fees.volume,
+        unit_amount=model.rate.scaleb(-2),
+        flat_amount=model.fixed_amount,
+        amount=fees.fees,
+        count=fees.count,
+    )
+    return PriceBreakdown(fees.fees, (line,))
 
 
 def _summed(
@@ -315,6 +348,18 @@ def _percentage_terms(model: Percentage) -> str:
     if model.fixed_amount is not None:
         terms += f" + {format_decimal(model.fixed_amount.amount)}"
     return terms
+
+
+def _percentage_bounds(model: Percentage) -> str:
+    """The bounds each fee is held within, as a clause of a line's description."""
+    low, high = model.min_amount, model.max_amount
+    if low is not None and high is not None:
+        return f" and held within [{format_decimal(low.amount)}, {format_decimal(high.amount)}]"
+    if low is not None:
+        return f" and held at {format_decimal(low.amount)} or more"
+    if high is not None:
+        return f" and held at {format_decimal(high.amount)} or less"
+    return ""
 
 
 def _percentage_line(model: Percentage, transaction: Decimal) -> PriceLine:

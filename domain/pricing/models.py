@@ -116,6 +116,18 @@ class MeteredUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionFees:
+    """A period's transactions under a percentage price, summed where they are stored (the
+    billing run never reads each amount): how many, their volume, and the sum of their fees,
+    each fee rounded once on its own transaction and held within the minimum and maximum
+    (the rule of `domain.pricing.computation`)."""
+
+    count: int  # transactions
+    volume: Decimal  # the sum of their amounts, major units, exact
+    fees: Money  # the sum of their fees
+
+
+@dataclass(frozen=True, slots=True)
 class PriceLine:
     """One computed line: `amount` is `quantity x unit_amount` rounded once, plus
     `flat_amount` (a percentage fee then held within its minimum and maximum)."""

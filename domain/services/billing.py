@@ -23,9 +23,17 @@ from domain.billing_periods import Period, truncate_to_second
 from domain.coupons import CouponDuration, Discount
 from domain.customers import Customer
 from domain.invoices import BillingReason, Invoice
+from domain.money import Money
 from domain.plans import BillingMode, Plan, PlanPrice
 from domain.ports import UnitOfWork
-from domain.pricing import MeteredUsage, PriceBreakdown, charges_each_transaction, price_usage
+from domain.pricing import (
+    MeteredUsage,
+    PriceBreakdown,
+    TransactionFees,
+    charges_each_transaction,
+    price_transaction_fees,
+    price_usage,
+)
 from domain.services.invoicing import (
     applicable,
     default_tax_provider,
@@ -73,16 +81,24 @@ async def usage_by_price(
         metric = metrics[code]
         customer_ids = sorted({b.customer.id for b, _ in users})
         quantities = await uow.usage.quantities(customer_ids, metric, start, end)
-        values = (
-            await uow.usage.value_counts(customer_ids, metric, start, end)
-            if any(charges_each_transaction(p.model) for _, p in users)
-            else {}
-        )
+        fees_by_price: dict[str, dict[str, TransactionFees]] = {}
         for billable, price in users:
-            customer_id = billable.customer.id
-            quantity = quantities.get(customer_id, (Decimal(0), 0))[0]
-            usage = MeteredUsage(quantity, tuple(values.get(customer_id, ())))
-            priced_usage[(billable.subscription.id, price.id)] = price_usage(price.model, usage)
+            customer_id, model = billable.customer.id, price.model
+            if charges_each_transaction(model):
+                # Each transaction's fee is computed where the events are stored, for all
+                # the price's customers at once: the amounts never come into memory.
+                if price.id not in fees_by_price:
+                    payers = sorted({b.customer.id for b, p in users if p.id == price.id})
+                    fees_by_price[price.id] = await uow.usage.percentage_fees(
+                        payers, metric, model, start, end
+                    )
+                nothing = TransactionFees(0, Decimal(0), Money.zero(model.currency))
+                fees = fees_by_price[price.id].get(customer_id, nothing)
+                breakdown = price_transaction_fees(model, fees)
+            else:
+                quantity = quantities.get(customer_id, (Decimal(0), 0))[0]
+                breakdown = price_usage(model, MeteredUsage(quantity))
+            priced_usage[(billable.subscription.id, price.id)] = breakdown
     return priced_usage
 
 

@@ -8,12 +8,15 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, and_, any_, bindparam, func, or_, select, text
+from sqlalchemy import Integer, Numeric, Text, and_, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
+from domain.currency import exponent_of
+from domain.errors import DomainError, ErrorCode, FieldError
 from domain.metrics import Aggregation, BillableMetric
-from domain.money import exact_decimals
+from domain.money import InvalidAmount, Money, exact_decimals
 from domain.ports import CustomerRefs
+from domain.pricing import Percentage, TransactionFees, validate_price
 from domain.usage import UsageEvent
 from infra import jsoncodec
 from infra.db import TenantConnection
@@ -46,12 +49,6 @@ class SqlUsageRepository:
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
     ) -> dict[str, tuple[Decimal, int]]:
         return await SqlUsageReads(self._db).by_customers(customer_ids, metric, start, end)
-
-    async def value_counts(
-        self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
-    ) -> dict[str, list[tuple[Decimal, int]]]:
-        reads = SqlUsageReads(self._db)
-        return await reads.value_counts_by_customers(customer_ids, metric, start, end)
 
     async def customer_ids(self, ids: set[str], external_ids: set[str]) -> CustomerRefs:
         if not ids and not external_ids:
@@ -92,6 +89,16 @@ class SqlUsageRepository:
             _INSERT_BATCH, {"tenant_id": self._db.tenant_id, "batch": batch}
         )
         return int(result.rowcount or 0)
+
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        return await _percentage_fees_of(self._db, customer_ids, metric, model, start, end)
 
 
 def _aggregate(aggregation: Aggregation, property_name: str | None) -> Any:
@@ -193,6 +200,85 @@ def _value_counts(filter_names: tuple[str, ...]) -> Any:
     )
 
 
+@lru_cache(maxsize=256)
+def _percentage_fees(filter_names: tuple[str, ...]) -> Any:
+    """Each customer's transactions in the window priced by a percentage price, summed in
+    PostgreSQL: rows of (customer_id, transactions, volume, fees), fees in major units.
+
+    Each event's fee mirrors `domain.pricing.computation._percentage_fee`: `value x rate +
+    fixed` exactly (numeric multiplies and adds without rounding), rounded once to the
+    currency's minor unit by `round`, which takes a tie away from zero as ROUND_HALF_UP does;
+    then raised to the minimum, then lowered to the maximum (`greatest`, then `least`, which
+    skip a NULL bound). That is Python's "below the minimum, else above the maximum" because
+    a valid price's minimum is not above its maximum (`validate_price` runs first).
+
+    Priced event by event, not per distinct value first: over a million events (2 cores,
+    2026-11-29), grouping first took 1.9 s against 0.8 s when the amounts were mostly distinct,
+    as payments are, and won (0.35 s against 1.0 s) only when a hundred amounts repeated;
+    pricing each row costs the same whatever the amounts, with no hash table to spill."""
+    fee = func.round(
+        usage_events.c.value * bindparam("rate", type_=Numeric())
+        + bindparam("fixed_amount", type_=Numeric()),
+        bindparam("exponent", type_=Integer()),
+        type_=Numeric(),
+    )
+    held = func.least(
+        func.greatest(fee, bindparam("min_amount", type_=Numeric())),
+        bindparam("max_amount", type_=Numeric()),
+        type_=Numeric(),
+    )
+    return (
+        select(
+            usage_events.c.customer_id,
+            func.count().label("transactions"),
+            func.sum(usage_events.c.value).label("volume"),
+            func.sum(held).label("fees"),
+        )
+        .where(_in_window(filter_names), usage_events.c.value.isnot(None))
+        .group_by(usage_events.c.customer_id)
+    )
+
+
+async def _percentage_fees_of(
+    db: TenantConnection,
+    customer_ids: Sequence[str],
+    metric: BillableMetric,
+    model: Percentage,
+    start: datetime,
+    end: datetime,
+) -> dict[str, TransactionFees]:
+    """The statement both ports run (`percentage_fees`): only each customer's three sums
+    leave the database, however many transactions the window holds."""
+    validate_price(model)  # as every pricing function does: the SQL trusts its terms
+    if not customer_ids:
+        return {}
+    parameters = window_parameters(db.tenant_id, customer_ids, metric, start, end)
+    parameters |= {
+        "rate": model.rate.scaleb(-2),  # percent to a fraction: exact, only the exponent moves
+        "fixed_amount": model.fixed_amount.amount if model.fixed_amount else Decimal(0),
+        "min_amount": model.min_amount.amount if model.min_amount else None,
+        "max_amount": model.max_amount.amount if model.max_amount else None,
+        "exponent": exponent_of(model.currency),
+    }
+    found: dict[str, TransactionFees] = {}
+    out_of_range: list[FieldError] = []
+    for row in await db.execute(_percentage_fees(tuple(sorted(metric.filters))), parameters):
+        try:
+            fees = Money.from_decimal(row.fees, model.currency)
+        except InvalidAmount:
+            # as price_usage refuses fees beyond BIGINT minor units, never wraps them
+            out_of_range.append(
+                FieldError(
+                    ErrorCode.INVALID, ("usage", row.customer_id), "the fees are out of range"
+                )
+            )
+            continue
+        found[row.customer_id] = TransactionFees(int(row.transactions), _plain(row.volume), fees)
+    if out_of_range:
+        raise DomainError(out_of_range)
+    return found
+
+
 def _plain(value: Any) -> Decimal:
     # numeric(38, 12) comes back with 12 decimals: "12", not "12.000000000000". normalize()
     # rounds to the context's precision (28 digits by default), so it runs exactly.
@@ -235,3 +321,13 @@ class SqlUsageReads:
         for row in await self._db.execute(statement, parameters):
             found.setdefault(row.customer_id, []).append((_plain(row.value), int(row.events)))
         return found
+
+    async def percentage_fees(
+        self,
+        customer_ids: Sequence[str],
+        metric: BillableMetric,
+        model: Percentage,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, TransactionFees]:
+        return await _percentage_fees_of(self._db, customer_ids, metric, model, start, end)
