@@ -14,6 +14,10 @@ CUSTOMERS_WRITE = "customers:write"
 CATALOG_READ = "catalog:read"
 CATALOG_WRITE = "catalog:write"
 USAGE_WRITE = "usage:write"
+SUBSCRIPTIONS_READ = "subscriptions:read"
+SUBSCRIPTIONS_WRITE = "subscriptions:write"
+INVOICES_READ = "invoices:read"
+INVOICES_WRITE = "invoices:write"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",

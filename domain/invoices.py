@@ -201,8 +201,6 @@ def require_draft(invoice: Invoice, field: tuple[str, ...] = _ID_FIELD) -> None:
 def require_transition(invoice: Invoice, to: InvoiceStatus) -> None:
     if to in _TRANSITIONS[invoice.status]:
         return
-    if invoice.status is InvoiceStatus.DRAFT:
-        require_draft(invoice)  # finalize is the only way out of a draft
     code = ErrorCode.NOT_DRAFT if to is InvoiceStatus.OPEN else ErrorCode.NOT_OPEN
     raise DomainError(
         [

@@ -17,6 +17,8 @@ from domain.events import EVENT_TYPES
 from domain.ids import KINDS
 from domain.ports import Reads
 from resolvers.events import RecentEventsByObjectLoader
+from resolvers.invoices import LinesByInvoiceLoader, RecentInvoicesLoader
+from resolvers.subscriptions import SubscriptionsByCustomerLoader
 from resolvers.usage import UsageByCustomerLoader, UsageChargeLoader
 
 
@@ -42,6 +44,9 @@ class Loaders:
         )
         self.usage_by_customer = UsageByCustomerLoader(reads)
         self.usage_charge = UsageChargeLoader(reads)
+        self.subscriptions_by_customer = SubscriptionsByCustomerLoader(reads.subscriptions)
+        self.lines_by_invoice = LinesByInvoiceLoader(reads.invoices)
+        self.recent_invoices = RecentInvoicesLoader(reads.invoices)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

@@ -8,17 +8,27 @@ from enum import Enum
 import strawberry
 
 import domain.customers as customers_domain
-from auth.scopes import CATALOG_READ, CUSTOMERS_READ, requires
+from auth.scopes import (
+    CATALOG_READ,
+    CUSTOMERS_READ,
+    INVOICES_READ,
+    SUBSCRIPTIONS_READ,
+    requires,
+)
 from resolvers import customers as customer_resolvers
+from resolvers import invoices as invoice_resolvers
+from resolvers import subscriptions as subscription_resolvers
 from resolvers import usage as usage_resolvers
 from resolvers.errors import Outcome
 from schema.connections import SortDirection
 from schema.errors import UserError, user_errors_from
 from schema.events import Event
 from schema.fields import each, returning
+from schema.invoices import Invoice
 from schema.money import Money
 from schema.nodes import Node
 from schema.scalars import JSON, CurrencyCode
+from schema.subscriptions import Subscription
 from schema.usage import Usage, UsageCharge
 
 # The domain's enum class itself, registered as a GraphQL enum (see schema/errors.py).
@@ -82,6 +92,19 @@ class Customer(Node):
         resolver=returning(each(Event.from_domain), customer_resolvers.recent_events),
         description="The newest events about this customer, newest first.",
         permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    subscriptions: list[Subscription] = strawberry.field(
+        resolver=returning(
+            each(Subscription.from_domain), subscription_resolvers.customer_subscriptions
+        ),
+        description="Its subscriptions, newest first (at most 100).",
+        permission_classes=[requires(SUBSCRIPTIONS_READ)],
+    )
+    invoices: list[Invoice] = strawberry.field(
+        resolver=returning(each(Invoice.from_domain), invoice_resolvers.customer_invoices),
+        description="Its newest invoices, newest first (`first`: 1 to 100, default 10); "
+        "`invoices(filter: {customerId})` pages through all of them.",
+        permission_classes=[requires(INVOICES_READ)],
     )
     usage: Usage | None = strawberry.field(
         resolver=returning(Usage.from_domain, usage_resolvers.customer_usage),

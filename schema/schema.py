@@ -23,11 +23,17 @@ from auth.scopes import (
     CATALOG_WRITE,
     CUSTOMERS_READ,
     CUSTOMERS_WRITE,
+    INVOICES_READ,
+    INVOICES_WRITE,
+    SUBSCRIPTIONS_READ,
+    SUBSCRIPTIONS_WRITE,
     USAGE_WRITE,
     requires,
 )
 from resolvers import customers, events, nodes, usage, viewer
+from resolvers import invoices as invoice_resolvers
 from resolvers import plans as plan_resolvers
+from resolvers import subscriptions as subscription_resolvers
 from schema.connections import Connection, connection_of
 from schema.customers import (
     ArchiveCustomerPayload,
@@ -37,6 +43,7 @@ from schema.customers import (
 )
 from schema.events import Event
 from schema.fields import each, returning
+from schema.invoices import Invoice, InvoicePayload
 from schema.nodes import Node, node_from_domain
 from schema.plans import (
     ArchivePlanPayload,
@@ -47,6 +54,7 @@ from schema.plans import (
     UpdatePlanPayload,
 )
 from schema.scalars import SCALAR_MAP
+from schema.subscriptions import Subscription, SubscriptionPayload
 from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
 from schema.viewer import Viewer
 
@@ -100,6 +108,28 @@ class Query:
         description="How a price (not yet saved) turns a quantity into an amount, tier by "
         "tier: for pricing pages and plan editors. A LICENSED quantity is whole.",
         permission_classes=[requires(CATALOG_READ)],
+    )
+    subscriptions: Connection[Subscription] = strawberry.field(
+        resolver=returning(
+            connection_of(Subscription.from_domain), subscription_resolvers.subscriptions
+        ),
+        description="Subscriptions, newest first. Page size 1-100.",
+        permission_classes=[requires(SUBSCRIPTIONS_READ)],
+    )
+    subscription: Subscription | None = strawberry.field(
+        resolver=returning(Subscription.from_domain, subscription_resolvers.subscription),
+        description="A subscription by id; null when it does not exist in your account.",
+        permission_classes=[requires(SUBSCRIPTIONS_READ)],
+    )
+    invoices: Connection[Invoice] = strawberry.field(
+        resolver=returning(connection_of(Invoice.from_domain), invoice_resolvers.invoices),
+        description="Invoices, newest first. Page size 1-100.",
+        permission_classes=[requires(INVOICES_READ)],
+    )
+    invoice: Invoice | None = strawberry.field(
+        resolver=returning(Invoice.from_domain, invoice_resolvers.invoice),
+        description="An invoice by id; null when it does not exist in your account.",
+        permission_classes=[requires(INVOICES_READ)],
     )
     events: Connection[Event] = strawberry.field(
         resolver=returning(connection_of(Event.from_domain), events.events),
@@ -159,6 +189,68 @@ class Mutation:
         description="Archives a customer: kept for history, no longer billed. "
         "Emits `customer.archived`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    create_subscription: SubscriptionPayload = strawberry.field(
+        resolver=returning(
+            SubscriptionPayload.from_domain, subscription_resolvers.create_subscription
+        ),
+        description="Subscribes a customer to a plan and invoices the first period (a trial "
+        "is free). Emits `subscription.created`, `invoice.created`, `invoice.finalized`.",
+        permission_classes=[requires(SUBSCRIPTIONS_WRITE)],
+    )
+    change_subscription_plan: SubscriptionPayload = strawberry.field(
+        resolver=returning(
+            SubscriptionPayload.from_domain, subscription_resolvers.change_subscription_plan
+        ),
+        description="Moves a subscription to another plan or quantity now, with proration "
+        "lines invoiced at once. Emits `subscription.updated`.",
+        permission_classes=[requires(SUBSCRIPTIONS_WRITE)],
+    )
+    cancel_subscription: SubscriptionPayload = strawberry.field(
+        resolver=returning(
+            SubscriptionPayload.from_domain, subscription_resolvers.cancel_subscription
+        ),
+        description="Cancels at the end of the period (undoable) or now (usage so far "
+        "invoiced, optionally a credit for the unused time). Emits `subscription.canceled` "
+        "or `subscription.updated`.",
+        permission_classes=[requires(SUBSCRIPTIONS_WRITE)],
+    )
+    reactivate_subscription: SubscriptionPayload = strawberry.field(
+        resolver=returning(
+            SubscriptionPayload.from_domain, subscription_resolvers.reactivate_subscription
+        ),
+        description="Undoes a cancellation at period end. Emits `subscription.updated`.",
+        permission_classes=[requires(SUBSCRIPTIONS_WRITE)],
+    )
+    create_invoice: InvoicePayload = strawberry.field(
+        resolver=returning(InvoicePayload.from_domain, invoice_resolvers.create_invoice),
+        description="Creates a one-off draft invoice. Emits `invoice.created`.",
+        permission_classes=[requires(INVOICES_WRITE)],
+    )
+    add_invoice_line: InvoicePayload = strawberry.field(
+        resolver=returning(InvoicePayload.from_domain, invoice_resolvers.add_invoice_line),
+        description="Adds a line to a draft invoice (`NOT_DRAFT` once finalized).",
+        permission_classes=[requires(INVOICES_WRITE)],
+    )
+    finalize_invoice: InvoicePayload = strawberry.field(
+        resolver=returning(InvoicePayload.from_domain, invoice_resolvers.finalize_invoice),
+        description="Freezes a draft: lines and totals fixed, a gapless number, the due date "
+        "from the customer's net terms. Emits `invoice.finalized`.",
+        permission_classes=[requires(INVOICES_WRITE)],
+    )
+    void_invoice: InvoicePayload = strawberry.field(
+        resolver=returning(InvoicePayload.from_domain, invoice_resolvers.void_invoice),
+        description="Voids an open or uncollectible invoice: nothing is owed (`NOT_OPEN` "
+        "otherwise). Emits `invoice.voided`.",
+        permission_classes=[requires(INVOICES_WRITE)],
+    )
+    mark_invoice_uncollectible: InvoicePayload = strawberry.field(
+        resolver=returning(
+            InvoicePayload.from_domain, invoice_resolvers.mark_invoice_uncollectible
+        ),
+        description="Writes an open invoice off; it may still be paid. Emits "
+        "`invoice.marked_uncollectible`.",
+        permission_classes=[requires(INVOICES_WRITE)],
     )
 
 
