@@ -132,7 +132,9 @@ async def test_invoices_list_filters_by_status_and_amount_due(tenant: Tenant) ->
     await add_line(tenant, open_one["id"], description="Setup", unitAmount="5")
     await tenant.gql(FINALIZE, {"input": {"id": open_one["id"]}})
     await draft(tenant, cus)
-    query = """query($f: InvoiceFilterInput) { invoices(filter: $f) { totalCount edges { node { id } } } }"""
+    query = """
+    query($f: InvoiceFilterInput) { invoices(filter: $f) { totalCount edges { node { id } } } }
+    """
     drafts = await tenant.gql(query, {"f": {"status": ["DRAFT"]}})
     assert drafts["data"]["invoices"]["totalCount"] == 1
     due = await tenant.gql(query, {"f": {"amountDuePositive": True, "customerId": cus}})
