@@ -28,13 +28,17 @@ class PrincipalUser(BaseUser):
 
 
 class BearerTokenBackend(AuthenticationBackend):
-    def __init__(self, verifier: TokenVerifier, paths: frozenset[str]) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, paths: frozenset[str], prefixes: tuple[str, ...] = ()
+    ) -> None:
         self._verifier = verifier
         self._paths = paths
+        self._prefixes = prefixes
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if not header or conn.url.path not in self._paths:
+        path = conn.url.path
+        if not header or (path not in self._paths and not path.startswith(self._prefixes)):
             return None  # /healthz, /oauth/token... never fail on a stray bearer token
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":

@@ -24,6 +24,7 @@ from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
+from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.oauth import TokenEndpoint
 from infra.planned import Planner
@@ -42,6 +43,11 @@ class _StateBackend(AuthenticationBackend):
 
 async def _graphql(request: Request) -> Response:
     endpoint: GraphQLEndpoint = request.app.state.graphql
+    return await endpoint(request)
+
+
+async def _invoice_pdf(request: Request) -> Response:
+    endpoint: InvoicePdfEndpoint = request.app.state.invoice_pdf
     return await endpoint(request)
 
 
@@ -124,7 +130,9 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
         app.state.engine = engine
         app.state.keys = keys
         app.state.issuer = issuer
-        app.state.auth_backend = BearerTokenBackend(verifier, frozenset({"/graphql"}))
+        app.state.auth_backend = BearerTokenBackend(
+            verifier, frozenset({"/graphql"}), prefixes=("/invoices/",)
+        )
         planner = None
         if settings.planned_reads:
             planner = Planner(schema._schema, engine.dialect, [*specified_rules, *LIMIT_RULES])
@@ -139,6 +147,7 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
             clock=clock,
         )
         app.state.token = TokenEndpoint(engine, issuer)
+        app.state.invoice_pdf = InvoicePdfEndpoint(engine, settings.statement_timeout)
         app.state.readiness = Readiness(engine)
         stop_tracking = install_task_tracking(asyncio.get_running_loop())
         # What start-up built (the schema, plans' SQL, modules) lives as long as the process:
@@ -158,6 +167,7 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", _ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/invoices/{invoice_id}/pdf", _invoice_pdf, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,

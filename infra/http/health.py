@@ -36,6 +36,17 @@ _KNOWN_PATHS = {
     "/readyz",
     "/metrics",
 }
+# Paths with an id in them, counted under their route's name (not one series per id).
+_ROUTE_PREFIXES = {"/invoices/": "/invoices/{id}/pdf"}
+
+
+def _route_of(path: str) -> str:
+    if path in _KNOWN_PATHS:
+        return path
+    for prefix, route in _ROUTE_PREFIXES.items():
+        if path.startswith(prefix):
+            return route
+    return "other"
 
 
 async def healthz(_request: Request) -> Response:
@@ -76,7 +87,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"] if scope["path"] in _KNOWN_PATHS else "other"
+        path = _route_of(scope["path"])
         method = scope["method"]
         started = time.perf_counter()
         status = 500
