@@ -24,8 +24,8 @@ from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
-from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
+from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.oauth import TokenEndpoint
 from infra.planned import Planner
 from infra.request_tasks import install_task_tracking
