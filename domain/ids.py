@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 _ALPHABET = string.digits + string.ascii_letters
 # 22 base62 characters carry 130 bits: as unguessable as a UUID4, shorter to paste.
 _RANDOM_LENGTH = 22
+_BASE = len(_ALPHABET)
+_SPACE = _BASE**_RANDOM_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,15 @@ def new_id(prefix: str) -> str:
     """A fresh identifier with the given prefix."""
     if prefix not in KINDS:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_LENGTH))
-    return f"{prefix}_{body}"
+    # One draw below 62**22 written in base 62: the same uniform choice as 22 draws of a
+    # character, at a twentieth of the cost (the billing run makes ids by the hundred
+    # thousand).
+    number = secrets.randbelow(_SPACE)
+    digits = []
+    for _ in range(_RANDOM_LENGTH):
+        number, digit = divmod(number, _BASE)
+        digits.append(_ALPHABET[digit])
+    return f"{prefix}_{''.join(digits)}"
 
 
 def prefix_of(identifier: str) -> str | None:

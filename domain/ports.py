@@ -146,8 +146,14 @@ class SubscriptionRepository(Protocol):
 
 
 class InvoiceRepository(Protocol):
-    async def add(self, invoices: Sequence[Invoice]) -> None:
-        """Stores new invoices with their lines (one statement per table)."""
+    async def add(self, invoices: Sequence[Invoice], *, with_lines: bool = True) -> None:
+        """Stores new invoices with their lines (one statement per table); without them
+        when `add_lines` stored them already in this transaction."""
+        ...
+
+    async def add_lines(self, invoices: Sequence[Invoice]) -> None:
+        """Stores the lines of invoices to be added later in this transaction (the billing
+        run writes them before it takes the invoices' numbers), in one statement."""
         ...
 
     async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None: ...

@@ -263,10 +263,15 @@ def bill(
             "period that ended by then is billed, one after the other.",
         ),
     ],
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Subscriptions billed per transaction."),
+    ] = None,
 ) -> None:
     """One pass of the billing run for a chosen instant (development and tests)."""
     from datetime import UTC, datetime
 
+    from domain.services.billing import BATCH_SIZE
     from infra.billing_worker import bill_everyone
     from infra.db import create_engine
 
@@ -280,7 +285,9 @@ def bill(
     async def work(url: str) -> None:
         engine = create_engine(url, pool_size=2)
         try:
-            billed = await bill_everyone(engine, instant.astimezone(UTC))
+            billed = await bill_everyone(
+                engine, instant.astimezone(UTC), batch_size=batch_size or BATCH_SIZE
+            )
         finally:
             await engine.dispose()
         typer.echo(

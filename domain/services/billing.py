@@ -36,7 +36,7 @@ from domain.pricing import (
 )
 from domain.services.invoicing import (
     applicable,
-    default_tax_provider,
+    batch_tax_provider,
     draft_invoice,
     finalize_all,
     priced,
@@ -138,7 +138,8 @@ async def bill_due(
         discounts_by_customer: dict[str, list[Discount]] = defaultdict(list)
         for discount in await uow.discounts.live_for(sorted({b.customer.id for b in batch})):
             discounts_by_customer[discount.customer_id].append(discount)
-        provider = tax or default_tax_provider(uow)
+        # A batch is one transaction: each country's tax rates are read once for it.
+        provider = tax or batch_tax_provider(uow)
         drafts: list[tuple[Invoice, Customer]] = []
         advanced: list[Subscription] = []
         used_once: list[str] = []
@@ -160,28 +161,31 @@ async def bill_due(
             drafts.append((invoice, billable.customer))
             used_once += once
             advanced.append(_advanced(subscription, renewed, as_of))
-        finalized = await finalize_all(uow, drafts, as_of)
-        await uow.invoices.add(finalized)
+        # Everything that needs no invoice number first: from `finalize_all` to the commit
+        # the tenant's counter is locked, and other workers' batches wait for it.
+        await uow.invoices.add_lines([invoice for invoice, _ in drafts])
         await uow.subscriptions.save_many(advanced)
         if used_once:
             await uow.discounts.mark_invoiced_once(used_once)
         await uow.events.add_many(
             [
-                *(
-                    (kind, invoice.id, invoice.snapshot())
-                    for invoice in finalized
-                    for kind in (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
-                ),
-                *(
-                    (
-                        events.SUBSCRIPTION_CANCELED
-                        if s.status is SubscriptionStatus.CANCELED
-                        else events.SUBSCRIPTION_RENEWED,
-                        s.id,
-                        s.snapshot(),
-                    )
-                    for s in advanced
-                ),
+                (
+                    events.SUBSCRIPTION_CANCELED
+                    if s.status is SubscriptionStatus.CANCELED
+                    else events.SUBSCRIPTION_RENEWED,
+                    s.id,
+                    s.snapshot(),
+                )
+                for s in advanced
+            ]
+        )
+        finalized = await finalize_all(uow, drafts, as_of)
+        await uow.invoices.add(finalized, with_lines=False)
+        await uow.events.add_many(
+            [
+                (kind, invoice.id, invoice.snapshot())
+                for invoice in finalized
+                for kind in (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
             ]
         )
         await uow.commit()

@@ -29,11 +29,13 @@ from domain.invoices import (
 from domain.money import Money
 from domain.ports import UnitOfWork
 from domain.taxes import (
+    RateTable,
     RateTableTaxProvider,
     TaxableLine,
     TaxCustomer,
     TaxExemption,
     TaxProvider,
+    TaxRate,
 )
 
 
@@ -49,6 +51,25 @@ def tax_customer(customer: Customer) -> TaxCustomer:
 def default_tax_provider(uow: UnitOfWork) -> TaxProvider:
     """The merchant's own rate table (`createTaxRate`)."""
     return RateTableTaxProvider(uow.tax_rates)
+
+
+class RatesReadOnce:
+    """A rate table that reads each country's rates once: for the invoices of one
+    transaction (a billing run's batch), which the rates cannot change under."""
+
+    def __init__(self, rates: RateTable) -> None:
+        self._rates = rates
+        self._by_country: dict[str, list[TaxRate]] = {}
+
+    async def active_rates(self, country: str) -> list[TaxRate]:
+        if country not in self._by_country:
+            self._by_country[country] = await self._rates.active_rates(country)
+        return self._by_country[country]
+
+
+def batch_tax_provider(uow: UnitOfWork) -> TaxProvider:
+    """The merchant's own rate table, each country's rates read once in the unit of work."""
+    return RateTableTaxProvider(RatesReadOnce(uow.tax_rates))
 
 
 def applicable(

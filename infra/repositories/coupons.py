@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.coupons import Coupon, CouponDuration, Discount
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from domain.coupons import Coupon, CouponDuration, Discount
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.money import Money
 from infra.db import TenantConnection

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from domain.events import Event
 from domain.ids import new_id
 from domain.queries import EventFilter, PageRequest
+from infra.bulk import insert_rows
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.tables import events
@@ -40,20 +41,14 @@ class SqlEventRepository:
         return event_from_row((await self._db.execute(statement)).one())
 
     async def add_many(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-        if items:
-            await self._db.execute(
-                insert(events),
-                [
-                    {
-                        "tenant_id": self._db.tenant_id,
-                        "id": new_id("evt"),
-                        "type": event_type,
-                        "object_id": object_id,
-                        "data": data,
-                    }
-                    for event_type, object_id, data in items
-                ],
-            )
+        await insert_rows(
+            self._db,
+            events,
+            [
+                {"id": new_id("evt"), "type": event_type, "object_id": object_id, "data": data}
+                for event_type, object_id, data in items
+            ],
+        )
 
 
 def _filtered(db: TenantConnection, where: EventFilter, columns: Any) -> Any:

@@ -27,6 +27,7 @@ from domain.invoices import (
 )
 from domain.money import Money, format_decimal
 from domain.queries import InvoiceFilter, PageRequest
+from infra.bulk import insert_rows
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.tables import invoice_lines, invoice_numbering, invoices
@@ -176,25 +177,14 @@ class SqlInvoiceRepository:
     def __init__(self, db: TenantConnection) -> None:
         self._db = db
 
-    async def add(self, new: Sequence[Invoice]) -> None:
-        if not new:
-            return
-        tenant = self._db.tenant_id
-        # Lines first: the billing run writes invoices already finalized, and the line
-        # trigger allows lines only on drafts or on an invoice not written yet (the
-        # foreign key to it is checked at commit).
-        lines = [
-            _line_values(tenant, invoice.id, position, line)
-            for invoice in new
-            for position, line in enumerate(invoice.lines)
-        ]
-        if lines:
-            await self._db.execute(insert(invoice_lines), lines)
-        await self._db.execute(
-            insert(invoices),
+    async def add(self, new: Sequence[Invoice], *, with_lines: bool = True) -> None:
+        if with_lines:
+            await self.add_lines(new)
+        await insert_rows(
+            self._db,
+            invoices,
             [
                 {
-                    "tenant_id": tenant,
                     "id": invoice.id,
                     "customer_id": invoice.customer_id,
                     "subscription_id": invoice.subscription_id,
@@ -208,6 +198,20 @@ class SqlInvoiceRepository:
                 for invoice in new
             ],
         )
+
+    async def add_lines(self, new: Sequence[Invoice]) -> None:
+        # Lines before their invoice: the billing run writes invoices already finalized,
+        # and the line trigger allows lines only on drafts or on an invoice not written yet
+        # (the deferred foreign key to it is checked at commit).
+        tenant = self._db.tenant_id
+        lines = [
+            _line_values(tenant, invoice.id, position, line)
+            for invoice in new
+            for position, line in enumerate(invoice.lines)
+        ]
+        for line in lines:
+            del line["tenant_id"]
+        await insert_rows(self._db, invoice_lines, lines)
 
     async def get(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         statement = select(*INVOICE_COLUMNS).where(

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 
 from domain.queries import PageRequest, SubscriptionFilter
 from domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
+from infra import jsoncodec
 from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.tables import subscription_items, subscriptions
@@ -25,6 +26,19 @@ _PRICE_IDS = (
     .label("price_ids")
 )
 COLUMNS = (*subscriptions.c, _PRICE_IDS)
+
+_SAVE_MANY = text(
+    """
+    UPDATE subscriptions AS s
+    SET status = r.status, current_period_start = r.current_period_start,
+        current_period_end = r.current_period_end, ended_at = r.ended_at,
+        updated_at = r.updated_at
+    FROM json_to_recordset(CAST(:rows AS json)) AS r (
+        id text, status text, current_period_start timestamptz,
+        current_period_end timestamptz, ended_at timestamptz, updated_at timestamptz)
+    WHERE s.tenant_id = :tenant_id AND s.id = r.id
+    """
+)
 
 
 def subscription_from_row(row: Any) -> Subscription:
@@ -129,28 +143,14 @@ class SqlSubscriptionRepository:
         return subscription
 
     async def save_many(self, changed: Sequence[Subscription]) -> None:
+        # One statement, the rows as one JSON array (infra.bulk): a batch of the billing
+        # run moves hundreds of subscriptions on.
         if not changed:
             return
-        statement = (
-            update(subscriptions)
-            .where(
-                subscriptions.c.tenant_id == bindparam("b_tenant"),
-                subscriptions.c.id == bindparam("b_id"),
-            )
-            .values(
-                status=bindparam("status"),
-                current_period_start=bindparam("current_period_start"),
-                current_period_end=bindparam("current_period_end"),
-                ended_at=bindparam("ended_at"),
-                updated_at=bindparam("updated_at"),
-            )
-        )
-        await self._db.execute(
-            statement,
+        rows = jsoncodec.dumps(
             [
                 {
-                    "b_tenant": self._db.tenant_id,
-                    "b_id": s.id,
+                    "id": s.id,
                     "status": s.status.value,
                     "current_period_start": s.current_period_start,
                     "current_period_end": s.current_period_end,
@@ -158,8 +158,9 @@ class SqlSubscriptionRepository:
                     "updated_at": s.updated_at,
                 }
                 for s in changed
-            ],
-        )
+            ]
+        ).decode()
+        await self._db.execute(_SAVE_MANY, {"tenant_id": self._db.tenant_id, "rows": rows})
 
     async def claim_due(self, as_of: datetime, limit: int) -> list[Subscription]:
         # Oldest period end first; SKIP LOCKED lets other workers claim the next ones.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.taxes import TaxRate
 from sqlalchemy import insert, select
 
+from domain.taxes import TaxRate
 from infra.db import TenantConnection
 from infra.tables import tax_rates
 
