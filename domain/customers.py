@@ -11,6 +11,7 @@ from typing import Any, Final
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from domain.billing_settings import net_terms_days, preferred_locale, tax_exemption
 from domain.card_data import contains_card_number
 from domain.currency import is_known_currency
 from domain.errors import ErrorCode, FieldErrors
@@ -122,6 +123,10 @@ class CustomerDraft:
     address: Address | None = None
     tax_ids: tuple[TaxId, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    # Billing settings, as Customer's.
+    tax_exempt: str = "NONE"
+    preferred_locale: str = "en"
+    net_terms_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,9 @@ class CustomerChanges:
     address: Address | None | _Unset = UNSET
     tax_ids: tuple[TaxId, ...] | _Unset = UNSET
     metadata: dict[str, str] | _Unset = UNSET
+    tax_exempt: str | _Unset = UNSET
+    preferred_locale: str | _Unset = UNSET
+    net_terms_days: int | _Unset = UNSET
 
 
 def address_to_json(address: Address | None) -> dict[str, str | None] | None:
@@ -180,6 +188,9 @@ def validate_draft(draft: CustomerDraft) -> CustomerDraft:
         address=_address(errors, draft.address),
         tax_ids=_tax_ids(errors, draft.tax_ids),
         metadata=_metadata(errors, draft.metadata),
+        tax_exempt=tax_exemption(errors, draft.tax_exempt),
+        preferred_locale=preferred_locale(errors, draft.preferred_locale),
+        net_terms_days=net_terms_days(errors, draft.net_terms_days),
     )
     _refuse_unstorable_text(errors, clean)
     errors.raise_if_any()
@@ -204,6 +215,21 @@ def validate_changes(changes: CustomerChanges) -> CustomerChanges:
         metadata=(
             changes.metadata if changes.metadata is UNSET else _metadata(errors, changes.metadata)
         ),
+        tax_exempt=(
+            changes.tax_exempt
+            if changes.tax_exempt is UNSET
+            else tax_exemption(errors, changes.tax_exempt)
+        ),
+        preferred_locale=(
+            changes.preferred_locale
+            if changes.preferred_locale is UNSET
+            else preferred_locale(errors, changes.preferred_locale)
+        ),
+        net_terms_days=(
+            changes.net_terms_days
+            if changes.net_terms_days is UNSET
+            else net_terms_days(errors, changes.net_terms_days)
+        ),
     )
     _refuse_unstorable_text(errors, clean)
     errors.raise_if_any()
@@ -221,6 +247,15 @@ def apply_changes(customer: Customer, changes: CustomerChanges) -> Customer:
         address=customer.address if changes.address is UNSET else changes.address,
         tax_ids=customer.tax_ids if changes.tax_ids is UNSET else changes.tax_ids,
         metadata=customer.metadata if changes.metadata is UNSET else changes.metadata,
+        tax_exempt=customer.tax_exempt if changes.tax_exempt is UNSET else changes.tax_exempt,
+        preferred_locale=(
+            customer.preferred_locale
+            if changes.preferred_locale is UNSET
+            else changes.preferred_locale
+        ),
+        net_terms_days=(
+            customer.net_terms_days if changes.net_terms_days is UNSET else changes.net_terms_days
+        ),
     )
 
 

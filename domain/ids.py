@@ -55,9 +55,9 @@ KINDS: Final[dict[str, Kind]] = {
         ),
         Kind("inv", "Invoice", "invoices:read", lambda r, ids: r.invoices.by_ids(ids)),
         Kind("il", "InvoiceLine", "invoices:read"),
-        Kind("cpn", "Coupon", "catalog:read"),
-        Kind("di", "Discount", "catalog:read"),
-        Kind("txr", "TaxRate", "catalog:read"),
+        Kind("cpn", "Coupon", "catalog:read", lambda r, ids: r.coupons.by_ids(ids)),
+        Kind("di", "Discount", "catalog:read", lambda r, ids: r.coupons.discounts_by_ids(ids)),
+        Kind("txr", "TaxRate", "catalog:read", lambda r, ids: r.tax_rates.by_ids(ids)),
     )
 }
 

@@ -18,15 +18,17 @@ from domain.metrics import BillableMetric, MetricDraft
 from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.pricing import Percentage, TransactionFees
 from domain.queries import (
+    CouponFilter,
     CustomerFilter,
     CustomerSort,
     EventFilter,
     InvoiceFilter,
     PageRequest,
     SubscriptionFilter,
+    TaxRateFilter,
 )
 from domain.subscriptions import Subscription
-from domain.taxes import TaxRate
+from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
 
 
@@ -189,7 +191,9 @@ class DiscountRepository(Protocol):
 
 
 class TaxRateRepository(Protocol):
-    async def add(self, rate: TaxRate) -> TaxRate: ...
+    async def add(self, rate_id: str, draft: TaxRateDraft) -> TaxRate:
+        """Stores a validated rate; the database stamps its creation time."""
+        ...
 
     async def active_rates(self, country: str) -> list[TaxRate]: ...
 
@@ -289,6 +293,30 @@ class PlanReads(Protocol):
     async def prices_by_ids(self, ids: Sequence[str]) -> list[PlanPrice | None]: ...
 
 
+class CouponReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[Coupon | None]: ...
+
+    async def page(
+        self, where: CouponFilter, descending: bool, page: PageRequest
+    ) -> list[Coupon]: ...
+
+    async def count(self, where: CouponFilter) -> int: ...
+
+    async def discounts_by_ids(self, ids: Sequence[str]) -> list[Discount | None]:
+        """Discounts with their coupons."""
+        ...
+
+
+class TaxRateReads(Protocol):
+    async def by_ids(self, ids: Sequence[str]) -> list[TaxRate | None]: ...
+
+    async def page(
+        self, where: TaxRateFilter, descending: bool, page: PageRequest
+    ) -> list[TaxRate]: ...
+
+    async def count(self, where: TaxRateFilter) -> int: ...
+
+
 class UsageReads(Protocol):
     async def by_customers(
         self, customer_ids: Sequence[str], metric: BillableMetric, start: datetime, end: datetime
@@ -356,6 +384,8 @@ class Reads(Protocol):
     events: EventReads
     metrics: MetricReads
     plans: PlanReads
+    coupons: CouponReads
+    tax_rates: TaxRateReads
     usage: UsageReads
     subscriptions: SubscriptionReads
     invoices: InvoiceReads

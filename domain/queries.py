@@ -50,6 +50,17 @@ class CustomerFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class CouponFilter:
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRateFilter:
+    country: str | None = None  # ISO 3166-1 alpha-2, upper case as stored
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EventFilter:
     types: Sequence[str] = ()
     object_id: str | None = None

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from domain.ports import (
     AccountReads,
+    CouponReads,
     CustomerReads,
     EventReads,
     InvoiceReads,
     MetricReads,
     PlanReads,
     SubscriptionReads,
+    TaxRateReads,
     UsageReads,
 )
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
+from infra.repositories.coupons import SqlCouponReads
 from infra.repositories.customers import SqlCustomerReads
 from infra.repositories.events import SqlEventReads
 from infra.repositories.invoices import SqlInvoiceReads
 from infra.repositories.metrics import SqlMetricReads
 from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
+from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
 
 
@@ -34,6 +38,8 @@ class SqlReads:
         self.events: EventReads = SqlEventReads(db)
         self.metrics: MetricReads = SqlMetricReads(db)
         self.plans: PlanReads = SqlPlanReads(db)
+        self.coupons: CouponReads = SqlCouponReads(db)
+        self.tax_rates: TaxRateReads = SqlTaxRateReads(db)
         self.usage: UsageReads = SqlUsageReads(db)
         self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
         self.invoices: InvoiceReads = SqlInvoiceReads(db)

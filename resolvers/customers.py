@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -129,6 +130,9 @@ async def create_customer(
         address=_address(input.address),
         tax_ids=_tax_ids(input.tax_ids),
         metadata=input.metadata if input.metadata is not None else {},  # type: ignore[arg-type]
+        tax_exempt=input.tax_exempt.value,
+        preferred_locale=input.preferred_locale,
+        net_terms_days=input.net_terms_days,
     )
     try:
         created = await services.create_customer(info.context.uow(), draft)
@@ -151,6 +155,11 @@ async def update_customer(
         metadata=(
             model.UNSET if input.metadata is strawberry.UNSET else (input.metadata or {})  # type: ignore[arg-type]
         ),
+        tax_exempt=_required(
+            input.tax_exempt.value if isinstance(input.tax_exempt, Enum) else input.tax_exempt
+        ),
+        preferred_locale=_required(input.preferred_locale),
+        net_terms_days=_given(input.net_terms_days),
     )
     try:
         updated = await services.update_customer(info.context.uow(), str(input.id), changes)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from auth.scopes import readable_event_types
+from domain.coupons import Coupon, Discount
 from domain.customers import Customer
 from domain.events import Event
 from domain.ids import kind_of, prefix_of
@@ -16,13 +17,25 @@ from domain.invoices import Invoice
 from domain.metrics import BillableMetric
 from domain.plans import Plan, PlanPrice
 from domain.subscriptions import Subscription
+from domain.taxes import TaxRate
 from resolvers.errors import bad_user_input
 
 if TYPE_CHECKING:
     from resolvers.context import Context
 
 # What `node` answers: the domain object, which the schema builds into its API type.
-DomainNode = Customer | Event | BillableMetric | Plan | PlanPrice | Subscription | Invoice
+DomainNode = (
+    Customer
+    | Event
+    | BillableMetric
+    | Plan
+    | PlanPrice
+    | Coupon
+    | Discount
+    | TaxRate
+    | Subscription
+    | Invoice
+)
 
 
 async def load_node(info: strawberry.Info[Context], node_id: str) -> DomainNode | None:

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 import domain.customers as customers_domain
+import domain.taxes as taxes_domain
 from auth.scopes import (
     CATALOG_READ,
     CUSTOMERS_READ,
@@ -34,6 +35,15 @@ from schema.usage import Usage, UsageCharge
 # The domain's enum class itself, registered as a GraphQL enum (see schema/errors.py).
 strawberry.enum(customers_domain.TaxIdType, name="TaxIdType", description="The kind of a tax id.")
 TaxIdType = customers_domain.TaxIdType
+
+strawberry.enum(
+    taxes_domain.TaxExemption,
+    name="TaxExemption",
+    description="A customer's tax status. NONE: taxed by your tax rates for their address. "
+    "EXEMPT: never taxed. REVERSE: a business that accounts for the tax itself (EU reverse "
+    'charge): not taxed, and its invoices say "Reverse charge".',
+)
+TaxExemption = taxes_domain.TaxExemption
 
 
 @strawberry.type(description="A postal address.")
@@ -88,6 +98,15 @@ class Customer(Node):
     updated_at: datetime = strawberry.field(description="When its details last changed.")
     archived: bool = strawberry.field(description="Archived customers are kept but not billed.")
     archived_at: datetime | None = strawberry.field(description="When it was archived.")
+    tax_exempt: TaxExemption = strawberry.field(
+        description="Tax status: whether and how the customer's invoices are taxed."
+    )
+    preferred_locale: str = strawberry.field(
+        description="Language (and territory) of the customer's invoices, e.g. `fr` or `de_CH`."
+    )
+    net_terms_days: int = strawberry.field(
+        description="Days from an invoice's finalization to its due date (0 to 365)."
+    )
     recent_events: list[Event] = strawberry.field(
         resolver=returning(each(Event.from_domain), customer_resolvers.recent_events),
         description="The newest events about this customer, newest first.",
@@ -135,6 +154,9 @@ class Customer(Node):
             updated_at=customer.updated_at,
             archived=customer.archived,
             archived_at=customer.archived_at,
+            tax_exempt=TaxExemption(customer.tax_exempt),
+            preferred_locale=customer.preferred_locale,
+            net_terms_days=customer.net_terms_days,
         )
 
 
@@ -214,6 +236,17 @@ class CreateCustomerInput:
     metadata: JSON | None = strawberry.field(
         default=None, description="Up to 50 string keys with string values."
     )
+    tax_exempt: TaxExemption = strawberry.field(
+        default=TaxExemption.NONE, description="Tax status; NONE unless said otherwise."
+    )
+    preferred_locale: str = strawberry.field(
+        default="en",
+        description='Language of its invoices, optionally with a territory: "en", "fr", '
+        '"de_CH" (`de-CH` is read as `de_CH`). Unknown locales are `INVALID`.',
+    )
+    net_terms_days: int = strawberry.field(
+        default=30, description="Days from finalization to an invoice's due date, 0 to 365."
+    )
 
 
 @strawberry.input(
@@ -237,6 +270,16 @@ class UpdateCustomerInput:
     )
     metadata: JSON | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces all metadata; null or {} clears it."
+    )
+    tax_exempt: TaxExemption | None = strawberry.field(
+        default=strawberry.UNSET, description="A new tax status; cannot be null."
+    )
+    preferred_locale: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description='A new invoice locale such as "fr" or "de_CH"; cannot be null.',
+    )
+    net_terms_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="New payment terms, 0 to 365 days; cannot be null."
     )
 
 

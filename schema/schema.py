@@ -30,11 +30,14 @@ from auth.scopes import (
     USAGE_WRITE,
     requires,
 )
+from resolvers import coupons as coupon_resolvers
 from resolvers import customers, events, nodes, usage, viewer
 from resolvers import invoices as invoice_resolvers
 from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
+from resolvers import tax_rates as tax_rate_resolvers
 from schema.connections import Connection, connection_of
+from schema.coupons import ApplyCouponPayload, Coupon, CreateCouponPayload
 from schema.customers import (
     ArchiveCustomerPayload,
     CreateCustomerPayload,
@@ -55,6 +58,7 @@ from schema.plans import (
 )
 from schema.scalars import SCALAR_MAP
 from schema.subscriptions import Subscription, SubscriptionPayload
+from schema.tax_rates import CreateTaxRatePayload, TaxRate
 from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
 from schema.viewer import Viewer
 
@@ -131,6 +135,21 @@ class Query:
         description="An invoice by id; null when it does not exist in your account.",
         permission_classes=[requires(INVOICES_READ)],
     )
+    coupons: Connection[Coupon] = strawberry.field(
+        resolver=returning(connection_of(Coupon.from_domain), coupon_resolvers.coupons),
+        description="Coupons, newest first. Page size 1-100.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
+    coupon: Coupon | None = strawberry.field(
+        resolver=returning(Coupon.from_domain, coupon_resolvers.coupon),
+        description="A coupon by id; null when it does not exist in your account.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
+    tax_rates: Connection[TaxRate] = strawberry.field(
+        resolver=returning(connection_of(TaxRate.from_domain), tax_rate_resolvers.tax_rates),
+        description="Tax rates, newest first; filter by country and active. Page size 1-100.",
+        permission_classes=[requires(CATALOG_READ)],
+    )
     events: Connection[Event] = strawberry.field(
         resolver=returning(connection_of(Event.from_domain), events.events),
         description=(
@@ -176,6 +195,24 @@ class Mutation:
     create_billable_metric: CreateBillableMetricPayload = strawberry.field(
         resolver=returning(CreateBillableMetricPayload.from_domain, usage.create_billable_metric),
         description="Creates a billable metric: what usage counts and how it is aggregated.",
+        permission_classes=[requires(CATALOG_WRITE)],
+    )
+    create_coupon: CreateCouponPayload = strawberry.field(
+        resolver=returning(CreateCouponPayload.from_domain, coupon_resolvers.create_coupon),
+        description="Creates a coupon: a percentage or an amount off, once, for some months "
+        "or forever. Plans it is restricted to must exist.",
+        permission_classes=[requires(CATALOG_WRITE)],
+    )
+    apply_coupon: ApplyCouponPayload = strawberry.field(
+        resolver=returning(ApplyCouponPayload.from_domain, coupon_resolvers.apply_coupon),
+        description="Applies a coupon from now to a customer or to one of their "
+        "subscriptions, counting one redemption; refused once it is expired, exhausted, for "
+        "another plan, or an amount in another currency than the customer's.",
+        permission_classes=[requires("subscriptions:write")],
+    )
+    create_tax_rate: CreateTaxRatePayload = strawberry.field(
+        resolver=returning(CreateTaxRatePayload.from_domain, tax_rate_resolvers.create_tax_rate),
+        description="Creates a tax rate for a country or one of its regions.",
         permission_classes=[requires(CATALOG_WRITE)],
     )
     record_usage: RecordUsagePayload = strawberry.field(

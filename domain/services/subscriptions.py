@@ -15,7 +15,7 @@ from domain.billing import (
     usage_lines,
 )
 from domain.billing_periods import Period, truncate_to_second
-from domain.coupons import Coupon, CouponDuration, Discount, check_redeemable, discount_end
+from domain.coupons import CouponDuration, Discount, discount_end
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors, NotFound
 from domain.ids import new_id, prefix_of
@@ -23,6 +23,7 @@ from domain.invoices import BillingReason, Invoice
 from domain.plans import Plan
 from domain.ports import UnitOfWork
 from domain.services.billing import Billable, usage_by_price
+from domain.services.coupons import redeem_coupon
 from domain.services.invoicing import (
     applicable,
     default_tax_provider,
@@ -60,7 +61,11 @@ async def create_subscription(
         # subscription never lands on prices being replaced.
         plan = await _plan(uow, draft.plan_id, for_share=True)
         check_subscribable(plan, customer.currency)
-        coupon = await _redeemable_coupon(uow, draft.coupon_id, customer, plan, now)
+        coupon = None
+        if draft.coupon_id is not None:
+            coupon = await redeem_coupon(
+                uow, draft.coupon_id, currency=customer.currency, plan_ids=[plan.id], now=now
+            )
         start = truncate_to_second(draft.start or now)
         trial_end = trial_end_of(draft, plan, start)
         trial_end = None if trial_end is None else truncate_to_second(trial_end)
@@ -361,23 +366,6 @@ async def _issue(
         await uow.discounts.mark_invoiced_once(once)
     await record_invoice_events(uow, [finalized])
     return finalized
-
-
-async def _redeemable_coupon(
-    uow: UnitOfWork, coupon_id: str | None, customer: Customer, plan: Plan, now: datetime
-) -> Coupon | None:
-    if coupon_id is None:
-        return None
-    field = ("input", "couponId")
-    coupon = await uow.coupons.get(coupon_id) if prefix_of(coupon_id) == "cpn" else None
-    if coupon is None:
-        raise NotFound(field, "Coupon")
-    check_redeemable(coupon, now=now, currency=customer.currency, plan_ids=[plan.id], field=field)
-    if not await uow.coupons.redeem(coupon.id):
-        raise DomainError(
-            [FieldError(ErrorCode.COUPON_EXHAUSTED, field, "The coupon has no redemptions left.")]
-        )
-    return coupon
 
 
 async def _customer(uow: UnitOfWork, customer_id: str, field: tuple[str, ...]) -> Customer:

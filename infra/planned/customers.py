@@ -45,6 +45,9 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
     "updatedAt": (("updated_at",), lambda row: row["updated_at"].isoformat()),
     "archivedAt": (("archived_at",), lambda row: _iso(row["archived_at"])),
     "archived": (("archived_at",), lambda row: row["archived_at"] is not None),
+    "taxExempt": (("tax_exempt",), lambda row: row["tax_exempt"]),  # the enum value's name
+    "preferredLocale": (("preferred_locale",), lambda row: row["preferred_locale"]),
+    "netTermsDays": (("net_terms_days",), lambda row: row["net_terms_days"]),
 }
 
 

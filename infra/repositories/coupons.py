@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.coupons import Coupon, CouponDuration, Discount
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.money import Money
+from domain.queries import CouponFilter, PageRequest
 from infra.db import TenantConnection
+from infra.pagination import paginate
 from infra.repositories.customers import UNIQUE_VIOLATION
 from infra.tables import coupons, discounts
 
@@ -110,6 +112,26 @@ def discount_from_row(row: Any, coupon: Coupon) -> Discount:
     )
 
 
+def _with_coupons(db: TenantConnection) -> Select[Any]:
+    """The tenant's discounts, each row with its coupon's columns (`coupon__…`: the coupon's
+    `id` labelled `coupon_id` would collide with the discount's own column)."""
+    return (
+        select(discounts, *(c.label(f"coupon__{c.name}") for c in coupons.c))
+        .join(
+            coupons,
+            (coupons.c.tenant_id == discounts.c.tenant_id)
+            & (coupons.c.id == discounts.c.coupon_id),
+        )
+        .where(discounts.c.tenant_id == db.tenant_id)
+    )
+
+
+def _discount_with_coupon(row: Any) -> Discount:
+    mapping = row._mapping
+    coupon = coupon_from_row({c.name: mapping[f"coupon__{c.name}"] for c in coupons.c})
+    return discount_from_row(row, coupon)
+
+
 class SqlDiscountRepository:
     def __init__(self, db: TenantConnection) -> None:
         self._db = db
@@ -133,25 +155,14 @@ class SqlDiscountRepository:
         if not customer_ids:
             return []
         statement = (
-            select(discounts, *(c.label(f"coupon_{c.name}") for c in coupons.c))
-            .join(
-                coupons,
-                (coupons.c.tenant_id == discounts.c.tenant_id)
-                & (coupons.c.id == discounts.c.coupon_id),
-            )
+            _with_coupons(self._db)
             .where(
-                discounts.c.tenant_id == self._db.tenant_id,
                 discounts.c.customer_id.in_(list(customer_ids)),
                 discounts.c.invoiced_once.is_(False),
             )
             .order_by(discounts.c.created_at, discounts.c.id)
         )
-        found = []
-        for row in await self._db.execute(statement):
-            mapping = row._mapping
-            coupon = coupon_from_row({c.name: mapping[f"coupon_{c.name}"] for c in coupons.c})
-            found.append(discount_from_row(row, coupon))
-        return found
+        return [_discount_with_coupon(row) for row in await self._db.execute(statement)]
 
     async def mark_invoiced_once(self, discount_ids: Sequence[str]) -> None:
         await self._db.execute(
@@ -162,3 +173,45 @@ class SqlDiscountRepository:
             )
             .values(invoiced_once=True)
         )
+
+
+def _filtered(db: TenantConnection, where: CouponFilter, columns: Sequence[Any]) -> Select[Any]:
+    statement = select(*columns).where(coupons.c.tenant_id == db.tenant_id)
+    if where.code is not None:
+        # `=` on the column, as its unique index holds it (leakproof under row-level security).
+        statement = statement.where(coupons.c.code == where.code)
+    return statement
+
+
+class SqlCouponReads:
+    """The read path's coupons and discounts (domain.ports.CouponReads), in the request's
+    tenant: one statement per call."""
+
+    def __init__(self, db: TenantConnection) -> None:
+        self._db = db
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Coupon | None]:
+        statement = select(coupons).where(
+            coupons.c.tenant_id == self._db.tenant_id, coupons.c.id.in_(list(ids))
+        )
+        found = {row.id: coupon_from_row(row) for row in await self._db.execute(statement)}
+        return [found.get(coupon_id) for coupon_id in ids]
+
+    async def page(self, where: CouponFilter, descending: bool, page: PageRequest) -> list[Coupon]:
+        statement = paginate(
+            _filtered(self._db, where, list(coupons.c)),
+            coupons.c.created_at,
+            coupons.c.id,
+            descending=descending,
+            page=page,
+        )
+        return [coupon_from_row(row) for row in await self._db.execute(statement)]
+
+    async def count(self, where: CouponFilter) -> int:
+        statement = _filtered(self._db, where, [func.count()])
+        return int((await self._db.execute(statement)).scalar_one())
+
+    async def discounts_by_ids(self, ids: Sequence[str]) -> list[Discount | None]:
+        statement = _with_coupons(self._db).where(discounts.c.id.in_(list(ids)))
+        found = {row.id: _discount_with_coupon(row) for row in await self._db.execute(statement)}
+        return [found.get(discount_id) for discount_id in ids]

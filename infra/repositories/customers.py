@@ -60,6 +60,9 @@ def _details(customer: Customer | CustomerDraft) -> dict[str, Any]:
         "address": address_to_json(customer.address),
         "tax_ids": tax_ids_to_json(customer.tax_ids),
         "metadata": customer.metadata,
+        "tax_exempt": customer.tax_exempt,
+        "preferred_locale": customer.preferred_locale,
+        "net_terms_days": customer.net_terms_days,
     }
 
 

@@ -1343,3 +1343,158 @@ async def test_a_cursor_from_another_order_is_bad_user_input(
     # then
     assert_bad_user_input(name_cursor_on_created)
     assert_bad_user_input(created_cursor_on_name)
+
+
+BILLING_SETTINGS = """
+fragment BillingSettings on Customer { id taxExempt preferredLocale netTermsDays }
+"""
+CREATE_WITH_SETTINGS = (
+    """
+mutation CreateCustomer($input: CreateCustomerInput!) {
+  createCustomer(input: $input) { customer { ...BillingSettings } userErrors { code field } }
+}
+"""
+    + BILLING_SETTINGS
+)
+UPDATE_SETTINGS = (
+    """
+mutation UpdateCustomer($input: UpdateCustomerInput!) {
+  updateCustomer(input: $input) { customer { ...BillingSettings } userErrors { code field } }
+}
+"""
+    + BILLING_SETTINGS
+)
+# Column fields only, so the planned path answers them (and the verifier compares them with
+# the executor's answer).
+SETTINGS_READS = (
+    """
+query Settings($id: ID!) {
+  customers(first: 10) { edges { node { ...BillingSettings } } }
+  node(id: $id) { ...BillingSettings }
+}
+"""
+    + BILLING_SETTINGS
+)
+
+
+async def _settings_row(admin: asyncpg.Connection, customer_id: str) -> tuple[str, str, int]:
+    row = await admin.fetchrow(
+        "select tax_exempt, preferred_locale, net_terms_days from customers where id = $1",
+        customer_id,
+    )
+    return row["tax_exempt"], row["preferred_locale"], row["net_terms_days"]
+
+
+async def test_billing_settings_default_and_are_stored_as_given(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # when
+    plain = await tenant.gql(CREATE_WITH_SETTINGS, {"input": {"name": "A", "currency": "EUR"}})
+    given = await tenant.gql(
+        CREATE_WITH_SETTINGS,
+        {
+            "input": {
+                "name": "B",
+                "currency": "CHF",
+                "taxExempt": "REVERSE",
+                "preferredLocale": "de-ch",
+                "netTermsDays": 0,
+            }
+        },
+    )
+    # then
+    default = plain["data"]["createCustomer"]["customer"]
+    chosen = given["data"]["createCustomer"]["customer"]
+    assert (default["taxExempt"], default["preferredLocale"], default["netTermsDays"]) == (
+        "NONE",
+        "en",
+        30,
+    )
+    assert (chosen["taxExempt"], chosen["preferredLocale"], chosen["netTermsDays"]) == (
+        "REVERSE",
+        "de_CH",
+        0,
+    )
+    assert await _settings_row(admin, chosen["id"]) == ("REVERSE", "de_CH", 0)
+    read = (await tenant.gql(SETTINGS_READS, {"id": chosen["id"]}))["data"]
+    assert [edge["node"] for edge in read["customers"]["edges"]] == [chosen, default]
+    assert read["node"] == chosen
+
+
+async def test_billing_settings_change_alone_and_omitted_ones_stay(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given
+    created = await tenant.gql(
+        CREATE_WITH_SETTINGS,
+        {"input": {"name": "A", "currency": "EUR", "preferredLocale": "fr", "netTermsDays": 45}},
+    )
+    customer_id = created["data"]["createCustomer"]["customer"]["id"]
+    # when
+    exempt = await tenant.gql(
+        UPDATE_SETTINGS, {"input": {"id": customer_id, "taxExempt": "EXEMPT"}}
+    )
+    terms = await tenant.gql(UPDATE_SETTINGS, {"input": {"id": customer_id, "netTermsDays": 365}})
+    # then
+    assert exempt["data"]["updateCustomer"]["customer"]["preferredLocale"] == "fr"
+    assert terms["data"]["updateCustomer"]["customer"] == {
+        "id": customer_id,
+        "taxExempt": "EXEMPT",
+        "preferredLocale": "fr",
+        "netTermsDays": 365,
+    }
+    assert await _settings_row(admin, customer_id) == ("EXEMPT", "fr", 365)
+    updates = await admin.fetchval(
+        "select count(*) from events where object_id = $1 and type = 'customer.updated'",
+        customer_id,
+    )
+    assert updates == 2
+
+
+BAD_SETTINGS = [
+    ({"preferredLocale": "xx"}, ["input", "preferredLocale"]),
+    ({"preferredLocale": "english"}, ["input", "preferredLocale"]),
+    ({"preferredLocale": "de_XX"}, ["input", "preferredLocale"]),
+    ({"preferredLocale": "zh_Hant"}, ["input", "preferredLocale"]),  # a script, not a territory
+    ({"preferredLocale": ""}, ["input", "preferredLocale"]),
+    ({"netTermsDays": -1}, ["input", "netTermsDays"]),
+    ({"netTermsDays": 366}, ["input", "netTermsDays"]),
+]
+
+
+@pytest.mark.parametrize(("fields", "field"), BAD_SETTINGS)
+async def test_bad_billing_settings_are_invalid_and_write_nothing(
+    tenant: Tenant, admin: asyncpg.Connection, fields: dict[str, Any], field: list[str]
+) -> None:
+    # given a customer to change
+    created = await tenant.gql(CREATE_WITH_SETTINGS, {"input": {"name": "A", "currency": "EUR"}})
+    customer_id = created["data"]["createCustomer"]["customer"]["id"]
+    # when
+    create = await tenant.gql(
+        CREATE_WITH_SETTINGS, {"input": {"name": "B", "currency": "EUR", **fields}}
+    )
+    update = await tenant.gql(UPDATE_SETTINGS, {"input": {"id": customer_id, **fields}})
+    # then
+    for payload in (create["data"]["createCustomer"], update["data"]["updateCustomer"]):
+        assert payload["customer"] is None
+        assert payload["userErrors"] == [{"code": "INVALID", "field": field}]
+    assert (
+        await admin.fetchval("select count(*) from customers where tenant_id = $1", tenant.id) == 1
+    )
+    assert await _settings_row(admin, customer_id) == ("NONE", "en", 30)
+
+
+@pytest.mark.parametrize("name", ["taxExempt", "preferredLocale", "netTermsDays"])
+async def test_billing_settings_cannot_be_cleared(
+    tenant: Tenant, admin: asyncpg.Connection, name: str
+) -> None:
+    # given
+    created = await tenant.gql(CREATE_WITH_SETTINGS, {"input": {"name": "A", "currency": "EUR"}})
+    customer_id = created["data"]["createCustomer"]["customer"]["id"]
+    # when
+    body = await tenant.gql(UPDATE_SETTINGS, {"input": {"id": customer_id, name: None}})
+    # then
+    assert body["data"]["updateCustomer"]["userErrors"] == [
+        {"code": "INVALID", "field": ["input", name]}
+    ]
+    assert await _settings_row(admin, customer_id) == ("NONE", "en", 30)

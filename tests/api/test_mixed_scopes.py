@@ -57,6 +57,9 @@ ROOT_SELECTIONS: dict[str, str] = {
         'quantity: "3") { breakdown { total { amount currency } } userErrors { code } }'
     ),
     "events": "events(first: 5) { totalCount edges { node { type objectId } } }",
+    "coupons": "coupons(first: 5) { totalCount edges { node { id code } } }",
+    "coupon": 'coupon(id: "<coupon>") { id name }',
+    "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -89,6 +92,18 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'timestamp: "<now>", customerId: "<customer>"}]}) '
         "{ accepted duplicates userErrors { code } }"
     ),
+    "createCoupon": (
+        'createCoupon(input: {name: "Mixed", code: "mixed", percentOff: "10"}) '
+        "{ coupon { id } userErrors { code } }"
+    ),
+    "applyCoupon": (
+        'applyCoupon(input: {couponId: "<coupon>", customerId: "<customer>"}) '
+        "{ discount { id } userErrors { code } }"
+    ),
+    "createTaxRate": (
+        'createTaxRate(input: {displayName: "Mixed", percentage: "5", inclusive: false, '
+        'country: "US"}) { taxRate { id } userErrors { code } }'
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -107,6 +122,11 @@ MUTATION_WRITES: dict[str, str] = {
     "recordUsage": (
         "select count(*) from usage_events where tenant_id = $1 and idempotency_key = 'mixed-1'"
     ),
+    "createCoupon": "select count(*) from coupons where tenant_id = $1 and code = 'mixed'",
+    "applyCoupon": "select count(*) from discounts where tenant_id = $1",
+    "createTaxRate": (
+        "select count(*) from tax_rates where tenant_id = $1 and display_name = 'Mixed'"
+    ),
 }
 
 CREATE_METRIC = """
@@ -122,6 +142,11 @@ mutation($input: CreateCustomerInput!) {
 CREATE_PLAN = """
 mutation($input: CreatePlanInput!) {
   createPlan(input: $input) { plan { id prices { id billingMode } } userErrors { code } }
+}
+"""
+CREATE_COUPON = """
+mutation($input: CreateCouponInput!) {
+  createCoupon(input: $input) { coupon { id } userErrors { code } }
 }
 """
 RECORD_USAGE = """
@@ -246,6 +271,7 @@ class Seeded:
     customer_ids: list[str]
     plan_id: str
     metered_price_id: str
+    coupon_id: str
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -253,6 +279,7 @@ class Seeded:
             text.replace("<customer>", self.customer_ids[0])
             .replace("<plan>", self.plan_id)
             .replace("<now>", NOW.isoformat())
+            .replace("<coupon>", self.coupon_id)
         )
 
 
@@ -301,7 +328,9 @@ async def seed(tenant: Tenant) -> Seeded:
     ]
     recorded = await _ok(tenant, RECORD_USAGE, {"input": {"events": events}})
     assert recorded["recordUsage"]["accepted"] == len(events)
-    return Seeded(tenant, customer_ids, plan_payload["id"], metered[0])
+    coupon = await _ok(tenant, CREATE_COUPON, {"input": {"name": "Seeded", "percentOff": "5"}})
+    coupon_id = coupon["createCoupon"]["coupon"]["id"]
+    return Seeded(tenant, customer_ids, plan_payload["id"], metered[0], coupon_id)
 
 
 @pytest.fixture

@@ -10,15 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.coupons import CouponDraft, CouponDuration
 from domain.customers import Address, CustomerChanges, CustomerDraft
 from domain.metrics import Aggregation, MetricDraft
 from domain.money import Money
 from domain.plans import BillingMode, Interval, PlanDraft, PriceDraft
 from domain.pricing import FlatFee, Percentage
+from domain.services.coupons import create_coupon
 from domain.services.customers import create_customer, update_customer
 from domain.services.metrics import create_billable_metric
 from domain.services.plans import create_plan
+from domain.services.tax_rates import create_tax_rate
 from domain.services.usage import record_usage
+from domain.taxes import TaxRateDraft
 from domain.usage import UsageEventIn
 from infra.db import tenant_transaction
 from infra.repositories.accounts import ensure_account
@@ -371,3 +375,93 @@ async def test_nested_lists_are_resolved_with_their_statements(
         assert node["usage"]["eventCount"] == 1, node
         assert node["usage"]["metric"]["code"] == METRIC
         assert node["usageCharge"]["eventCount"] == 1, node
+
+
+COUPONS_PAGE = """
+query CouponsPage($first: Int!) {
+  coupons(first: $first) {
+    totalCount
+    edges { cursor node {
+      id code name percentOff amountOff { amount currency formatted } duration
+      durationInMonths maxRedemptions timesRedeemed redeemBy appliesToPlans createdAt
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+TAX_RATES_PAGE = """
+query TaxRatesPage($first: Int!) {
+  taxRates(first: $first, filter: {country: "DE"}) {
+    totalCount
+    edges { cursor node {
+      id displayName description percentage inclusive country region active createdAt
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+DISCOUNTS_CATALOG_SIZE = 50
+
+
+@pytest.fixture(scope="module")
+async def discounts_catalog(app: Any) -> str:
+    """A tenant of its own with 50 coupons and 50 German tax rates, made through the
+    services; read-only for the tests of this module."""
+    tenant_id = "t-" + secrets.token_hex(6)
+    async with app.state.engine.begin() as conn:
+        await ensure_account(conn, tenant_id, f"Query count merchant {tenant_id}")
+    now = datetime.now(UTC)
+    async with tenant_transaction(app.state.engine, tenant_id) as db:
+        for i in range(DISCOUNTS_CATALOG_SIZE):
+            draft = (
+                CouponDraft(name=f"Coupon {i}", percent_off=Decimal(i % 100 + 1))
+                if i % 2
+                else CouponDraft(
+                    name=f"Coupon {i}",
+                    amount_off=Money(100 + i, "EUR"),
+                    duration=CouponDuration.REPEATING,
+                    duration_in_months=3,
+                    max_redemptions=10,
+                    redeem_by=now + timedelta(days=30),
+                )
+            )
+            await create_coupon(SqlUnitOfWork(db), draft, now)
+            rate = TaxRateDraft(f"VAT {i}", Decimal("19"), inclusive=bool(i % 2), country="DE")
+            await create_tax_rate(SqlUnitOfWork(db), rate)
+    return tenant_id
+
+
+@pytest.mark.parametrize(
+    ("query", "root"),
+    [(COUPONS_PAGE, "coupons"), (TAX_RATES_PAGE, "taxRates")],
+    ids=["coupons", "tax rates"],
+)
+async def test_a_page_of_50_coupons_or_tax_rates_costs_as_many_statements_as_a_page_of_5(
+    discounts_catalog: str,
+    app: Any,
+    client: httpx.AsyncClient,
+    count_statements: StatementCounter,
+    query: str,
+    root: str,
+) -> None:
+    # given
+    tenant = Tenant(id=discounts_catalog, app=app, client=client)
+    scopes = ("catalog:read",)
+    await tenant.gql(query, {"first": 1}, scopes=list(scopes))  # warm-up
+
+    # when
+    small, small_sql, small_data = await measured(
+        tenant, count_statements, query, {"first": 5}, scopes
+    )
+    large, large_sql, large_data = await measured(
+        tenant, count_statements, query, {"first": 50}, scopes
+    )
+
+    # then
+    assert len(small_data[root]["edges"]) == 5
+    assert len(large_data[root]["edges"]) == DISCOUNTS_CATALOG_SIZE
+    assert large_data[root]["totalCount"] == DISCOUNTS_CATALOG_SIZE
+    assert small > 0 and large == small, large_sql
+    assert small <= 3, small_sql  # tenant setting, page, count
