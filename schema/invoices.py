@@ -60,7 +60,8 @@ class LineDiscount:
 
 
 @strawberry.type(description="One line of an invoice and why it is what it is.")
-class InvoiceLine(Node):
+class InvoiceLine:
+    id: strawberry.ID = strawberry.field(description="The line (`il_…`).")
     kind: InvoiceLineKind = strawberry.field(description="What the line charges for.")
     description: str = strawberry.field(description="For the customer.")
     amount: Money = strawberry.field(

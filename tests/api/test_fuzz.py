@@ -135,6 +135,7 @@ def _json_literals() -> st.SearchStrategy[graphql.ValueNode]:
 CUSTOM_SCALARS: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
     "Decimal": _decimals().map(_string),
     "DateTime": _date_times().map(_string),
+    "Date": st.one_of(st.dates().map(lambda d: d.isoformat()), st.text(max_size=12)).map(_string),
     "CurrencyCode": st.one_of(
         st.sampled_from(["USD", "EUR", "JPY", "KWD", "usd", "XXX", "ZZZ", ""]),
         st.text(max_size=4),

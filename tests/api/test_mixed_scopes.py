@@ -59,6 +59,10 @@ ROOT_SELECTIONS: dict[str, str] = {
     "events": "events(first: 5) { totalCount edges { node { type objectId } } }",
     "coupons": "coupons(first: 5) { totalCount edges { node { id code } } }",
     "coupon": 'coupon(id: "<coupon>") { id name }',
+    "subscriptions": "subscriptions(first: 5) { totalCount edges { node { id status } } }",
+    "subscription": 'subscription(id: "<subscription>") { id status quantity }',
+    "invoices": "invoices(first: 5) { totalCount edges { node { id number total { amount } } } }",
+    "invoice": 'invoice(id: "<invoice>") { id number lines { id amount { amount } } }',
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
 }
 
@@ -104,6 +108,37 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'createTaxRate(input: {displayName: "Mixed", percentage: "5", inclusive: false, '
         'country: "US"}) { taxRate { id } userErrors { code } }'
     ),
+    "createSubscription": (
+        'createSubscription(input: {customerId: "<customer>", planId: "<plan>"}) '
+        "{ subscription { id } userErrors { code } }"
+    ),
+    "changeSubscriptionPlan": (
+        'changeSubscriptionPlan(input: {id: "<subscription>", planId: "<plan>", quantity: 2}) '
+        "{ subscription { id } userErrors { code } }"
+    ),
+    "cancelSubscription": (
+        'cancelSubscription(input: {id: "<subscription>"}) '
+        "{ subscription { id } userErrors { code } }"
+    ),
+    "reactivateSubscription": (
+        'reactivateSubscription(input: {id: "<subscription>"}) '
+        "{ subscription { id } userErrors { code } }"
+    ),
+    "createInvoice": (
+        'createInvoice(input: {customerId: "<customer>", memo: "mixed"}) '
+        "{ invoice { id } userErrors { code } }"
+    ),
+    "addInvoiceLine": (
+        'addInvoiceLine(input: {invoiceId: "<invoice>", description: "mixed", unitAmount: "1"}) '
+        "{ invoice { id } userErrors { code } }"
+    ),
+    "finalizeInvoice": (
+        'finalizeInvoice(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
+    ),
+    "voidInvoice": 'voidInvoice(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }',
+    "markInvoiceUncollectible": (
+        'markInvoiceUncollectible(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -127,6 +162,29 @@ MUTATION_WRITES: dict[str, str] = {
     "createTaxRate": (
         "select count(*) from tax_rates where tenant_id = $1 and display_name = 'Mixed'"
     ),
+    "createSubscription": (
+        "select count(*) from events where tenant_id = $1 and type = 'subscription.created'"
+    ),
+    "changeSubscriptionPlan": (
+        "select count(*) from subscriptions where tenant_id = $1 and quantity = 2"
+    ),
+    "cancelSubscription": (
+        "select count(*) from subscriptions where tenant_id = $1 and cancel_at_period_end"
+    ),
+    "reactivateSubscription": (
+        "select count(*) from events where tenant_id = $1 and type = 'subscription.updated'"
+    ),
+    "createInvoice": "select count(*) from invoices where tenant_id = $1 and memo = 'mixed'",
+    "addInvoiceLine": (
+        "select count(*) from invoice_lines where tenant_id = $1 and description = 'mixed'"
+    ),
+    "finalizeInvoice": (
+        "select count(*) from events where tenant_id = $1 and type = 'invoice.finalized'"
+    ),
+    "voidInvoice": "select count(*) from events where tenant_id = $1 and type = 'invoice.voided'",
+    "markInvoiceUncollectible": (
+        "select count(*) from events where tenant_id = $1 and type = 'invoice.marked_uncollectible'"
+    ),
 }
 
 CREATE_METRIC = """
@@ -147,6 +205,11 @@ mutation($input: CreatePlanInput!) {
 CREATE_COUPON = """
 mutation($input: CreateCouponInput!) {
   createCoupon(input: $input) { coupon { id } userErrors { code } }
+}
+"""
+CREATE_SUBSCRIPTION = """
+mutation($input: CreateSubscriptionInput!) {
+  createSubscription(input: $input) { subscription { id } invoice { id } userErrors { code } }
 }
 """
 RECORD_USAGE = """
@@ -272,6 +335,8 @@ class Seeded:
     plan_id: str
     metered_price_id: str
     coupon_id: str
+    subscription_id: str
+    invoice_id: str
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -280,6 +345,8 @@ class Seeded:
             .replace("<plan>", self.plan_id)
             .replace("<now>", NOW.isoformat())
             .replace("<coupon>", self.coupon_id)
+            .replace("<subscription>", self.subscription_id)
+            .replace("<invoice>", self.invoice_id)
         )
 
 
@@ -330,7 +397,21 @@ async def seed(tenant: Tenant) -> Seeded:
     assert recorded["recordUsage"]["accepted"] == len(events)
     coupon = await _ok(tenant, CREATE_COUPON, {"input": {"name": "Seeded", "percentOff": "5"}})
     coupon_id = coupon["createCoupon"]["coupon"]["id"]
-    return Seeded(tenant, customer_ids, plan_payload["id"], metered[0], coupon_id)
+    subscribed = await _ok(
+        tenant,
+        CREATE_SUBSCRIPTION,
+        {"input": {"customerId": customer_ids[0], "planId": plan_payload["id"]}},
+    )
+    payload = subscribed["createSubscription"]
+    return Seeded(
+        tenant,
+        customer_ids,
+        plan_payload["id"],
+        metered[0],
+        coupon_id,
+        payload["subscription"]["id"],
+        payload["invoice"]["id"],
+    )
 
 
 @pytest.fixture
@@ -642,6 +723,14 @@ mutation($input: CreateCustomerInput!) {
 # Every guarded field below the root, and the test that reads it with a token that may read
 # its parent and not the field itself.
 NESTED_CASES = {
+    "Customer.subscriptions": "test_a_customer_refuses_its_subscriptions_and_invoices",
+    "Customer.invoices": "test_a_customer_refuses_its_subscriptions_and_invoices",
+    "Subscription.customer": "test_a_subscription_refuses_its_links_without_their_scopes",
+    "Subscription.plan": "test_a_subscription_refuses_its_links_without_their_scopes",
+    "Subscription.invoices": "test_a_subscription_refuses_its_links_without_their_scopes",
+    "Subscription.upcomingInvoice": "test_a_subscription_refuses_its_links_without_their_scopes",
+    "Invoice.customer": "test_an_invoice_refuses_its_customer_and_subscription",
+    "Invoice.subscription": "test_an_invoice_refuses_its_customer_and_subscription",
     "Customer.usageCharge": "test_a_page_of_customers_answers_and_refuses_each_usage_charge",
     "Customer.usage": "test_a_created_customer_read_back_without_customers_read_is_refused",
     "Customer.recentEvents": "test_a_created_customer_read_back_without_customers_read_is_refused",
@@ -897,3 +986,42 @@ async def test_a_refused_mutation_hidden_in_a_fragment_under_an_alias_stops_the_
     assert answer.body["data"] is None, answer.described
     assert await admin.fetchval(MUTATION_WRITES["createCustomer"], tenant.id) == 0
     assert await admin.fetchval(MUTATION_WRITES["createPlan"], tenant.id) == 0
+
+
+LINKS = {
+    "subscription": "query($id: ID!) { subscription(id: $id) { id %s } }",
+    "invoice": "query($id: ID!) { invoice(id: $id) { id lines { id } %s } }",
+    "customer": "query($id: ID!) { customer(id: $id) { id %s } }",
+}
+
+
+async def _check_links(
+    seeded: Seeded, parent: str, parent_id: str, scopes: list[str], links: dict[str, str]
+) -> None:
+    """Each link alone (a refused non-null list nulls its parent, hiding its siblings)."""
+    for selection, scope in links.items():
+        document = LINKS[parent] % selection
+        refused = {(parent, selection.split()[0]): frozenset({scope})}
+        await _check_nested(seeded, document, {"id": parent_id}, scopes, refused)
+
+
+async def test_a_subscription_refuses_its_links_without_their_scopes(seeded: Seeded) -> None:
+    links = {
+        "customer { id }": "customers:read",
+        "plan { id }": "catalog:read",
+        "invoices { id }": "invoices:read",
+        "upcomingInvoice { id }": "invoices:read",
+    }
+    await _check_links(
+        seeded, "subscription", seeded.subscription_id, ["subscriptions:read"], links
+    )
+
+
+async def test_an_invoice_refuses_its_customer_and_subscription(seeded: Seeded) -> None:
+    links = {"customer { id }": "customers:read", "subscription { id }": "subscriptions:read"}
+    await _check_links(seeded, "invoice", seeded.invoice_id, ["invoices:read"], links)
+
+
+async def test_a_customer_refuses_its_subscriptions_and_invoices(seeded: Seeded) -> None:
+    links = {"subscriptions { id }": "subscriptions:read", "invoices { id }": "invoices:read"}
+    await _check_links(seeded, "customer", seeded.customer_ids[0], ["customers:read"], links)
