@@ -268,13 +268,20 @@ class SqlPlanRepository:
     async def get(
         self, plan_id: str, *, for_update: bool = False, for_share: bool = False
     ) -> Plan | None:
+        if for_update or for_share:
+            # The lock first, the plan after it: a locking read that waited for another
+            # transaction re-reads the plan row, but its prices subquery would still answer
+            # from the snapshot taken before the wait (READ COMMITTED), i.e. the replaced
+            # prices. The next statement's snapshot sees what the other one committed.
+            lock = select(plans.c.id).where(
+                plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id
+            )
+            lock = lock.with_for_update(read=not for_update)
+            if (await self._db.execute(lock)).first() is None:
+                return None
         statement = select(*PLAN_COLUMNS).where(
             plans.c.tenant_id == self._db.tenant_id, plans.c.id == plan_id
         )
-        if for_update:
-            statement = statement.with_for_update(of=plans)
-        elif for_share:
-            statement = statement.with_for_update(of=plans, read=True)
         row = (await self._db.execute(statement)).first()
         return None if row is None else plan_from_row(row)
 
