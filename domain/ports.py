@@ -164,6 +164,11 @@ class InvoiceRepository(Protocol):
         """Stores a changed invoice: a draft's lines and totals, or a new status."""
         ...
 
+    async def claim_drafts(self, created_by: datetime, limit: int) -> list[Invoice]:
+        """Up to `limit` of the billing run's drafts created by then, with their lines,
+        locked; those another transaction holds are skipped (FOR UPDATE SKIP LOCKED)."""
+        ...
+
     async def take_numbers(self, count: int) -> tuple[NumberTemplate, int]:
         """Reserves the tenant's next `count` invoice numbers in this transaction (gapless:
         a rollback gives them back) and answers the template and the first of them."""

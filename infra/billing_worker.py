@@ -8,11 +8,11 @@ the work through PostgreSQL alone and never bill a subscription twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.services.billing import BATCH_SIZE, bill_due
+from domain.services.billing import BATCH_SIZE, bill_due, finalize_due_drafts
 from infra.repositories.accounts import all_account_ids
 from infra.uow import SqlUnitOfWork
 
@@ -28,14 +28,19 @@ class RunResult:
 
 
 async def bill_tenant(
-    engine: AsyncEngine, tenant_id: str, as_of: datetime, *, batch_size: int = BATCH_SIZE
+    engine: AsyncEngine,
+    tenant_id: str,
+    as_of: datetime,
+    *,
+    batch_size: int = BATCH_SIZE,
+    grace: timedelta = timedelta(0),
 ) -> tuple[int, int]:
     """Bills the tenant's subscriptions due by `as_of` until none is left: a subscription
     many periods behind is billed one period per pass. Answers (invoices, renewals)."""
     invoices = subscriptions = 0
     uow = SqlUnitOfWork.owning(engine, tenant_id, statement_timeout=BATCH_STATEMENT_TIMEOUT)
     while True:
-        result = await bill_due(uow, as_of, limit=batch_size)
+        result = await bill_due(uow, as_of, limit=batch_size, grace=grace)
         invoices += result.invoices
         subscriptions += result.subscriptions
         if result.subscriptions == 0:
@@ -43,14 +48,38 @@ async def bill_tenant(
 
 
 async def bill_everyone(
-    engine: AsyncEngine, as_of: datetime, *, batch_size: int = BATCH_SIZE
+    engine: AsyncEngine,
+    as_of: datetime,
+    *,
+    batch_size: int = BATCH_SIZE,
+    grace: timedelta = timedelta(0),
 ) -> RunResult:
     """One pass of the billing run over every tenant, as of `as_of`."""
     async with engine.connect() as conn:
         tenants = await all_account_ids(conn)
     invoices = subscriptions = 0
     for tenant_id in tenants:
-        made, renewed = await bill_tenant(engine, tenant_id, as_of, batch_size=batch_size)
+        made, renewed = await bill_tenant(
+            engine, tenant_id, as_of, batch_size=batch_size, grace=grace
+        )
+        if grace > timedelta(0):
+            await finalize_drafts(engine, tenant_id, as_of, grace, batch_size=batch_size)
         invoices += made
         subscriptions += renewed
     return RunResult(invoices, subscriptions, len(tenants))
+
+
+async def finalize_drafts(
+    engine: AsyncEngine,
+    tenant_id: str,
+    as_of: datetime,
+    grace: timedelta,
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Finalizes the tenant's billing-run drafts whose grace period has passed."""
+    finalized = 0
+    uow = SqlUnitOfWork.owning(engine, tenant_id, statement_timeout=BATCH_STATEMENT_TIMEOUT)
+    while made := await finalize_due_drafts(uow, as_of, grace, limit=batch_size):
+        finalized += made
+    return finalized

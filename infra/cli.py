@@ -219,11 +219,13 @@ def worker(
 ) -> None:
     """Background work: bills every subscription whose period has ended (any number of
     workers share it), and deletes idempotency records older than 24 hours."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from infra.billing_worker import bill_everyone
     from infra.db import create_engine
     from infra.idempotency import delete_expired
+
+    grace = timedelta(seconds=_settings().invoice_grace_period)
 
     async def work(url: str) -> None:
         engine = create_engine(url, pool_size=2)
@@ -233,7 +235,7 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         try:
             while True:
-                billed = await bill_everyone(engine, datetime.now(UTC))
+                billed = await bill_everyone(engine, datetime.now(UTC), grace=grace)
                 typer.echo(
                     f"billed {billed.subscriptions} subscription periods:"
                     f" {billed.invoices} invoices"
@@ -269,7 +271,7 @@ def bill(
     ] = None,
 ) -> None:
     """One pass of the billing run for a chosen instant (development and tests)."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from domain.services.billing import BATCH_SIZE
     from infra.billing_worker import bill_everyone
@@ -286,7 +288,10 @@ def bill(
         engine = create_engine(url, pool_size=2)
         try:
             billed = await bill_everyone(
-                engine, instant.astimezone(UTC), batch_size=batch_size or BATCH_SIZE
+                engine,
+                instant.astimezone(UTC),
+                batch_size=batch_size or BATCH_SIZE,
+                grace=timedelta(seconds=_settings().invoice_grace_period),
             )
         finally:
             await engine.dispose()

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds any one SQL statement of a request may run.",
     )
+    invoice_grace_period: float = Field(
+        default=0,
+        ge=0,
+        le=30 * 86400,
+        description="Seconds the billing run's invoices stay drafts (lines may be added) "
+        "before they are finalized; 0 finalizes them at once.",
+    )
     planned_reads: bool = Field(
         default=True,
         description="Answer the queries dashboards send all day from compiled plans.",

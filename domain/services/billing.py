@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from domain import events
@@ -120,9 +120,14 @@ async def bill_due(
     *,
     limit: int = BATCH_SIZE,
     tax: TaxProvider | None = None,
+    grace: timedelta = timedelta(0),
 ) -> BatchResult:
     """Bills one batch of the tenant's subscriptions whose period ended by `as_of`; an
-    empty result means nothing was due. `as_of` is also the invoices' date."""
+    empty result means nothing was due. `as_of` is also the invoices' date.
+
+    With a `grace` period the invoices stay drafts (the merchant may still add lines) and
+    `finalize_due_drafts` finalizes them once it has passed; without, they are finalized
+    here."""
     as_of = truncate_to_second(as_of)
     async with uow:
         due = await uow.subscriptions.claim_due(as_of, limit)
@@ -179,17 +184,54 @@ async def bill_due(
                 for s in advanced
             ]
         )
-        finalized = await finalize_all(uow, drafts, as_of)
-        await uow.invoices.add(finalized, with_lines=False)
+        if grace > timedelta(0):
+            made = [invoice for invoice, _ in drafts]
+            kinds: tuple[str, ...] = (events.INVOICE_CREATED,)
+        else:
+            made = await finalize_all(uow, drafts, as_of)
+            kinds = (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
+        await uow.invoices.add(made, with_lines=False)
         await uow.events.add_many(
-            [
-                (kind, invoice.id, invoice.snapshot())
-                for invoice in finalized
-                for kind in (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
-            ]
+            [(kind, invoice.id, invoice.snapshot()) for invoice in made for kind in kinds]
         )
         await uow.commit()
-    return BatchResult(len(finalized), len(advanced))
+    return BatchResult(len(made), len(advanced))
+
+
+async def finalize_due_drafts(
+    uow: UnitOfWork,
+    as_of: datetime,
+    grace: timedelta,
+    *,
+    limit: int = BATCH_SIZE,
+    tax: TaxProvider | None = None,
+) -> int:
+    """Finalizes one batch of the billing run's drafts made `grace` or longer before
+    `as_of`, priced once more (lines may have been added meanwhile); answers how many."""
+    as_of = truncate_to_second(as_of)
+    async with uow:
+        due = await uow.invoices.claim_drafts(as_of - grace, limit)
+        if not due:
+            return 0
+        customers = await uow.customers.get_many({invoice.customer_id for invoice in due})
+        discounts_by_customer: dict[str, list[Discount]] = defaultdict(list)
+        for discount in await uow.discounts.live_for(sorted(customers)):
+            discounts_by_customer[discount.customer_id].append(discount)
+        provider = tax or batch_tax_provider(uow)
+        repriced = []
+        for invoice in due:
+            customer = customers[invoice.customer_id]
+            start = invoice.period_start or invoice.created_at
+            live = applicable(discounts_by_customer[customer.id], invoice.subscription_id, start)
+            repriced.append((await priced(provider, customer, invoice, live), customer))
+        finalized = await finalize_all(uow, repriced, as_of)
+        for invoice in finalized:
+            await uow.invoices.save(invoice)
+        await uow.events.add_many(
+            [(events.INVOICE_FINALIZED, invoice.id, invoice.snapshot()) for invoice in finalized]
+        )
+        await uow.commit()
+    return len(finalized)
 
 
 async def _invoice_for(

@@ -8,6 +8,7 @@ amounts, percentages) are numeric. A finalized invoice's rows are frozen by trig
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -259,6 +260,25 @@ class SqlInvoiceRepository:
         saved = await self.get(invoice.id)
         assert saved is not None
         return saved
+
+    async def claim_drafts(self, created_by: datetime, limit: int) -> list[Invoice]:
+        claimed = (
+            select(*INVOICE_COLUMNS)
+            .where(
+                invoices.c.tenant_id == self._db.tenant_id,
+                invoices.c.status == InvoiceStatus.DRAFT.value,
+                invoices.c.billing_reason == BillingReason.SUBSCRIPTION_CYCLE.value,
+                invoices.c.created_at <= created_by,
+            )
+            .order_by(invoices.c.created_at, invoices.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list(await self._db.execute(claimed))
+        if not rows:
+            return []
+        lines = await SqlInvoiceReads(self._db).lines_by_invoices([row.id for row in rows])
+        return [invoice_from_row(row, found) for row, found in zip(rows, lines, strict=True)]
 
     async def take_numbers(self, count: int) -> tuple[NumberTemplate, int]:
         # One row per tenant: the UPDATE's row lock serialises finalizations of the tenant

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.money import Money
-from domain.services.billing import bill_due
+from domain.services.billing import bill_due, finalize_due_drafts
 from infra.db import tenant_transaction
 from tests.conftest import Tenant
 from tests.support.billing import Billing, at
@@ -62,3 +62,28 @@ async def test_a_year_of_monthly_renewals_bills_twelve_periods_once(
     assert [p[0].day for p in periods][:3] == [31, 28, 31]
     assert all(row["total"] == 3_000 for row in rows)
     assert rows[0]["billing_reason"] == "SUBSCRIPTION_CREATE"
+
+
+async def test_with_a_grace_period_renewals_stay_drafts_until_it_passes(
+    engine: AsyncEngine, tenant: Tenant
+) -> None:
+    # given a subscription whose first period ended, and a grace period of two days
+    billing = Billing(engine, tenant.id)
+    customer = await billing.customer()
+    plan = await billing.plan(seat=Money(1_000, "USD"))
+    start = at(2026, 1, 10)
+    await billing.subscribe(customer, plan.id, start, now=start)
+    grace = timedelta(days=2)
+
+    # when the run passes at the period's end, and again after the grace period
+    renewed = await bill_due(billing.uow(), at(2026, 2, 10, 1), grace=grace)
+    before = await invoice_rows(engine, tenant.id)
+    early = await finalize_due_drafts(billing.uow(), at(2026, 2, 11), grace)
+    late = await finalize_due_drafts(billing.uow(), at(2026, 2, 12, 2), grace)
+    after = await invoice_rows(engine, tenant.id)
+
+    # then the renewal was a draft (no number) until the grace period passed
+    assert renewed.invoices == 1 and early == 0 and late == 1
+    assert sorted(str(row["status"]) for row in before) == ["DRAFT", "OPEN"]
+    assert [row["status"] for row in after] == ["OPEN", "OPEN"]
+    assert [row["sequence"] for row in after] == [1, 2]
