@@ -22,7 +22,7 @@ from domain.invoices import (
     require_draft,
     require_transition,
 )
-from domain.money import InvalidAmount, Money, line_amount
+from domain.money import InvalidAmount, line_amount
 from domain.ports import UnitOfWork
 from domain.services.invoicing import (
     applicable,
@@ -215,6 +215,3 @@ async def _invoice(
     assert customer is not None  # a foreign key
     return invoice, customer
 
-
-def zero_total(currency: str) -> Money:
-    return Money.zero(currency)
