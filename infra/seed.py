@@ -1,5 +1,6 @@
 """Demo data: a `demo` account with customers in several currencies and countries, billable
-metrics, plans with every price model, and a week of usage for some customers.
+metrics, plans with every price model, tax rates, a week of usage for some customers and a
+year of billing history (infra.seed_history).
 
 Built through the same services the API calls, so the data is what users could create.
 """
@@ -12,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.billing_periods import truncate_to_second
 from domain.customers import (
     Address,
     Customer,
@@ -20,6 +22,7 @@ from domain.customers import (
     TaxId,
     TaxIdType,
 )
+from domain.invoices import NumberTemplate
 from domain.metrics import Aggregation, MetricDraft
 from domain.money import Money
 from domain.plans import BillingMode, Interval, PlanDraft, PriceDraft
@@ -36,14 +39,19 @@ from domain.pricing import (
 from domain.services.customers import archive_customer, create_customer, update_customer
 from domain.services.metrics import create_billable_metric
 from domain.services.plans import create_plan
+from domain.services.tax_rates import create_tax_rate
 from domain.services.usage import record_usage
+from domain.taxes import TaxRateDraft
 from domain.usage import UsageEventIn
 from infra.clock import SYSTEM_CLOCK
 from infra.repositories.accounts import ensure_account
+from infra.repositories.invoices import SqlInvoiceRepository
+from infra.seed_history import seed_history
 from infra.tables import accounts, customers
 from infra.uow import SqlUnitOfWork
 
 DEMO_TENANT = "demo"
+DEMO_INVOICE_NUMBERS = NumberTemplate(prefix="DEMO", include_year=True, padding=6)
 
 DEMO_CUSTOMERS = [
     CustomerDraft(
@@ -64,6 +72,7 @@ DEMO_CUSTOMERS = [
         external_id="mueller-002",
         address=Address(country="DE", line1="Hauptstraße 5", city="Berlin", postal_code="10115"),
         tax_ids=(TaxId(TaxIdType.EU_VAT, "DE123456789"),),
+        preferred_locale="de",
     ),
     CustomerDraft(
         name="Sakura Systems K.K.",
@@ -71,6 +80,7 @@ DEMO_CUSTOMERS = [
         currency="JPY",
         external_id="sakura-003",
         address=Address(country="JP", line1="1-1 Chiyoda", city="Tokyo", postal_code="100-0001"),
+        preferred_locale="ja",
     ),
     CustomerDraft(
         name="Gulf Logistics W.L.L.",
@@ -84,6 +94,7 @@ DEMO_CUSTOMERS = [
         currency="GBP",
         address=Address(country="GB", line1="10 Fleet St", city="London", postal_code="EC4Y 1AA"),
         tax_ids=(TaxId(TaxIdType.GB_VAT, "GB123456789"),),
+        preferred_locale="en_GB",
     ),
     CustomerDraft(
         name="Maple Leaf Outfitters",
@@ -98,6 +109,38 @@ DEMO_CUSTOMERS = [
         address=Address(country="BR", city="Rio de Janeiro"),
         tax_ids=(TaxId(TaxIdType.BR_CNPJ, "12.345.678/0001-95"),),
     ),
+    CustomerDraft(
+        name="Atelier Lumière SARL",
+        email="compta@lumiere.example",
+        currency="EUR",
+        external_id="lumiere-009",
+        address=Address(country="FR", line1="12 rue de Rivoli", city="Paris", postal_code="75004"),
+        tax_ids=(TaxId(TaxIdType.EU_VAT, "FR40123456789"),),
+        preferred_locale="fr",
+    ),
+    # A business in another EU country than the merchant's: it accounts for the VAT itself.
+    CustomerDraft(
+        name="Van Dijk Logistiek B.V.",
+        email="crediteuren@vandijk.example",
+        currency="EUR",
+        external_id="vandijk-010",
+        address=Address(
+            country="NL", line1="Keizersgracht 100", city="Amsterdam", postal_code="1015 AA"
+        ),
+        tax_ids=(TaxId(TaxIdType.EU_VAT, "NL123456789B01"),),
+        tax_exempt="REVERSE",
+        preferred_locale="nl",
+        net_terms_days=14,
+    ),
+    CustomerDraft(
+        name="Sunset Yoga Studio",
+        email="hello@sunsetyoga.example",
+        currency="USD",
+        address=Address(
+            country="US", line1="200 Ocean Ave", city="Los Angeles", state="CA", postal_code="90402"
+        ),
+    ),
+    # Archived: the last of the list (seed_demo archives it).
     CustomerDraft(
         name="Alpine Tools AG",
         email="buchhaltung@alpine.example",
@@ -131,13 +174,17 @@ DEMO_PLANS = [
             PriceDraft(FlatFee(Money(1900, "USD"))),
             PriceDraft(FlatFee(Money(1800, "EUR"))),
             PriceDraft(FlatFee(Money(2500, "JPY"))),
+            PriceDraft(FlatFee(Money(1500, "GBP"))),
         ),
     ),
     PlanDraft(
         code="team-seats",
         name="Team (per seat)",
         interval=Interval.MONTH,
-        prices=(PriceDraft(PerUnit(Decimal("12.00"), "USD")),),
+        prices=(
+            PriceDraft(PerUnit(Decimal("12.00"), "USD")),
+            PriceDraft(PerUnit(Decimal("11.00"), "EUR")),
+        ),
     ),
     PlanDraft(
         code="api-graduated",
@@ -187,13 +234,34 @@ DEMO_PLANS = [
     ),
 ]
 
+# The rates of the seeded customers' countries. Which applies is the customer's address's
+# (domain.taxes.choose_rate): the Dutch customer's reverse charge wins over the Dutch rate.
+DEMO_TAX_RATES = [
+    TaxRateDraft("MwSt.", Decimal(19), inclusive=False, country="DE", description="Umsatzsteuer"),
+    TaxRateDraft("TVA", Decimal(20), inclusive=False, country="FR", description="Taux normal"),
+    TaxRateDraft("BTW", Decimal(21), inclusive=False, country="NL", description="Hoog tarief"),
+    # UK consumer prices include VAT: the customer's £15.00 holds £2.50 of it.
+    TaxRateDraft("VAT", Decimal(20), inclusive=True, country="GB", description="Standard rate"),
+    TaxRateDraft(
+        "Sales tax",
+        Decimal("7.25"),
+        inclusive=False,
+        country="US",
+        region="CA",
+        description="California statewide base rate",
+    ),
+    TaxRateDraft(
+        "消費税", Decimal(10), inclusive=False, country="JP", description="Consumption tax"
+    ),
+]
+
 
 async def seed_demo(engine: AsyncEngine, clock: Clock = SYSTEM_CLOCK) -> bool:
     """Creates the demo account's data unless it is there already; True if it seeded.
 
     Each step is a service call whose unit of work owns its transaction, as all work outside
     a request does: a seed cut short keeps the steps it finished, and a later seed, finding
-    customers, adds nothing.
+    customers, adds nothing. The billing history ends at the clock's time.
     """
     async with engine.begin() as conn:
         await ensure_account(conn, DEMO_TENANT, "Demo Merchant")
@@ -202,15 +270,21 @@ async def seed_demo(engine: AsyncEngine, clock: Clock = SYSTEM_CLOCK) -> bool:
         present = (await uow.connection.execute(select(customers.c.id).limit(1))).first()
     if present is not None:
         return False
-    now = clock.now()
+    async with uow:
+        # Set before the first invoice is numbered: DEMO-2026-000042.
+        await SqlInvoiceRepository(uow.connection).set_template(DEMO_INVOICE_NUMBERS)
+        await uow.commit()
+    now = truncate_to_second(clock.now())
     created = [await create_customer(uow, draft) for draft in DEMO_CUSTOMERS]
     await update_customer(uow, created[0].id, CustomerChanges(metadata={"plan_hint": "growth"}))
     await archive_customer(uow, created[-1].id)
     for metric in DEMO_METRICS:
         await create_billable_metric(uow, metric)
-    for plan in DEMO_PLANS:
-        await create_plan(uow, plan)
+    plans = [await create_plan(uow, plan) for plan in DEMO_PLANS]
+    for rate in DEMO_TAX_RATES:
+        await create_tax_rate(uow, rate)
     await record_usage(uow, _demo_usage(created[:3], now), now)
+    await seed_history(engine, uow, {c.name: c for c in created}, {p.code: p for p in plans}, now)
     return True
 
 

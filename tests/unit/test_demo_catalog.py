@@ -10,6 +10,7 @@ from infra.seed import DEMO_METRICS, DEMO_PLANS
 
 # Rough rates to USD, enough to tell 3.6 dinars from 3,600.
 ABOUT_USD = {
+    "GBP": Decimal("1.27"),
     "USD": Decimal(1),
     "EUR": Decimal("1.1"),
     "JPY": Decimal("0.0067"),
