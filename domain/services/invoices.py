@@ -214,4 +214,3 @@ async def _invoice(
     customer = await uow.customers.get(invoice.customer_id)
     assert customer is not None  # a foreign key
     return invoice, customer
-
