@@ -169,6 +169,10 @@ class InvoiceRepository(Protocol):
         locked; those another transaction holds are skipped (FOR UPDATE SKIP LOCKED)."""
         ...
 
+    async def set_template(self, template: NumberTemplate) -> None:
+        """The tenant's invoice number template from now on (the counter goes on)."""
+        ...
+
     async def take_numbers(self, count: int) -> tuple[NumberTemplate, int]:
         """Reserves the tenant's next `count` invoice numbers in this transaction (gapless:
         a rollback gives them back) and answers the template and the first of them."""
@@ -373,6 +377,10 @@ class InvoiceReads(Protocol):
     async def count(self, where: InvoiceFilter) -> int: ...
 
     async def lines_by_invoices(self, invoice_ids: Sequence[str]) -> list[list[InvoiceLine]]: ...
+
+    async def numbering(self) -> tuple[NumberTemplate, int]:
+        """The tenant's number template and the last number given (0: none yet)."""
+        ...
 
     async def recent_by_parents(
         self, column: str, parent_ids: Sequence[str], limit: int

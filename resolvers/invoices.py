@@ -9,7 +9,7 @@ from aiodataloader import DataLoader
 
 from domain.customers import Customer
 from domain.errors import DomainError
-from domain.invoices import Invoice, InvoiceLine
+from domain.invoices import Invoice, InvoiceLine, NumberTemplate
 from domain.ports import InvoiceReads
 from domain.queries import InvoiceFilter, SortDirection
 from domain.services import invoices as services
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         InvoiceFilterInput,
         InvoiceIdInput,
         InvoiceOrder,
+        UpdateInvoiceNumberingInput,
     )
     from schema.invoices import Invoice as InvoiceType
     from schema.subscriptions import Subscription as SubscriptionType
@@ -36,6 +37,9 @@ else:
     InvoiceFilterInput = strawberry.LazyType("InvoiceFilterInput", "schema.invoices")
     InvoiceIdInput = strawberry.LazyType("InvoiceIdInput", "schema.invoices")
     InvoiceOrder = strawberry.LazyType("InvoiceOrder", "schema.invoices")
+    UpdateInvoiceNumberingInput = strawberry.LazyType(
+        "UpdateInvoiceNumberingInput", "schema.invoices"
+    )
 
 RECENT_INVOICES_MAX = 100
 
@@ -231,3 +235,18 @@ async def mark_invoice_uncollectible(
     except DomainError as error:
         return refused(error)
     return done(_remember(info, marked))
+
+
+async def invoice_numbering(info: strawberry.Info[Context]) -> tuple[NumberTemplate, int]:
+    return await info.context.reads.invoices.numbering()
+
+
+async def update_invoice_numbering(
+    info: strawberry.Info[Context], input: UpdateInvoiceNumberingInput
+) -> Outcome[tuple[NumberTemplate, int]]:
+    template = NumberTemplate(input.prefix, input.include_year, input.padding)
+    try:
+        await services.set_number_template(info.context.uow(), template)
+    except DomainError as error:
+        return refused(error)
+    return done(await info.context.reads.invoices.numbering())

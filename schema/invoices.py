@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
@@ -292,3 +292,55 @@ class InvoiceOrder:
     direction: SortDirection = strawberry.field(
         default=SortDirection.DESC, description="DESC lists the newest first."
     )
+
+
+@strawberry.type(
+    description="How the account's invoice numbers look: `DEMO-2026-000042` is prefix DEMO, "
+    "the year of finalization, 42 padded to 6 digits. One counter per account, never reset: "
+    "numbers are gapless and strictly increasing."
+)
+class InvoiceNumbering:
+    prefix: str = strawberry.field(description="1 to 12 capital letters, digits or '-'.")
+    include_year: bool = strawberry.field(description="The year of finalization after it.")
+    padding: int = strawberry.field(description="Digits the number is padded to (1 to 12).")
+    last_number: int = strawberry.field(description="The last number given; 0 before any.")
+    example: str = strawberry.field(description="What the next number looks like this year.")
+
+    @classmethod
+    def from_domain(cls, numbering: tuple[invoices_domain.NumberTemplate, int]) -> InvoiceNumbering:
+        template, last = numbering
+        return cls(
+            prefix=template.prefix,
+            include_year=template.include_year,
+            padding=template.padding,
+            last_number=last,
+            example=template.format(last + 1, datetime.now(UTC)),
+        )
+
+
+@strawberry.type(description="Result of `updateInvoiceNumbering`.")
+class UpdateInvoiceNumberingPayload:
+    numbering: InvoiceNumbering | None = strawberry.field(description="Null on errors.")
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
+
+    @classmethod
+    def from_domain(
+        cls, outcome: Outcome[tuple[invoices_domain.NumberTemplate, int]]
+    ) -> UpdateInvoiceNumberingPayload:
+        return cls(
+            numbering=None
+            if outcome.value is None
+            else InvoiceNumbering.from_domain(outcome.value),
+            user_errors=user_errors_from(outcome.errors),
+        )
+
+
+@strawberry.input(description="The account's invoice number template from now on.")
+class UpdateInvoiceNumberingInput:
+    prefix: str = strawberry.field(description="1 to 12 capital letters, digits or '-'.")
+    include_year: bool = strawberry.field(
+        default=True, description="The year of finalization after the prefix."
+    )
+    padding: int = strawberry.field(default=6, description="Digits to pad to (1 to 12).")

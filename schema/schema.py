@@ -46,7 +46,12 @@ from schema.customers import (
 )
 from schema.events import Event
 from schema.fields import each, returning
-from schema.invoices import Invoice, InvoicePayload
+from schema.invoices import (
+    Invoice,
+    InvoiceNumbering,
+    InvoicePayload,
+    UpdateInvoiceNumberingPayload,
+)
 from schema.nodes import Node, node_from_domain
 from schema.plans import (
     ArchivePlanPayload,
@@ -128,6 +133,11 @@ class Query:
     invoices: Connection[Invoice] = strawberry.field(
         resolver=returning(connection_of(Invoice.from_domain), invoice_resolvers.invoices),
         description="Invoices, newest first. Page size 1-100.",
+        permission_classes=[requires(INVOICES_READ)],
+    )
+    invoice_numbering: InvoiceNumbering = strawberry.field(
+        resolver=returning(InvoiceNumbering.from_domain, invoice_resolvers.invoice_numbering),
+        description="How the account's invoice numbers look, and the last one given.",
         permission_classes=[requires(INVOICES_READ)],
     )
     invoice: Invoice | None = strawberry.field(
@@ -279,6 +289,14 @@ class Mutation:
         resolver=returning(InvoicePayload.from_domain, invoice_resolvers.void_invoice),
         description="Voids an open or uncollectible invoice: nothing is owed (`NOT_OPEN` "
         "otherwise). Emits `invoice.voided`.",
+        permission_classes=[requires(INVOICES_WRITE)],
+    )
+    update_invoice_numbering: UpdateInvoiceNumberingPayload = strawberry.field(
+        resolver=returning(
+            UpdateInvoiceNumberingPayload.from_domain, invoice_resolvers.update_invoice_numbering
+        ),
+        description="Sets the account's invoice number template (prefix, year, padding) for "
+        "the invoices finalized from now on; the counter goes on.",
         permission_classes=[requires(INVOICES_WRITE)],
     )
     mark_invoice_uncollectible: InvoicePayload = strawberry.field(

@@ -19,8 +19,10 @@ from domain.invoices import (
     Invoice,
     InvoiceStatus,
     LineKind,
+    NumberTemplate,
     require_draft,
     require_transition,
+    validate_template,
 )
 from domain.money import InvalidAmount, line_amount
 from domain.ports import UnitOfWork
@@ -214,3 +216,13 @@ async def _invoice(
     customer = await uow.customers.get(invoice.customer_id)
     assert customer is not None  # a foreign key
     return invoice, customer
+
+
+async def set_number_template(uow: UnitOfWork, template: NumberTemplate) -> NumberTemplate:
+    """The account's invoice numbers from the next finalization on. The counter is not
+    reset: numbers stay unique and strictly increasing whatever the template."""
+    validate_template(template)
+    async with uow:
+        await uow.invoices.set_template(template)
+        await uow.commit()
+    return template

@@ -373,6 +373,15 @@ class SqlInvoiceReads:
         statement = _filtered(self._db, where, [func.count()])
         return int((await self._db.execute(statement)).scalar_one())
 
+    async def numbering(self) -> tuple[NumberTemplate, int]:
+        statement = select(invoice_numbering).where(
+            invoice_numbering.c.tenant_id == self._db.tenant_id
+        )
+        row = (await self._db.execute(statement)).first()
+        if row is None:
+            return NumberTemplate(), 0
+        return NumberTemplate(row.prefix, row.include_year, row.padding), row.last_number
+
     async def lines_by_invoices(self, invoice_ids: Sequence[str]) -> list[list[InvoiceLine]]:
         statement = (
             select(invoice_lines, invoices.c.currency)

@@ -148,3 +148,46 @@ async def test_reading_invoices_needs_invoices_read(tenant: Tenant) -> None:
         CREATE_INVOICE, {"input": {"customerId": "cus_x"}}, scopes=["invoices:read"]
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+NUMBERING = """
+mutation($input: UpdateInvoiceNumberingInput!) {
+  updateInvoiceNumbering(input: $input) {
+    numbering { prefix includeYear padding lastNumber example }
+    userErrors { code field }
+  }
+}
+"""
+
+
+async def test_the_number_template_is_the_accounts_and_the_counter_goes_on(
+    tenant: Tenant,
+) -> None:
+    # given one invoice numbered with the default template
+    cus = await customer(tenant)
+    first = await draft(tenant, cus)
+    await add_line(tenant, first["id"], description="Setup", unitAmount="1")
+    await tenant.gql(FINALIZE, {"input": {"id": first["id"]}})
+
+    # when the template changes
+    body = await tenant.gql(
+        NUMBERING, {"input": {"prefix": "ACME", "includeYear": False, "padding": 4}}
+    )
+    numbering = body["data"]["updateInvoiceNumbering"]
+    assert numbering["userErrors"] == []
+    assert numbering["numbering"]["lastNumber"] == 1
+    assert numbering["numbering"]["example"] == "ACME-0002"
+
+    # then the next invoice has the new look and the next number
+    second = await draft(tenant, cus)
+    await add_line(tenant, second["id"], description="Setup", unitAmount="1")
+    body = await tenant.gql(FINALIZE, {"input": {"id": second["id"]}})
+    assert body["data"]["finalizeInvoice"]["invoice"]["number"] == "ACME-0002"
+
+
+async def test_a_bad_number_template_is_refused(tenant: Tenant) -> None:
+    body = await tenant.gql(NUMBERING, {"input": {"prefix": "acme inc", "padding": 40}})
+    errors = body["data"]["updateInvoiceNumbering"]["userErrors"]
+    assert sorted(e["field"][-1] for e in errors) == ["padding", "prefix"]
+    body = await tenant.gql("{ invoiceNumbering { prefix lastNumber } }")
+    assert body["data"]["invoiceNumbering"] == {"prefix": "INV", "lastNumber": 0}

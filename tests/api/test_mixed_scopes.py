@@ -63,6 +63,7 @@ ROOT_SELECTIONS: dict[str, str] = {
     "subscription": 'subscription(id: "<subscription>") { id status quantity }',
     "invoices": "invoices(first: 5) { totalCount edges { node { id number total { amount } } } }",
     "invoice": 'invoice(id: "<invoice>") { id number lines { id amount { amount } } }',
+    "invoiceNumbering": "invoiceNumbering { prefix includeYear padding lastNumber }",
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
 }
 
@@ -136,6 +137,10 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'finalizeInvoice(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
     ),
     "voidInvoice": 'voidInvoice(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }',
+    "updateInvoiceNumbering": (
+        'updateInvoiceNumbering(input: {prefix: "MIXED"}) '
+        "{ numbering { prefix } userErrors { code } }"
+    ),
     "markInvoiceUncollectible": (
         'markInvoiceUncollectible(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
     ),
@@ -175,6 +180,9 @@ MUTATION_WRITES: dict[str, str] = {
         "select count(*) from events where tenant_id = $1 and type = 'subscription.updated'"
     ),
     "createInvoice": "select count(*) from invoices where tenant_id = $1 and memo = 'mixed'",
+    "updateInvoiceNumbering": (
+        "select count(*) from invoice_numbering where tenant_id = $1 and prefix = 'MIXED'"
+    ),
     "addInvoiceLine": (
         "select count(*) from invoice_lines where tenant_id = $1 and description = 'mixed'"
     ),
