@@ -14,7 +14,6 @@ import pytest
 
 from domain.customers import CustomerDraft
 from domain.money import Money
-from domain.plans import Interval
 from domain.services.billing import bill_due
 from domain.services.customers import create_customer
 from domain.services.invoices import OneOffLine, add_invoice_line, create_invoice, finalize_invoice
