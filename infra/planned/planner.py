@@ -35,14 +35,25 @@ from sqlalchemy.engine import Dialect
 from auth.principal import Principal
 from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
+from infra.planned.billing import coupon_list, invoice_list, subscription_list, tax_rate_list
 from infra.planned.customers import CustomerById, CustomerShape, ShapeTools, customer_list
-from infra.planned.lists import KeysetList
+from infra.planned.lists import KeysetList, ListOf
 from infra.planned.plans import plan_list
 from infra.planned.selection import Arguments, NotPlannable, Selected, collect
 from infra.planned.viewer import ViewerPlan
 from infra.planned.walker import Env, Walker
 
 CACHE_SIZE = 512
+
+# Root lists planned in their default order: field → how its nodes are made, its node type.
+_LISTS: dict[str, tuple[Callable[[ShapeTools], ListOf], str]] = {
+    "customers": (customer_list, "Customer"),
+    "plans": (plan_list, "Plan"),
+    "invoices": (invoice_list, "Invoice"),
+    "subscriptions": (subscription_list, "Subscription"),
+    "coupons": (coupon_list, "Coupon"),
+    "taxRates": (tax_rate_list, "TaxRate"),
+}
 
 
 @dataclass
@@ -192,30 +203,20 @@ class _Compiler:
         if field is None:  # introspection
             raise NotPlannable(f"Query.{name}")
         arguments = Arguments(selected, field.args)
-        if name == "customers":
+        listed = _LISTS.get(name)
+        if listed is not None:
             arguments.only("first", "after")
+            make_list, type_name = listed
             try:
                 plan = KeysetList.plan(
-                    customer_list(self._tools("Customer")),
-                    self.nested(selected, {"CustomerConnection"}),
+                    make_list(self._tools(type_name)),
+                    self.nested(selected, {f"{type_name}Connection"}),
                     self.nested,
                     self._dialect,
                 )
-            except NotPlannable:  # fields beyond columns, money, address, usage: as `plans`
+            except NotPlannable:  # a field beyond columns (a link through a loader, say)
                 return self._by_resolver(field, selected, arguments)
             return self._keyset_list(key, plan, arguments)
-        if name == "plans":
-            arguments.only("first", "after")
-            try:
-                plans = KeysetList.plan(
-                    plan_list(self._tools("Plan")),
-                    self.nested(selected, {"PlanConnection"}),
-                    self.nested,
-                    self._dialect,
-                )
-            except NotPlannable:  # a field the walk does not cover: its resolver's route
-                return self._by_resolver(field, selected, arguments)
-            return self._keyset_list(key, plans, arguments)
         if name == "node":
             fields = self.nested(selected, {"Customer", "Node"})
             if "customers:read" not in self._scopes:

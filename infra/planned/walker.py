@@ -51,6 +51,10 @@ class Env:
 NO_ENV = Env({}, None)
 
 Convert = Callable[[Any, Env], Awaitable[Any]]
+
+# Fields a walk never answers, whatever its context: the upcoming invoice is priced by a
+# unit of work at the request's clock (a preview nothing stores), not read from rows.
+NEVER_WALKED = frozenset({("Subscription", "upcomingInvoice")})
 Getter = Callable[[Any, Env], Any]
 
 
@@ -143,7 +147,7 @@ class Walker:
                 steps.append((key, _constant(type_.name), None, False, False))
                 continue
             field = type_.fields.get(inner.name)
-            if field is None:
+            if field is None or (type_.name, inner.name) in NEVER_WALKED:
                 raise NotPlannable(f"{type_.name}.{inner.name}")
             self._check_scopes(type_, inner)
             get, get_async = _getter(field, inner, with_context=self._with_context)

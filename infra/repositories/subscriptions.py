@@ -15,8 +15,9 @@ from infra.db import TenantConnection
 from infra.pagination import paginate
 from infra.tables import subscription_items, subscriptions
 
-# The subscription's prices, gathered with it in one statement.
-_PRICE_IDS = (
+# The subscription's prices, gathered with it in one statement (the planned path reads
+# them so too).
+PRICE_IDS = (
     select(func.array_agg(subscription_items.c.price_id))
     .where(
         subscription_items.c.tenant_id == subscriptions.c.tenant_id,
@@ -25,7 +26,7 @@ _PRICE_IDS = (
     .scalar_subquery()
     .label("price_ids")
 )
-COLUMNS = (*subscriptions.c, _PRICE_IDS)
+COLUMNS = (*subscriptions.c, PRICE_IDS)
 
 _SAVE_MANY = text(
     """
