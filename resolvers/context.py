@@ -8,7 +8,8 @@ cached across requests or tenants.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,9 @@ class Context:
     request: Request | None = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False
+    # Sibling fields resolve concurrently, and a unit of work is a savepoint on the request's
+    # one connection: fields that open one (a preview) take turns.
+    unit_of_work_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @cached_property
     def loaders(self) -> Loaders:

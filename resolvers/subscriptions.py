@@ -121,10 +121,12 @@ async def subscription_plan(root: SubscriptionType, info: strawberry.Info[Contex
 async def upcoming_invoice(
     root: SubscriptionType, info: strawberry.Info[Context]
 ) -> Invoice | None:
-    # The preview runs in a unit of work that is never committed: nothing is written.
-    return await services.upcoming_invoice(
-        info.context.uow(), str(root.id), info.context.clock.now()
-    )
+    # The preview runs in a unit of work that is never committed: nothing is written. Its
+    # savepoint shares the request's connection, so sibling previews take turns.
+    async with info.context.unit_of_work_turn:
+        return await services.upcoming_invoice(
+            info.context.uow(), str(root.id), info.context.clock.now()
+        )
 
 
 def _remember(info: strawberry.Info[Context], subscription: Subscription) -> None:

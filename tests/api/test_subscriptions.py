@@ -181,3 +181,21 @@ async def test_upcoming_invoice_previews_the_renewal_without_writing(tenant: Ten
     customer_links = body["data"]["subscription"]["customer"]
     assert [s["id"] for s in customer_links["subscriptions"]] == [sub["id"]]
     assert len(customer_links["invoices"]) == 1  # the first period's only: nothing written
+
+
+async def test_upcoming_invoices_of_several_subscriptions_in_one_request(tenant: Tenant) -> None:
+    # given three subscriptions
+    pro = await plan(tenant, "pro", "10")
+    for seats in (1, 2, 3):
+        await subscribe(tenant, customerId=await customer(tenant), planId=pro, quantity=seats)
+    # when one request previews all of them (sibling resolvers run concurrently)
+    query = "{ subscriptions { edges { node { quantity upcomingInvoice { total { amount } } } } } }"
+    for _ in range(5):
+        body = await tenant.gql(query)
+        # then each preview answers, none trips over another's savepoint
+        assert "errors" not in body, body
+        totals = {
+            e["node"]["quantity"]: e["node"]["upcomingInvoice"]["total"]["amount"]
+            for e in body["data"]["subscriptions"]["edges"]
+        }
+        assert totals == {1: "10.00", 2: "20.00", 3: "30.00"}
