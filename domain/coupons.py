@@ -10,7 +10,6 @@ per invoice by `domain.invoice_totals`.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,11 +17,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Final
 
+from domain.billing_periods import add_interval
 from domain.errors import ErrorCode, FieldErrors
 from domain.ids import new_id, prefix_of
 from domain.money import Money
 from domain.percentages import check_percentage
-from domain.plans import CODE_PATTERN
+from domain.plans import CODE_PATTERN, Interval
 
 NAME_MAX_LENGTH: Final = 200
 DURATION_IN_MONTHS_MAX: Final = 120  # ten years: beyond it, FOREVER says what is meant
@@ -259,12 +259,9 @@ def discount_end(start: datetime, coupon: Coupon) -> datetime | None:
 
 
 def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` plus calendar months, the day clamped to the month's end; the time of day
-    and the time zone are kept."""
-    index = moment.year * 12 + (moment.month - 1) + months
-    year, month = divmod(index, 12)
-    last_day = calendar.monthrange(year, month + 1)[1]
-    return moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
+    """`moment` plus calendar months, the day clamped to the month's end (one rule with
+    billing periods: `domain.billing_periods.add_interval`)."""
+    return add_interval(moment, Interval.MONTH, months)
 
 
 def applies_to(discount: Discount, period_start: datetime) -> bool:

@@ -95,6 +95,9 @@ class Customer:
             "address": address_to_json(self.address),
             "taxIds": tax_ids_to_json(self.tax_ids),
             "metadata": dict(self.metadata),
+            "taxExempt": self.tax_exempt,
+            "preferredLocale": self.preferred_locale,
+            "netTermsDays": self.net_terms_days,
             "createdAt": self.created_at.isoformat(),
             "archived": self.archived,
         }

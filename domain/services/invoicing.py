@@ -209,7 +209,7 @@ def draft_invoice(
 
 def bill_to(customer: Customer) -> dict[str, object]:
     """The customer as the finalized invoice keeps it: later edits do not rewrite it."""
-    return {**customer.snapshot(), "preferredLocale": customer.preferred_locale}
+    return customer.snapshot()
 
 
 async def finalize_all(
