@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from domain import events
 from domain.billing import (
     LineDraft,
+    advance_lines,
     cancel_credit_lines,
     change_lines,
+    cycle_of,
     opening,
     renewal,
     usage_lines,
 )
-from domain.billing_periods import Period, truncate_to_second
+from domain.billing_periods import Period, first_period, truncate_to_second
 from domain.coupons import CouponDuration, Discount, discount_end
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors, NotFound
@@ -233,9 +235,11 @@ async def change_subscription_plan(
 ) -> tuple[Subscription, Invoice | None]:
     """Moves the subscription to another plan or quantity from `now`. With `prorate`, an
     invoice credits the unused part of the current period on the old price and charges
-    the rest of it on the new one, to the second, as separate proration lines. The new
-    plan bills on the same cycle; metered usage of the period is billed at its end under
-    the new plan's metered prices."""
+    the rest of it on the new one, to the second, as separate proration lines. A plan of
+    the same interval bills on the same cycle (the period's metered usage is billed at its
+    end under the new plan's metered prices); a plan of another interval restarts the
+    cycle now: the usage so far is billed, the unused time credited, a new period
+    charged."""
     now = truncate_to_second(now)
     errors = FieldErrors()
     if quantity is not None:
@@ -247,35 +251,62 @@ async def change_subscription_plan(
         billable = await _billable(uow, current)
         new_plan = await _plan(uow, plan_id, for_share=True)
         check_subscribable(new_plan, current.currency)
-        if (new_plan.interval, new_plan.interval_count) != (
-            billable.plan.interval,
-            billable.plan.interval_count,
-        ):
-            raise DomainError(
-                [
-                    FieldError(
-                        ErrorCode.INVALID,
-                        ("input", "planId"),
-                        "The new plan must bill on the same interval as the current one.",
-                    )
-                ]
-            )
         new_quantity = current.quantity if quantity is None else quantity
         new_prices = prices_in(new_plan, current.currency)
-        lines = []
-        if prorate and current.current_period_start <= now < current.current_period_end:
-            lines = change_lines(
-                current, billable.plan, billable.prices, new_plan, new_prices, new_quantity, now
-            )
-        changed = await uow.subscriptions.save(
-            replace(
-                current,
-                plan_id=new_plan.id,
-                price_ids=tuple(p.id for p in new_prices),
-                quantity=new_quantity,
-                updated_at=now,
-            )
+        same_cycle = (new_plan.interval, new_plan.interval_count) == (
+            billable.plan.interval,
+            billable.plan.interval_count,
         )
+        changed = replace(
+            current,
+            plan_id=new_plan.id,
+            price_ids=tuple(p.id for p in new_prices),
+            quantity=new_quantity,
+            updated_at=now,
+        )
+        lines: list[LineDraft] = []
+        billed = Period(now, current.current_period_end)
+        in_period = current.current_period_start <= now < current.current_period_end
+        if current.trialing or not in_period:
+            pass  # a trial stays free; its end starts the new plan's cycle
+        elif same_cycle:
+            if prorate:
+                lines = change_lines(
+                    current, billable.plan, billable.prices, new_plan, new_prices, new_quantity, now
+                )
+        else:
+            # Another interval: as Stripe does, the cycle restarts now. The old period ends
+            # here (its usage billed, its unused time credited) and a full new period is
+            # charged from now.
+            so_far = (
+                Period(current.current_period_start, now)
+                if now > current.current_period_start
+                else None
+            )
+            if so_far is not None:
+                usage = await usage_by_price(uow, [(billable, so_far)])
+                lines += usage_lines(
+                    billable.plan,
+                    billable.prices,
+                    so_far,
+                    {
+                        p.id: usage[(current.id, p.id)]
+                        for p in billable.prices
+                        if (current.id, p.id) in usage
+                    },
+                )
+            if prorate:
+                lines += cancel_credit_lines(current, billable.plan, billable.prices, now)
+            cycle = cycle_of(new_plan, now)
+            billed = first_period(cycle, now)
+            lines += advance_lines(new_plan, new_prices, new_quantity, billed, cycle)
+            changed = replace(
+                changed,
+                billing_cycle_anchor=now,
+                current_period_start=billed.start,
+                current_period_end=billed.end,
+            )
+        changed = await uow.subscriptions.save(changed)
         await uow.events.add(events.SUBSCRIPTION_UPDATED, changed.id, changed.snapshot())
         invoice = None
         if lines:
@@ -285,7 +316,7 @@ async def change_subscription_plan(
                 billable.customer,
                 changed,
                 BillingReason.SUBSCRIPTION_UPDATE,
-                Period(now, current.current_period_end),
+                billed,
                 lines,
                 now,
             )

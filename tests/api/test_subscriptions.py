@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tests.api.billing_documents import (
@@ -199,3 +200,34 @@ async def test_upcoming_invoices_of_several_subscriptions_in_one_request(tenant:
             for e in body["data"]["subscriptions"]["edges"]
         }
         assert totals == {1: "10.00", 2: "20.00", 3: "30.00"}
+
+
+async def test_a_change_to_another_interval_restarts_the_cycle_now(tenant: Tenant) -> None:
+    # given a monthly subscription and a yearly plan
+    cus = await customer(tenant)
+    monthly = await plan(tenant, "monthly", "10")
+    yearly_input = {**monthly_plan("yearly", "100"), "interval": "YEAR"}
+    body = await tenant.gql(CREATE_PLAN, {"input": yearly_input})
+    yearly = body["data"]["createPlan"]["plan"]["id"]
+    sub = (await subscribe(tenant, customerId=cus, planId=monthly))["subscription"]
+
+    # when it moves to the yearly plan
+    body = await tenant.gql(CHANGE_PLAN, {"input": {"id": sub["id"], "planId": yearly}})
+    result = body["data"]["changeSubscriptionPlan"]
+
+    # then the unused month is credited and a full year charged from now
+    assert result["userErrors"] == []
+    kinds = [(line["kind"], line["amount"]["amount"]) for line in result["invoice"]["lines"]]
+    assert kinds[-1] == ("SUBSCRIPTION", "100.00")
+    credits = [amount for kind, amount in kinds if kind == "PRORATION"]
+    assert len(credits) == 1 and credits[0].startswith("-")
+    body = await tenant.gql(
+        "query($id: ID!) { subscription(id: $id) { currentPeriodStart currentPeriodEnd"
+        " billingCycleAnchor } }",
+        {"id": sub["id"]},
+    )
+    period = body["data"]["subscription"]
+    start = datetime.fromisoformat(period["currentPeriodStart"])
+    end = datetime.fromisoformat(period["currentPeriodEnd"])
+    assert period["billingCycleAnchor"] == period["currentPeriodStart"]
+    assert (end.year - start.year, end.month, end.day) == (1, start.month, start.day)
