@@ -12,9 +12,10 @@ or less on this 2-core machine, memory flat in the number of subscriptions.
 
     .venv/bin/python bench/billing_run.py [--subscriptions 100000] [--small 3000]
                                           [--workers 1 2] [--batch-size N]
+                                          [--database ledgerline_billing_run]
 
-DATABASE_URL is used when set (the database `ledgerline_billing_run` is created on that
-server); otherwise the embedded PostgreSQL in .ledgerline-bench/.
+DATABASE_URL is used when set (the database `--database`, `ledgerline_billing_run` unless
+told, is created on that server); otherwise the embedded PostgreSQL in .ledgerline-bench/.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=None, help="the CLI's default")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument(
+        "--database", default=DATABASE, help="its name: one per branch whose migrations differ"
+    )
     return parser.parse_args()
 
 
@@ -104,19 +108,19 @@ def run_workers(url: str, count: int, batch_size: int | None) -> dict[str, Any]:
     }
 
 
-async def _database_url(database_url: str | None) -> tuple[str, Any]:
+async def _database_url(database_url: str | None, name: str) -> tuple[str, Any]:
     if database_url:
         server = urlsplit(asyncpg_url(database_url))
         admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
         try:
-            if not await admin.fetchval("select 1 from pg_database where datname = $1", DATABASE):
-                await admin.execute(f'create database "{DATABASE}"')
+            if not await admin.fetchval("select 1 from pg_database where datname = $1", name):
+                await admin.execute(f'create database "{name}"')
         finally:
             await admin.close()
-        return urlunsplit(server._replace(path="/" + DATABASE)), None
+        return urlunsplit(server._replace(path="/" + name)), None
     database = await open_database(Settings(data_dir=DATA_DIR, database_url=None))
     assert database.embedded is not None
-    return await database.embedded.ensure_database(DATABASE), database
+    return await database.embedded.ensure_database(name), database
 
 
 async def _prepare(url: str, shapes: list[TenantShape]) -> None:
@@ -138,7 +142,7 @@ def main() -> None:
         TenantShape("billrun-large", args.subscriptions),
         TenantShape("billrun-small", args.small),
     ]
-    url, database = asyncio.run(_database_url(args.database_url))
+    url, database = asyncio.run(_database_url(args.database_url, args.database))
     runs = []
     try:
         asyncio.run(_prepare(url, shapes))

@@ -63,12 +63,35 @@ def describe(breakdown: PriceBreakdown) -> str:
     return "; ".join(parts)
 
 
+class AdvancePricing:
+    """What each in-advance price costs at each quantity for a full period, worked out once
+    and kept: a billing run's batch renews hundreds of subscriptions on a handful of plans
+    and seat counts. A price's terms never change (a plan's new terms are new prices), so
+    a price id and a quantity name one breakdown; one instance serves one batch, to keep
+    memory bounded."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], tuple[PriceBreakdown, str]] = {}
+
+    def full_period(self, price: PlanPrice, quantity: int) -> tuple[PriceBreakdown, str]:
+        """The breakdown of `quantity` under `price`, and its description (`describe`)."""
+        key = (price.id, quantity)
+        known = self._known.get(key)
+        if known is None:
+            breakdown = price_quantity(price.model, price.billing_mode, Decimal(quantity))
+            known = self._known[key] = (breakdown, describe(breakdown))
+        return known
+
+
 def _advance_line(
-    plan: Plan, price: PlanPrice, quantity: int, period: Period, cycle: BillingCycle
+    plan: Plan,
+    price: PlanPrice,
+    quantity: int,
+    period: Period,
+    full: Period,
+    pricing: AdvancePricing,
 ) -> LineDraft:
-    breakdown = price_quantity(price.model, price.billing_mode, Decimal(quantity))
-    full = cycle.period_containing(period.start)
-    label = f"{plan.name} ({format_decimal(Decimal(quantity))} x)"
+    breakdown, described = pricing.full_period(price, quantity)
     if full.start == period.start and full.end == period.end:
         return LineDraft(
             kind=LineKind.SUBSCRIPTION,
@@ -79,9 +102,10 @@ def _advance_line(
             period=period,
             price_id=price.id,
             plan_id=plan.id,
-            explanation=f"{price.id}: {describe(breakdown)}",
+            explanation=f"{price.id}: {described}",
         )
     # A stub: the part of a cycle's period from the start to the next boundary.
+    label = f"{plan.name} ({format_decimal(Decimal(quantity))} x)"
     part = remaining_charge(breakdown.total, full, period.start, label)
     return LineDraft(
         kind=LineKind.PRORATION,
@@ -92,7 +116,7 @@ def _advance_line(
         period=period,
         price_id=price.id,
         plan_id=plan.id,
-        explanation=f"{price.id}: {describe(breakdown)}; {part.explanation}",
+        explanation=f"{price.id}: {described}; {part.explanation}",
     )
 
 
@@ -105,10 +129,21 @@ def _unit_amount(breakdown: PriceBreakdown, quantity: int) -> Decimal | None:
 
 
 def advance_lines(
-    plan: Plan, prices: Sequence[PlanPrice], quantity: int, period: Period, cycle: BillingCycle
+    plan: Plan,
+    prices: Sequence[PlanPrice],
+    quantity: int,
+    period: Period,
+    cycle: BillingCycle,
+    pricing: AdvancePricing | None = None,
 ) -> list[LineDraft]:
-    """The licensed and flat prices of `period`, billed at its start."""
-    return [_advance_line(plan, p, quantity, period, cycle) for p in prices if in_advance(p)]
+    """The licensed and flat prices of `period`, billed at its start. `pricing` keeps the
+    prices' breakdowns for the next subscriptions priced with it."""
+    in_advance_prices = [p for p in prices if in_advance(p)]
+    if not in_advance_prices:
+        return []
+    full = cycle.period_containing(period.start)
+    pricing = pricing or AdvancePricing()
+    return [_advance_line(plan, p, quantity, period, full, pricing) for p in in_advance_prices]
 
 
 def usage_lines(
@@ -186,23 +221,29 @@ def renewal(
     prices: Sequence[PlanPrice],
     usage: Mapping[str, PriceBreakdown],
     advance_billed: Sequence[LineDraft] = (),
+    pricing: AdvancePricing | None = None,
 ) -> Renewal:
     """The billing at the end of the current period. `usage` prices the period's metered
     usage; `advance_billed` are the in-advance lines billed for it, recomputed when not
-    given (a minimum commitment counts the whole period's spend)."""
+    given (a minimum commitment counts the whole period's spend); `pricing` keeps the
+    in-advance prices' breakdowns for the other renewals of a batch."""
     ended = Period(subscription.current_period_start, subscription.current_period_end)
     boundary = ended.end
     lines: list[LineDraft] = []
     cycle = cycle_of(plan, subscription.billing_cycle_anchor)
+    pricing = pricing or AdvancePricing()
     if not subscription.trialing:
         arrears = usage_lines(plan, prices, ended, usage)
         lines += arrears
-        billed = advance_billed or advance_lines(plan, prices, subscription.quantity, ended, cycle)
-        lines += commitment_lines(plan, subscription.currency, ended, [*billed, *arrears])
+        if plan.minimum_commitments:  # the period's spend matters only to a minimum
+            billed = advance_billed or advance_lines(
+                plan, prices, subscription.quantity, ended, cycle, pricing
+            )
+            lines += commitment_lines(plan, subscription.currency, ended, [*billed, *arrears])
     if subscription.cancel_at_period_end:
         return Renewal(boundary, tuple(lines), None, SubscriptionStatus.CANCELED)
     period = first_period(cycle, boundary)
-    lines += advance_lines(plan, prices, subscription.quantity, period, cycle)
+    lines += advance_lines(plan, prices, subscription.quantity, period, cycle, pricing)
     status = (
         SubscriptionStatus.ACTIVE
         if subscription.status is SubscriptionStatus.TRIALING

@@ -141,11 +141,16 @@ class BillingCycle:
         """
         at = require_aware(instant, "an instant")
         n = self._estimate_index(at)
-        while self.boundary(n) > at:
+        # Each boundary is worked out once: the billing run asks this of every renewal.
+        start = self.boundary(n)
+        while start > at:
             n -= 1
-        while self.boundary(n + 1) <= at:
+            start = self.boundary(n)
+        end = self.boundary(n + 1)
+        while end <= at:
             n += 1
-        return self.period(n)
+            start, end = end, self.boundary(n + 1)
+        return Period(start, end)
 
     def period_after(self, period: Period) -> Period:
         """The period that follows `period`: from its end to the next boundary. Its end must

@@ -16,7 +16,14 @@ _ALPHABET = string.digits + string.ascii_letters
 # 22 base62 characters carry 130 bits: as unguessable as a UUID4, shorter to paste.
 _RANDOM_LENGTH = 22
 _BASE = len(_ALPHABET)
-_SPACE = _BASE**_RANDOM_LENGTH
+# Random bytes below 248 (4 x 62) map evenly onto the alphabet and the others are dropped,
+# so each character is a uniform, independent draw. 32 bytes keep 22 or more but for about
+# one draw in 500 million, which draws again. `bytes.translate` does it in C, four times
+# faster than base 62 digits of one big draw: the billing run makes ids by the 100,000.
+_UNIFORM_BELOW = 4 * _BASE
+_DRAW = 32
+_TO_ALPHABET = bytes(ord(_ALPHABET[b % _BASE]) if b < _UNIFORM_BELOW else 0 for b in range(256))
+_BEYOND_UNIFORM = bytes(range(_UNIFORM_BELOW, 256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +75,10 @@ def new_id(prefix: str) -> str:
     """A fresh identifier with the given prefix."""
     if prefix not in KINDS:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    # One draw below 62**22 written in base 62: the same uniform choice as 22 draws of a
-    # character, at a twentieth of the cost (the billing run makes ids by the hundred
-    # thousand).
-    number = secrets.randbelow(_SPACE)
-    digits = []
-    for _ in range(_RANDOM_LENGTH):
-        number, digit = divmod(number, _BASE)
-        digits.append(_ALPHABET[digit])
-    return f"{prefix}_{''.join(digits)}"
+    while True:
+        body = secrets.token_bytes(_DRAW).translate(_TO_ALPHABET, _BEYOND_UNIFORM)
+        if len(body) >= _RANDOM_LENGTH:
+            return f"{prefix}_{body[:_RANDOM_LENGTH].decode('ascii')}"
 
 
 def prefix_of(identifier: str) -> str | None:

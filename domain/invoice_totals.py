@@ -108,9 +108,13 @@ def compute_totals(
     if len(set(keys)) != len(keys):
         raise ValueError("each line of an invoice has its own key")
     subtotal = sum_money((line.amount for line in lines), currency)  # refuses other currencies
-    per_line, discount_amounts = _allocate_discounts(currency, lines, discounts)
+    if discounts:
+        per_line, discount_amounts = _allocate_discounts(currency, lines, discounts)
+    else:  # most invoices (every renewal without a coupon): nothing to share out
+        per_line, discount_amounts = [[] for _ in lines], []
+    zero = Money.zero(currency)
     line_totals = tuple(
-        _line_totals(currency, line, tuple(parts)) for line, parts in zip(lines, per_line)
+        _line_totals(currency, line, tuple(parts), zero) for line, parts in zip(lines, per_line)
     )
     discount_total = sum_money((line.discount_total for line in line_totals), currency)
     tax_total = sum_money((line.tax_amount for line in line_totals), currency)
@@ -187,12 +191,15 @@ def _wanted(discount: AppliedDiscount, base: Money) -> int:
 
 
 def _line_totals(
-    currency: str, line: ChargeLine, discounts: tuple[tuple[str, Money], ...]
+    currency: str, line: ChargeLine, discounts: tuple[tuple[str, Money], ...], zero: Money
 ) -> LineTotals:
-    discount_total = sum_money((amount for _, amount in discounts), currency)
-    taxable = line.amount - discount_total
+    if discounts:
+        discount_total = sum_money((amount for _, amount in discounts), currency)
+        taxable = line.amount - discount_total
+    else:
+        discount_total, taxable = zero, line.amount
     rate = line.tax.rate
-    tax = Money.zero(currency) if rate is None else line_tax(taxable, rate).tax
+    tax = zero if rate is None else line_tax(taxable, rate).tax
     return LineTotals(
         key=line.key,
         amount=line.amount,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from domain import events
-from domain.billing import Renewal, renewal
+from domain.billing import AdvancePricing, Renewal, renewal
 from domain.billing_periods import Period, truncate_to_second
 from domain.coupons import CouponDuration, Discount
 from domain.customers import Customer
@@ -148,17 +148,19 @@ async def bill_due(
         drafts: list[tuple[Invoice, Customer]] = []
         advanced: list[Subscription] = []
         used_once: list[str] = []
+        pricing = AdvancePricing()
         for billable in batch:
-            subscription = billable.subscription
+            subscription, prices = billable.subscription, billable.prices
             renewed = renewal(
                 subscription,
                 billable.plan,
-                billable.prices,
+                prices,
                 {
                     price.id: usage[(subscription.id, price.id)]
-                    for price in billable.prices
+                    for price in prices
                     if (subscription.id, price.id) in usage
                 },
+                pricing=pricing,
             )
             invoice, once = await _invoice_for(
                 provider, billable, renewed, discounts_by_customer[billable.customer.id], as_of
@@ -192,7 +194,12 @@ async def bill_due(
             kinds = (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
         await uow.invoices.add(made, with_lines=False)
         await uow.events.add_many(
-            [(kind, invoice.id, invoice.snapshot()) for invoice in made for kind in kinds]
+            [
+                (kind, invoice.id, snapshot)
+                for invoice in made
+                for snapshot in (invoice.snapshot(),)  # one per invoice, whatever the kinds
+                for kind in kinds
+            ]
         )
         await uow.commit()
     return BatchResult(len(made), len(advanced))

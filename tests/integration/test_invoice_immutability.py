@@ -106,3 +106,69 @@ async def test_a_subscription_period_is_billed_once_by_the_database_too(
                 duplicate,
                 {"t": tenant.id, "c": customer, "s": subscription.id, "start": start},
             )
+
+
+ADD_LINE_TO_EACH = text(
+    "INSERT INTO invoice_lines (tenant_id, id, invoice_id, position, kind, description,"
+    " amount, quantity) SELECT tenant_id, 'il_added' || row_number() OVER (ORDER BY id), id,"
+    " 7, 'ONE_OFF', 'Added', 1, 1 FROM invoices WHERE id = ANY(:ids)"
+)
+
+
+async def _lines_of(engine: AsyncEngine, tenant_id: str, invoice_id: str) -> int:
+    async with tenant_transaction(engine, tenant_id) as db:
+        count = await db.execute(
+            text("SELECT count(*) FROM invoice_lines WHERE invoice_id = :id"), {"id": invoice_id}
+        )
+        return int(count.scalar_one())
+
+
+async def test_one_statement_adding_lines_to_a_draft_and_a_finalized_invoice_adds_none(
+    engine: AsyncEngine, tenant: Tenant
+) -> None:
+    # given a finalized invoice and a draft
+    finalized = await _finalized_invoice(engine, tenant.id)
+    billing = Billing(engine, tenant.id)
+    draft = await create_invoice(billing.uow(), await billing.customer(), None, at(2026, 11, 2))
+    # when one statement adds a line to each, the finalized one among many lines
+    with pytest.raises((IntegrityError, DBAPIError), match=f"invoice {finalized} is finalized"):
+        async with tenant_transaction(engine, tenant.id) as db:
+            await db.execute(ADD_LINE_TO_EACH, {"ids": [draft.id, finalized]})
+    # then neither got a line
+    assert await _lines_of(engine, tenant.id, draft.id) == 0
+    assert await _lines_of(engine, tenant.id, finalized) == 1
+
+
+async def test_one_statement_adds_lines_to_drafts_and_to_an_invoice_written_after_them(
+    engine: AsyncEngine, tenant: Tenant
+) -> None:
+    # given two drafts
+    billing = Billing(engine, tenant.id)
+    customer = await billing.customer()
+    drafts = [
+        (await create_invoice(billing.uow(), customer, None, at(2026, 11, day))).id
+        for day in (2, 3)
+    ]
+    # when one statement adds a line to each, and another adds lines to an invoice that the
+    # same transaction writes afterwards, already finalized (as the billing run does)
+    async with tenant_transaction(engine, tenant.id) as db:
+        await db.execute(ADD_LINE_TO_EACH, {"ids": drafts})
+        await db.execute(
+            text(
+                "INSERT INTO invoice_lines (tenant_id, id, invoice_id, position, kind,"
+                " description, amount, quantity) SELECT :t, 'il_first' || p, 'inv_later', p,"
+                " 'ONE_OFF', 'First', 1, 1 FROM generate_series(0, 2) AS p"
+            ),
+            {"t": tenant.id},
+        )
+        await db.execute(
+            text(
+                "INSERT INTO invoices (tenant_id, id, customer_id, status, billing_reason,"
+                " currency, number, sequence, finalized_at) VALUES (:t, 'inv_later', :c, 'OPEN',"
+                " 'MANUAL', 'USD', 'LATER-1', 999, now())"
+            ),
+            {"t": tenant.id, "c": customer},
+        )
+    # then every line is there
+    assert [await _lines_of(engine, tenant.id, d) for d in drafts] == [1, 1]
+    assert await _lines_of(engine, tenant.id, "inv_later") == 3

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.billing import change_lines, opening, renewal
+from domain.billing import AdvancePricing, change_lines, opening, renewal
 from domain.errors import DomainError, ErrorCode
 from domain.invoices import (
     BillingReason,
     Invoice,
     InvoiceStatus,
+    LineKind,
     NumberTemplate,
     Totals,
     require_transition,
@@ -113,6 +114,50 @@ def test_a_year_of_monthly_renewals_bills_twelve_periods_without_gap_or_overlap(
     end = periods[-1][1]
     assert (end.year, end.month) == (start.year + 1, start.month)
     assert end.day == min(start.day, end.day) and end.hour == start.hour
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), anchor_days(), st.integers(0, 40), st.booleans()),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_renewals_priced_together_bill_what_each_would_alone(
+    subscriptions: list[tuple[int, datetime, int, bool]],
+) -> None:
+    # given a plan with a minimum, and subscriptions of a few seat counts, some opened on a
+    # stub (anchor days ahead), some ending at the boundary
+    x = replace(plan(), minimum_commitments=(Money(3_000, "USD"),))
+    shared = AdvancePricing()
+    for quantity, start, anchor_in_days, ending in subscriptions:
+        anchor = start + timedelta(days=anchor_in_days)
+        current = replace(subscription(start, quantity, anchor), cancel_at_period_end=ending)
+        period, _ = opening(current, x, x.prices)
+        current = replace(current, current_period_start=period.start, current_period_end=period.end)
+        # when it renews with the batch's pricing, and on its own
+        together = renewal(current, x, x.prices, {}, pricing=shared)
+        alone = renewal(current, x, x.prices, {})
+        # then both bill the same lines
+        assert together == alone
+
+
+def test_a_renewal_below_the_minimum_bills_the_ended_periods_shortfall() -> None:
+    # given a full month of 1 seat (10.00 + 5.00) on a plan with a 30.00 minimum
+    x = replace(plan(), minimum_commitments=(Money(3_000, "USD"),))
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    current = replace(
+        subscription(start, quantity=1), current_period_end=datetime(2026, 5, 1, tzinfo=UTC)
+    )
+    # when it renews
+    renewed = renewal(current, x, x.prices, {}, pricing=AdvancePricing())
+    # then the ended month's spend is topped up to the minimum, then May is billed ahead
+    shortfall = [line for line in renewed.lines if line.kind is LineKind.MINIMUM_COMMITMENT]
+    assert [line.amount for line in shortfall] == [Money(1_500, "USD")]
+    assert [line.amount for line in renewed.lines if line.kind is LineKind.SUBSCRIPTION] == [
+        Money(1_000, "USD"),
+        Money(500, "USD"),
+    ]
 
 
 @given(
