@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from pypdf import PdfReader
 
 from tests.api.billing_documents import (
     ADD_LINE,
@@ -109,13 +112,26 @@ async def test_bad_lines_get_user_errors(tenant: Tenant) -> None:
     assert [e["code"] for e in unknown["userErrors"]] == ["NOT_FOUND"]
 
 
-async def test_zero_and_three_decimal_currencies_through_an_invoice(tenant: Tenant) -> None:
-    yen = await draft(tenant, await customer(tenant, "JPY"))
-    body = await add_line(tenant, yen["id"], description="Seats", unitAmount="1200.4", quantity="3")
-    assert body["invoice"]["total"] == {"amount": "3601"}
-    dinar = await draft(tenant, await customer(tenant, "KWD"))
-    body = await add_line(tenant, dinar["id"], description="Seats", unitAmount="3700", quantity="1")
-    assert body["invoice"]["total"] == {"amount": "3700.000"}
+async def test_zero_and_three_decimal_currencies_through_an_invoice_and_its_pdf(
+    tenant: Tenant,
+) -> None:
+    cases = (
+        ("JPY", "1200.4", "3", "3601", "¥3,601"),
+        ("KWD", "3700", "1", "3700.000", "KWD3,700.000"),
+    )
+    for currency, unit, quantity, total, printed in cases:
+        invoice = await draft(tenant, await customer(tenant, currency))
+        body = await add_line(
+            tenant, invoice["id"], description="Seats", unitAmount=unit, quantity=quantity
+        )
+        assert body["invoice"]["total"] == {"amount": total}
+        await tenant.gql(FINALIZE, {"input": {"id": invoice["id"]}})
+        response = await tenant.client.get(
+            f"/invoices/{invoice['id']}/pdf", headers={"Authorization": f"Bearer {tenant.token()}"}
+        )
+        assert response.status_code == 200
+        text = " ".join(PdfReader(io.BytesIO(response.content)).pages[0].extract_text().split())
+        assert printed in text, text
 
 
 async def test_numbers_are_per_tenant(tenant: Tenant, other_tenant: Tenant) -> None:
