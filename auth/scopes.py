@@ -18,6 +18,8 @@ SUBSCRIPTIONS_READ = "subscriptions:read"
 SUBSCRIPTIONS_WRITE = "subscriptions:write"
 INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
+PAYMENTS_READ = "payments:read"
+PAYMENTS_WRITE = "payments:write"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",

@@ -15,6 +15,7 @@ from domain.customers import Customer, CustomerDraft
 from domain.events import Event
 from domain.invoices import Invoice, InvoiceLine, NumberTemplate
 from domain.metrics import BillableMetric, MetricDraft
+from domain.payment_methods import PaymentMethodReads, PaymentMethodRepository
 from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.pricing import Percentage, TransactionFees
 from domain.queries import (
@@ -230,6 +231,7 @@ class UnitOfWork(Protocol):
     coupons: CouponRepository
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
+    payment_methods: PaymentMethodRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -402,3 +404,4 @@ class Reads(Protocol):
     usage: UsageReads
     subscriptions: SubscriptionReads
     invoices: InvoiceReads
+    payment_methods: PaymentMethodReads

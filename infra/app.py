@@ -27,6 +27,7 @@ from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.oauth import TokenEndpoint
+from infra.payments import PaymentProviders
 from infra.planned import Planner
 from infra.request_tasks import install_task_tracking
 from infra.settings import Settings, get_settings
@@ -145,6 +146,7 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
             planner=planner,
             verify_planned=settings.planned_reads_verify,
             clock=clock,
+            payment_providers=PaymentProviders(engine, settings),
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.invoice_pdf = InvoicePdfEndpoint(engine, settings.statement_timeout)

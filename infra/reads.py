@@ -3,6 +3,7 @@ implemented beside its repository in infra/repositories/."""
 
 from __future__ import annotations
 
+from domain.payment_methods import PaymentMethodReads
 from domain.ports import (
     AccountReads,
     CouponReads,
@@ -22,6 +23,7 @@ from infra.repositories.customers import SqlCustomerReads
 from infra.repositories.events import SqlEventReads
 from infra.repositories.invoices import SqlInvoiceReads
 from infra.repositories.metrics import SqlMetricReads
+from infra.repositories.payment_methods import SqlPaymentMethodReads
 from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
@@ -43,3 +45,4 @@ class SqlReads:
         self.usage: UsageReads = SqlUsageReads(db)
         self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
         self.invoices: InvoiceReads = SqlInvoiceReads(db)
+        self.payment_methods: PaymentMethodReads = SqlPaymentMethodReads(db)

@@ -74,6 +74,25 @@ class Settings(BaseSettings):
         default=None, description="Encrypts signing keys at rest; generated in development."
     )
     introspection: bool | None = Field(default=None, description="Defaults to on in development.")
+    payment_provider: Literal["sandbox"] = Field(
+        default="sandbox",
+        description="The payment processor of every account not named in "
+        "TENANT_PAYMENT_PROVIDERS: `sandbox`, the built-in test processor.",
+    )
+    tenant_payment_providers: dict[str, Literal["sandbox"]] = Field(
+        default_factory=dict,
+        description='Per-account processors, as JSON: {"<account id>": "sandbox"}.',
+    )
+    sandbox_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="Seconds the sandbox's `tok_delayed_failure` charges stay PENDING.",
+    )
+
+    def payment_provider_of(self, tenant_id: str) -> str:
+        """The name of the payment processor that charges `tenant_id`'s customers."""
+        return self.tenant_payment_providers.get(tenant_id, self.payment_provider)
 
     @property
     def is_production(self) -> bool:

@@ -344,3 +344,40 @@ invoice_lines = Table(
     Column("tax_inclusive", Boolean, nullable=False, server_default=text("false")),
     Column("tax_amount", BigInteger, nullable=False, server_default="0"),
 )
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_reference", Text, nullable=False),
+    Column("brand", Text, nullable=False),
+    Column("last4", Text, nullable=False),
+    Column("exp_month", SmallInteger, nullable=False),
+    Column("exp_year", SmallInteger, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("detached_at", _TIME),
+)
+
+# The sandbox payment processor's own record (infra/payments/sandbox.py), not Ledgerline's.
+sandbox_requests = Table(
+    "sandbox_requests",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("idempotency_key", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("provider_reference", Text, nullable=False),
+    Column("payment_method_ref", Text),
+    Column("charge_reference", Text),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("decline_code", Text),
+    Column("settles_at", _TIME),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+)

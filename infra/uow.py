@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.payment_methods import PaymentMethodRepository
 from domain.ports import (
     CouponRepository,
     CustomerRepository,
@@ -35,6 +36,7 @@ from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
 from infra.repositories.invoices import SqlInvoiceRepository
 from infra.repositories.metrics import SqlMetricRepository
+from infra.repositories.payment_methods import SqlPaymentMethodRepository
 from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
@@ -55,6 +57,7 @@ class _Repositories:
     coupons: CouponRepository
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
+    payment_methods: PaymentMethodRepository
 
     def _bind(self, db: TenantConnection) -> None:
         self.customers = SqlCustomerRepository(db)
@@ -67,6 +70,7 @@ class _Repositories:
         self.coupons = SqlCouponRepository(db)
         self.discounts = SqlDiscountRepository(db)
         self.tax_rates = SqlTaxRateRepository(db)
+        self.payment_methods = SqlPaymentMethodRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

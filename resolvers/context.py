@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from auth.principal import Principal
+from domain.payments import PaymentProvider
 from domain.ports import Clock, Reads, UnitOfWork
 from resolvers.loaders import Loaders
 
@@ -33,6 +34,8 @@ class Context:
     # Sibling fields resolve concurrently, and a unit of work is a savepoint on the request's
     # one connection: fields that open one (a preview) take turns.
     unit_of_work_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The tenant's payment processor, as configured (infra/payments), made when first asked.
+    new_payment_provider: Callable[[], PaymentProvider] | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -40,3 +43,9 @@ class Context:
 
     def uow(self) -> UnitOfWork:
         return self.new_unit_of_work()
+
+    @cached_property
+    def payment_provider(self) -> PaymentProvider:
+        if self.new_payment_provider is None:
+            raise RuntimeError("no payment provider is configured for this request")
+        return self.new_payment_provider()

@@ -18,6 +18,7 @@ from domain.ids import KINDS
 from domain.ports import Reads
 from resolvers.events import RecentEventsByObjectLoader
 from resolvers.invoices import LinesByInvoiceLoader, RecentInvoicesLoader
+from resolvers.payment_methods import PaymentMethodsByCustomerLoader
 from resolvers.subscriptions import SubscriptionsByCustomerLoader
 from resolvers.usage import UsageByCustomerLoader, UsageChargeLoader
 
@@ -47,6 +48,7 @@ class Loaders:
         self.subscriptions_by_customer = SubscriptionsByCustomerLoader(reads.subscriptions)
         self.lines_by_invoice = LinesByInvoiceLoader(reads.invoices)
         self.recent_invoices = RecentInvoicesLoader(reads.invoices)
+        self.payment_methods_by_customer = PaymentMethodsByCustomerLoader(reads.payment_methods)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

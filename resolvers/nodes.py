@@ -15,6 +15,7 @@ from domain.events import Event
 from domain.ids import kind_of, prefix_of
 from domain.invoices import Invoice
 from domain.metrics import BillableMetric
+from domain.payment_methods import PaymentMethod
 from domain.plans import Plan, PlanPrice
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate
@@ -35,6 +36,7 @@ DomainNode = (
     | TaxRate
     | Subscription
     | Invoice
+    | PaymentMethod
 )
 
 

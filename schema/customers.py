@@ -13,11 +13,13 @@ from auth.scopes import (
     CATALOG_READ,
     CUSTOMERS_READ,
     INVOICES_READ,
+    PAYMENTS_READ,
     SUBSCRIPTIONS_READ,
     requires,
 )
 from resolvers import customers as customer_resolvers
 from resolvers import invoices as invoice_resolvers
+from resolvers import payment_methods as payment_method_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import usage as usage_resolvers
 from resolvers.errors import Outcome
@@ -28,6 +30,7 @@ from schema.fields import each, returning
 from schema.invoices import Invoice
 from schema.money import Money
 from schema.nodes import Node
+from schema.payment_methods import PaymentMethod
 from schema.scalars import JSON, CurrencyCode
 from schema.subscriptions import Subscription
 from schema.usage import Usage, UsageCharge
@@ -136,6 +139,21 @@ class Customer(Node):
         description="What the usage in [from, to) costs under a metered price (`price_…`); "
         "null when no such price exists.",
         permission_classes=[requires(CUSTOMERS_READ), requires(CATALOG_READ)],
+    )
+    payment_methods: list[PaymentMethod] = strawberry.field(
+        resolver=returning(
+            each(PaymentMethod.from_domain), payment_method_resolvers.customer_payment_methods
+        ),
+        description="Its attached payment methods, the default first, then newest first "
+        "(at most 100).",
+        permission_classes=[requires(PAYMENTS_READ)],
+    )
+    default_payment_method: PaymentMethod | None = strawberry.field(
+        resolver=returning(
+            PaymentMethod.from_domain, payment_method_resolvers.customer_default_payment_method
+        ),
+        description="The payment method automatic collection charges; null when none is set.",
+        permission_classes=[requires(PAYMENTS_READ)],
     )
 
     @classmethod

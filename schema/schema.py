@@ -25,6 +25,7 @@ from auth.scopes import (
     CUSTOMERS_WRITE,
     INVOICES_READ,
     INVOICES_WRITE,
+    PAYMENTS_WRITE,
     SUBSCRIPTIONS_READ,
     SUBSCRIPTIONS_WRITE,
     USAGE_WRITE,
@@ -33,6 +34,7 @@ from auth.scopes import (
 from resolvers import coupons as coupon_resolvers
 from resolvers import customers, events, nodes, usage, viewer
 from resolvers import invoices as invoice_resolvers
+from resolvers import payment_methods as payment_method_resolvers
 from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
@@ -53,6 +55,7 @@ from schema.invoices import (
     UpdateInvoiceNumberingPayload,
 )
 from schema.nodes import Node, node_from_domain
+from schema.payment_methods import PaymentMethod, PaymentMethodPayload
 from schema.plans import (
     ArchivePlanPayload,
     CreatePlanPayload,
@@ -307,6 +310,28 @@ class Mutation:
         "`invoice.marked_uncollectible`.",
         permission_classes=[requires(INVOICES_WRITE)],
     )
+    attach_payment_method: PaymentMethodPayload = strawberry.field(
+        resolver=returning(
+            PaymentMethodPayload.from_domain, payment_method_resolvers.attach_payment_method
+        ),
+        description="Attaches a card to a customer as the payment provider's token (never "
+        "a card number); the provider is asked what card it stands for.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
+    set_default_payment_method: PaymentMethodPayload = strawberry.field(
+        resolver=returning(
+            PaymentMethodPayload.from_domain, payment_method_resolvers.set_default_payment_method
+        ),
+        description="Makes an attached payment method its customer's default.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
+    detach_payment_method: PaymentMethodPayload = strawberry.field(
+        resolver=returning(
+            PaymentMethodPayload.from_domain, payment_method_resolvers.detach_payment_method
+        ),
+        description="Detaches a payment method: kept on record, no longer listed nor charged.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
 
 
 # Validation rules built once: a rule class made per request would defeat ValidationCache,
@@ -358,7 +383,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Event, BillableMetric, Plan, Price],
+        types=[Customer, Event, BillableMetric, Plan, Price, PaymentMethod],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

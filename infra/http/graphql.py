@@ -8,6 +8,7 @@ can be stored for idempotent replay, and parsed documents are cached.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -31,6 +32,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
 from auth.principal import Principal
+from domain.payments import PaymentProvider
 from domain.ports import Clock
 from infra import idempotency, jsoncodec
 from infra.clock import SYSTEM_CLOCK
@@ -43,6 +45,7 @@ from infra.db import (
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.screening import RefusedRequest, screen_body, screen_request
+from infra.payments import PaymentProviders
 from infra.planned import NotPlannable, Planner, verify
 from infra.planned.planner import Scope
 from infra.reads import SqlReads
@@ -102,9 +105,11 @@ class GraphQLEndpoint:
         planner: Planner | None = None,
         verify_planned: bool = False,
         clock: Clock = SYSTEM_CLOCK,
+        payment_providers: PaymentProviders | None = None,
     ) -> None:
         self.schema = schema
         self.clock = clock
+        self.payment_providers = payment_providers
         self.engine = engine
         self.planner = planner
         self.verify_planned = verify_planned
@@ -302,7 +307,12 @@ class GraphQLEndpoint:
             new_unit_of_work=lambda: SqlUnitOfWork(db),
             clock=self.clock,
             request=request,
+            new_payment_provider=self._payment_provider_of(principal.tenant_id),
         )
+
+    def _payment_provider_of(self, tenant_id: str) -> Callable[[], PaymentProvider] | None:
+        providers = self.payment_providers
+        return None if providers is None else lambda: providers.for_tenant(tenant_id)
 
     async def _account_exists(self, db: Any, tenant_id: str) -> bool:
         # Accounts are never deleted, so one that exists is remembered; an external identity

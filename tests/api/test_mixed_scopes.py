@@ -46,7 +46,7 @@ GRAPHQL_SCHEMA = schema._schema
 ROOT_SELECTIONS: dict[str, str] = {
     "viewer": "viewer { clientId scopes account { id name } }",
     "node": 'node(id: "<customer>") { id ... on Customer { name } }',
-    "nodes": 'nodes(ids: ["<customer>", "<plan>"]) { id }',
+    "nodes": 'nodes(ids: ["<customer>", "<plan>", "<payment_method>"]) { id }',
     "customer": 'customer(id: "<customer>") { id name }',
     "customers": "customers(first: 5) { totalCount edges { node { id name } } }",
     "billableMetrics": "billableMetrics(first: 5) { totalCount edges { node { code } } }",
@@ -144,6 +144,18 @@ MUTATION_SELECTIONS: dict[str, str] = {
     "markInvoiceUncollectible": (
         'markInvoiceUncollectible(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
     ),
+    "attachPaymentMethod": (
+        'attachPaymentMethod(input: {customerId: "<customer>", providerToken: '
+        '"tok_card_declined"}) { paymentMethod { id } userErrors { code } }'
+    ),
+    "setDefaultPaymentMethod": (
+        'setDefaultPaymentMethod(input: {paymentMethodId: "<payment_method>"}) '
+        "{ paymentMethod { id } userErrors { code } }"
+    ),
+    "detachPaymentMethod": (
+        'detachPaymentMethod(input: {paymentMethodId: "<payment_method>"}) '
+        "{ paymentMethod { id } userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -193,6 +205,17 @@ MUTATION_WRITES: dict[str, str] = {
     "markInvoiceUncollectible": (
         "select count(*) from events where tenant_id = $1 and type = 'invoice.marked_uncollectible'"
     ),
+    "attachPaymentMethod": (
+        "select count(*) from payment_methods where tenant_id = $1"
+        " and provider_reference = 'tok_card_declined'"
+    ),
+    "setDefaultPaymentMethod": (
+        "select count(*) from payment_methods where tenant_id = $1 and is_default"
+        " and provider_reference = 'tok_mastercard'"
+    ),
+    "detachPaymentMethod": (
+        "select count(*) from payment_methods where tenant_id = $1 and detached_at is not null"
+    ),
 }
 
 CREATE_METRIC = """
@@ -218,6 +241,11 @@ mutation($input: CreateCouponInput!) {
 CREATE_SUBSCRIPTION = """
 mutation($input: CreateSubscriptionInput!) {
   createSubscription(input: $input) { subscription { id } invoice { id } userErrors { code } }
+}
+"""
+ATTACH_PAYMENT_METHOD = """
+mutation($input: AttachPaymentMethodInput!) {
+  attachPaymentMethod(input: $input) { paymentMethod { id } userErrors { code } }
 }
 """
 RECORD_USAGE = """
@@ -345,6 +373,7 @@ class Seeded:
     coupon_id: str
     subscription_id: str
     invoice_id: str
+    payment_method_id: str  # the customer's second method (tok_mastercard), not the default
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -355,6 +384,7 @@ class Seeded:
             .replace("<coupon>", self.coupon_id)
             .replace("<subscription>", self.subscription_id)
             .replace("<invoice>", self.invoice_id)
+            .replace("<payment_method>", self.payment_method_id)
         )
 
 
@@ -411,6 +441,14 @@ async def seed(tenant: Tenant) -> Seeded:
         {"input": {"customerId": customer_ids[0], "planId": plan_payload["id"]}},
     )
     payload = subscribed["createSubscription"]
+    methods = []
+    for token in ("tok_visa", "tok_mastercard"):
+        attached = await _ok(
+            tenant,
+            ATTACH_PAYMENT_METHOD,
+            {"input": {"customerId": customer_ids[0], "providerToken": token}},
+        )
+        methods.append(attached["attachPaymentMethod"]["paymentMethod"]["id"])
     return Seeded(
         tenant,
         customer_ids,
@@ -419,6 +457,7 @@ async def seed(tenant: Tenant) -> Seeded:
         coupon_id,
         payload["subscription"]["id"],
         payload["invoice"]["id"],
+        methods[1],
     )
 
 
@@ -742,6 +781,8 @@ NESTED_CASES = {
     "Customer.usageCharge": "test_a_page_of_customers_answers_and_refuses_each_usage_charge",
     "Customer.usage": "test_a_created_customer_read_back_without_customers_read_is_refused",
     "Customer.recentEvents": "test_a_created_customer_read_back_without_customers_read_is_refused",
+    "Customer.paymentMethods": "test_a_customer_refuses_its_payment_methods",
+    "Customer.defaultPaymentMethod": "test_a_customer_refuses_its_payment_methods",
 }
 
 
@@ -1032,4 +1073,12 @@ async def test_an_invoice_refuses_its_customer_and_subscription(seeded: Seeded) 
 
 async def test_a_customer_refuses_its_subscriptions_and_invoices(seeded: Seeded) -> None:
     links = {"subscriptions { id }": "subscriptions:read", "invoices { id }": "invoices:read"}
+    await _check_links(seeded, "customer", seeded.customer_ids[0], ["customers:read"], links)
+
+
+async def test_a_customer_refuses_its_payment_methods(seeded: Seeded) -> None:
+    links = {
+        "paymentMethods { id last4 }": "payments:read",
+        "defaultPaymentMethod { id }": "payments:read",
+    }
     await _check_links(seeded, "customer", seeded.customer_ids[0], ["customers:read"], links)
