@@ -18,6 +18,7 @@ SUBSCRIPTIONS_READ = "subscriptions:read"
 SUBSCRIPTIONS_WRITE = "subscriptions:write"
 INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
+WEBHOOKS_MANAGE = "webhooks:manage"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",

@@ -65,6 +65,12 @@ KINDS: Final[dict[str, Kind]] = {
         Kind("cpn", "Coupon", "catalog:read", lambda r, ids: r.coupons.by_ids(ids)),
         Kind("di", "Discount", "catalog:read", lambda r, ids: r.coupons.discounts_by_ids(ids)),
         Kind("txr", "TaxRate", "catalog:read", lambda r, ids: r.tax_rates.by_ids(ids)),
+        Kind(
+            "we",
+            "WebhookEndpoint",
+            "webhooks:manage",
+            lambda r, ids: r.webhook_endpoints.by_ids(ids),
+        ),
     )
 }
 

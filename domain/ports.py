@@ -30,6 +30,7 @@ from domain.queries import (
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
+from domain.webhooks import WebhookEndpointReads, WebhookEndpointRepository
 
 
 class CustomerRepository(Protocol):
@@ -230,6 +231,7 @@ class UnitOfWork(Protocol):
     coupons: CouponRepository
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
+    webhook_endpoints: WebhookEndpointRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -402,3 +404,4 @@ class Reads(Protocol):
     usage: UsageReads
     subscriptions: SubscriptionReads
     invoices: InvoiceReads
+    webhook_endpoints: WebhookEndpointReads

@@ -15,6 +15,7 @@ from domain.ports import (
     TaxRateReads,
     UsageReads,
 )
+from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
 from infra.repositories.coupons import SqlCouponReads
@@ -26,6 +27,7 @@ from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
+from infra.repositories.webhooks import SqlWebhookEndpointReads
 
 
 class SqlReads:
@@ -43,3 +45,4 @@ class SqlReads:
         self.usage: UsageReads = SqlUsageReads(db)
         self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
         self.invoices: InvoiceReads = SqlInvoiceReads(db)
+        self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)

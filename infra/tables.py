@@ -344,3 +344,18 @@ invoice_lines = Table(
     Column("tax_inclusive", Boolean, nullable=False, server_default=text("false")),
     Column("tax_amount", BigInteger, nullable=False, server_default="0"),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("description", Text),
+    # Sealed by infra.secret_box (ciphertext only; a CHECK refuses anything else).
+    Column("secret", LargeBinary, nullable=False),
+    Column("previous_secret", LargeBinary),
+    Column("previous_secret_expires_at", _TIME),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+)

@@ -18,6 +18,7 @@ from domain.metrics import BillableMetric
 from domain.plans import Plan, PlanPrice
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate
+from domain.webhooks import WebhookEndpoint
 from resolvers.errors import bad_user_input
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ DomainNode = (
     | TaxRate
     | Subscription
     | Invoice
+    | WebhookEndpoint
 )
 
 

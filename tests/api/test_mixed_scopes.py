@@ -65,6 +65,8 @@ ROOT_SELECTIONS: dict[str, str] = {
     "invoice": 'invoice(id: "<invoice>") { id number lines { id amount { amount } } }',
     "invoiceNumbering": "invoiceNumbering { prefix includeYear padding lastNumber }",
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
+    "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
+    "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -144,6 +146,18 @@ MUTATION_SELECTIONS: dict[str, str] = {
     "markInvoiceUncollectible": (
         'markInvoiceUncollectible(input: {id: "<invoice>"}) { invoice { id } userErrors { code } }'
     ),
+    "createWebhookEndpoint": (
+        'createWebhookEndpoint(input: {url: "https://hooks.example.com/mixed", events: ["*"], '
+        'description: "mixed"}) { webhookEndpoint { id } secret userErrors { code } }'
+    ),
+    "rotateWebhookSecret": (
+        'rotateWebhookSecret(input: {id: "<webhook>"}) '
+        "{ webhookEndpoint { id } secret userErrors { code } }"
+    ),
+    "deleteWebhookEndpoint": (
+        'deleteWebhookEndpoint(input: {id: "<webhook>"}) '
+        "{ deletedWebhookEndpointId userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -193,6 +207,15 @@ MUTATION_WRITES: dict[str, str] = {
     "markInvoiceUncollectible": (
         "select count(*) from events where tenant_id = $1 and type = 'invoice.marked_uncollectible'"
     ),
+    "createWebhookEndpoint": (
+        "select count(*) from webhook_endpoints where tenant_id = $1 and description = 'mixed'"
+    ),
+    "rotateWebhookSecret": (
+        "select count(*) from webhook_endpoints where tenant_id = $1"
+        " and previous_secret is not null"
+    ),
+    # A deletion counts as -1: any change fails the tests' "nothing written".
+    "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
 }
 
 CREATE_METRIC = """
@@ -213,6 +236,11 @@ mutation($input: CreatePlanInput!) {
 CREATE_COUPON = """
 mutation($input: CreateCouponInput!) {
   createCoupon(input: $input) { coupon { id } userErrors { code } }
+}
+"""
+CREATE_WEBHOOK_ENDPOINT = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } userErrors { code } }
 }
 """
 CREATE_SUBSCRIPTION = """
@@ -345,6 +373,7 @@ class Seeded:
     coupon_id: str
     subscription_id: str
     invoice_id: str
+    webhook_endpoint_id: str
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -355,6 +384,7 @@ class Seeded:
             .replace("<coupon>", self.coupon_id)
             .replace("<subscription>", self.subscription_id)
             .replace("<invoice>", self.invoice_id)
+            .replace("<webhook>", self.webhook_endpoint_id)
         )
 
 
@@ -411,6 +441,11 @@ async def seed(tenant: Tenant) -> Seeded:
         {"input": {"customerId": customer_ids[0], "planId": plan_payload["id"]}},
     )
     payload = subscribed["createSubscription"]
+    webhook = await _ok(
+        tenant,
+        CREATE_WEBHOOK_ENDPOINT,
+        {"input": {"url": "https://hooks.example.com/seeded", "events": ["*"]}},
+    )
     return Seeded(
         tenant,
         customer_ids,
@@ -419,6 +454,7 @@ async def seed(tenant: Tenant) -> Seeded:
         coupon_id,
         payload["subscription"]["id"],
         payload["invoice"]["id"],
+        webhook["createWebhookEndpoint"]["webhookEndpoint"]["id"],
     )
 
 
