@@ -20,6 +20,7 @@ INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
 PAYMENTS_READ = "payments:read"
 PAYMENTS_WRITE = "payments:write"
+WEBHOOKS_MANAGE = "webhooks:manage"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",

@@ -36,6 +36,9 @@ class ErrorCode(str, Enum):
     # Payment methods: the provider does not know the token, or the method is detached.
     PAYMENT_METHOD_INVALID = "PAYMENT_METHOD_INVALID"
     PAYMENT_METHOD_DETACHED = "PAYMENT_METHOD_DETACHED"
+    # Webhook endpoints: a destination refused (SSRF), an event type that does not exist.
+    URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
 

@@ -71,6 +71,12 @@ KINDS: Final[dict[str, Kind]] = {
             "payments:read",
             lambda r, ids: r.payment_methods.by_ids(ids),
         ),
+        Kind(
+            "we",
+            "WebhookEndpoint",
+            "webhooks:manage",
+            lambda r, ids: r.webhook_endpoints.by_ids(ids),
+        ),
     )
 }
 

@@ -31,6 +31,7 @@ from domain.queries import (
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
+from domain.webhooks import WebhookEndpointReads, WebhookEndpointRepository
 
 
 class CustomerRepository(Protocol):
@@ -232,6 +233,7 @@ class UnitOfWork(Protocol):
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
+    webhook_endpoints: WebhookEndpointRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -405,3 +407,4 @@ class Reads(Protocol):
     subscriptions: SubscriptionReads
     invoices: InvoiceReads
     payment_methods: PaymentMethodReads
+    webhook_endpoints: WebhookEndpointReads

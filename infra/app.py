@@ -30,8 +30,10 @@ from infra.http.oauth import TokenEndpoint
 from infra.payments import PaymentProviders
 from infra.planned import Planner
 from infra.request_tasks import install_task_tracking
+from infra.secret_box import SecretBox
 from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
+from infra.webhooks.destinations import Resolver, WebhookDestinations, resolve_host
 from schema.schema import LIMIT_RULES, build_schema
 
 
@@ -106,7 +108,15 @@ def app_from_environment() -> Starlette:
     return create_app(settings, settings.database_url)
 
 
-def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> Starlette:
+def create_app(
+    settings: Settings,
+    database_url: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    resolve: Resolver = resolve_host,
+) -> Starlette:
+    """`resolve` looks up webhook destinations' hosts (DNS); tests give their own."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(
@@ -114,7 +124,8 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
             pool_size=settings.database_pool_size,
             pool_timeout=settings.database_pool_timeout,
         )
-        keys = await load_or_create(engine, settings.resolved_secret_key())
+        secret_key = settings.resolved_secret_key()
+        keys = await load_or_create(engine, secret_key)
         external = ExternalKeys(settings.oauth_jwks_url) if settings.oauth_jwks_url else None
         verifier = TokenVerifier(
             keys.public, settings.oauth_issuer, settings.oauth_audience, external
@@ -147,6 +158,10 @@ def create_app(settings: Settings, database_url: str, *, clock: Clock = SYSTEM_C
             verify_planned=settings.planned_reads_verify,
             clock=clock,
             payment_providers=PaymentProviders(engine, settings),
+            secret_box=SecretBox(secret_key),
+            webhook_destinations=WebhookDestinations(
+                production=settings.is_production, resolve=resolve
+            ),
         )
         app.state.token = TokenEndpoint(engine, issuer)
         app.state.invoice_pdf = InvoicePdfEndpoint(engine, settings.statement_timeout)

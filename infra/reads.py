@@ -16,6 +16,7 @@ from domain.ports import (
     TaxRateReads,
     UsageReads,
 )
+from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
 from infra.repositories.coupons import SqlCouponReads
@@ -28,6 +29,7 @@ from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
+from infra.repositories.webhooks import SqlWebhookEndpointReads
 
 
 class SqlReads:
@@ -46,3 +48,4 @@ class SqlReads:
         self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
         self.invoices: InvoiceReads = SqlInvoiceReads(db)
         self.payment_methods: PaymentMethodReads = SqlPaymentMethodReads(db)
+        self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)

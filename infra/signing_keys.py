@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.tokens import ALGORITHM
+from infra.secret_box import WrongSecretKey
 from infra.tables import signing_keys
 
 
@@ -51,10 +52,6 @@ async def load_or_create(engine: AsyncEngine, secret_key: str) -> SigningKeys:
     keys = [_decrypt(row.private_key, row.kid, secret_key) for row in rows]
     # A copy, typed as KeySet's list[Key] (a list[ECKey] is not one: lists are invariant).
     return SigningKeys(current=keys[0], public=KeySet(list(keys)))
-
-
-class WrongSecretKey(RuntimeError):
-    pass
 
 
 def _decrypt(private_key: bytes, kid: str, secret_key: str) -> ECKey:

@@ -381,3 +381,18 @@ sandbox_requests = Table(
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("description", Text),
+    # Sealed by infra.secret_box (ciphertext only; a CHECK refuses anything else).
+    Column("secret", LargeBinary, nullable=False),
+    Column("previous_secret", LargeBinary),
+    Column("previous_secret_expires_at", _TIME),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+)

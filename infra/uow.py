@@ -30,6 +30,7 @@ from domain.ports import (
     TaxRateRepository,
     UsageRepository,
 )
+from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
 from infra.repositories.customers import SqlCustomerRepository
@@ -41,6 +42,8 @@ from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
 from infra.repositories.usage import SqlUsageRepository
+from infra.repositories.webhooks import SqlWebhookEndpointRepository
+from infra.secret_box import SecretBox
 
 
 class _Repositories:
@@ -58,6 +61,9 @@ class _Repositories:
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
+    webhook_endpoints: WebhookEndpointRepository
+    # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
+    _secret_box: SecretBox | None
 
     def _bind(self, db: TenantConnection) -> None:
         self.customers = SqlCustomerRepository(db)
@@ -71,14 +77,16 @@ class _Repositories:
         self.discounts = SqlDiscountRepository(db)
         self.tax_rates = SqlTaxRateRepository(db)
         self.payment_methods = SqlPaymentMethodRepository(db)
+        self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
 
 
 class SqlUnitOfWork(_Repositories):
     """A savepoint inside a tenant transaction that its caller owns (a request's)."""
 
-    def __init__(self, db: TenantConnection) -> None:
+    def __init__(self, db: TenantConnection, *, secret_box: SecretBox | None = None) -> None:
         self._db = db
         self.tenant_id = db.tenant_id
+        self._secret_box = secret_box
         self._bind(db)
         self._savepoint: Any = None
         self._committed = False
@@ -89,9 +97,12 @@ class SqlUnitOfWork(_Repositories):
         tenant_id: str,
         *,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+        secret_box: SecretBox | None = None,
     ) -> OwningUnitOfWork:
         """A unit of work that opens and ends a tenant transaction of its own."""
-        return OwningUnitOfWork(engine, tenant_id, statement_timeout=statement_timeout)
+        return OwningUnitOfWork(
+            engine, tenant_id, statement_timeout=statement_timeout, secret_box=secret_box
+        )
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._savepoint = await self._db.begin_savepoint()
@@ -129,8 +140,16 @@ class OwningUnitOfWork(_Repositories):
     transaction of its own. It is not re-entrant: one transaction at a time.
     """
 
-    def __init__(self, engine: AsyncEngine, tenant_id: str, *, statement_timeout: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        tenant_id: str,
+        *,
+        statement_timeout: float,
+        secret_box: SecretBox | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
+        self._secret_box = secret_box
         self._engine = engine
         self._statement_timeout = statement_timeout
         self._transaction: AbstractAsyncContextManager[TenantConnection] | None = None

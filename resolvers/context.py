@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from auth.principal import Principal
 from domain.payments import PaymentProvider
 from domain.ports import Clock, Reads, UnitOfWork
+from domain.webhooks import DestinationPolicy
 from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -28,9 +29,14 @@ class Context:
     reads: Reads
     new_unit_of_work: Callable[[], UnitOfWork]
     clock: Clock
+    # Where webhooks may be sent, in this deployment (production or development).
+    webhook_destinations: DestinationPolicy
     request: Request | None = None
     # Set when execution starts (after validation): only then is an idempotent response kept.
     began_executing: bool = False
+    # Set by a mutation whose answer carries a secret (a webhook signing secret): the
+    # response is then kept for idempotent replay only sealed, never in clear.
+    answers_secret: bool = False
     # Sibling fields resolve concurrently, and a unit of work is a savepoint on the request's
     # one connection: fields that open one (a preview) take turns.
     unit_of_work_turn: asyncio.Lock = field(default_factory=asyncio.Lock)

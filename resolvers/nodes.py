@@ -19,6 +19,7 @@ from domain.payment_methods import PaymentMethod
 from domain.plans import Plan, PlanPrice
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate
+from domain.webhooks import WebhookEndpoint
 from resolvers.errors import bad_user_input
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ DomainNode = (
     | Subscription
     | Invoice
     | PaymentMethod
+    | WebhookEndpoint
 )
 
 

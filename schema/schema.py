@@ -29,6 +29,7 @@ from auth.scopes import (
     SUBSCRIPTIONS_READ,
     SUBSCRIPTIONS_WRITE,
     USAGE_WRITE,
+    WEBHOOKS_MANAGE,
     requires,
 )
 from resolvers import coupons as coupon_resolvers
@@ -38,6 +39,7 @@ from resolvers import payment_methods as payment_method_resolvers
 from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
+from resolvers import webhooks as webhook_resolvers
 from schema.connections import Connection, connection_of
 from schema.coupons import ApplyCouponPayload, Coupon, CreateCouponPayload
 from schema.customers import (
@@ -69,6 +71,12 @@ from schema.subscriptions import Subscription, SubscriptionPayload
 from schema.tax_rates import CreateTaxRatePayload, TaxRate
 from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
 from schema.viewer import Viewer
+from schema.webhooks import (
+    CreateWebhookEndpointPayload,
+    DeleteWebhookEndpointPayload,
+    RotateWebhookSecretPayload,
+    WebhookEndpoint,
+)
 
 # graphql-armor's defaults, loosened where a dashboard's queries need it (OWASP GraphQL).
 MAX_DEPTH = 8
@@ -162,6 +170,18 @@ class Query:
         resolver=returning(connection_of(TaxRate.from_domain), tax_rate_resolvers.tax_rates),
         description="Tax rates, newest first; filter by country and active. Page size 1-100.",
         permission_classes=[requires(CATALOG_READ)],
+    )
+    webhook_endpoints: Connection[WebhookEndpoint] = strawberry.field(
+        resolver=returning(
+            connection_of(WebhookEndpoint.from_domain), webhook_resolvers.webhook_endpoints
+        ),
+        description="Webhook endpoints, newest first. Page size 1-100.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
+    )
+    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
+        resolver=returning(WebhookEndpoint.from_domain, webhook_resolvers.webhook_endpoint),
+        description="A webhook endpoint by id; null when it does not exist in your account.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
     )
     events: Connection[Event] = strawberry.field(
         resolver=returning(connection_of(Event.from_domain), events.events),
@@ -331,6 +351,28 @@ class Mutation:
         ),
         description="Detaches a payment method: kept on record, no longer listed nor charged.",
         permission_classes=[requires(PAYMENTS_WRITE)],
+    )
+    create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.field(
+        resolver=returning(
+            CreateWebhookEndpointPayload.from_domain, webhook_resolvers.create_webhook_endpoint
+        ),
+        description="Creates a webhook endpoint and answers its signing secret, once.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
+    )
+    rotate_webhook_secret: RotateWebhookSecretPayload = strawberry.field(
+        resolver=returning(
+            RotateWebhookSecretPayload.from_domain, webhook_resolvers.rotate_webhook_secret
+        ),
+        description="Gives an endpoint a new signing secret, answered once. For 24 hours "
+        "deliveries are signed with the old secret too, so receivers can switch over.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
+    )
+    delete_webhook_endpoint: DeleteWebhookEndpointPayload = strawberry.field(
+        resolver=returning(
+            DeleteWebhookEndpointPayload.from_domain, webhook_resolvers.delete_webhook_endpoint
+        ),
+        description="Deletes a webhook endpoint and its secrets; nothing more is sent to it.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
     )
 
 

@@ -34,6 +34,7 @@ from auth.backend import PrincipalUser
 from auth.principal import Principal
 from domain.payments import PaymentProvider
 from domain.ports import Clock
+from domain.webhooks import DestinationPolicy
 from infra import idempotency, jsoncodec
 from infra.clock import SYSTEM_CLOCK
 from infra.db import (
@@ -51,6 +52,7 @@ from infra.planned.planner import Scope
 from infra.reads import SqlReads
 from infra.repositories.accounts import account_exists
 from infra.request_tasks import settled_tasks
+from infra.secret_box import SecretBox, is_sealed
 from infra.uow import SqlUnitOfWork
 from resolvers.context import Context
 from schema.schema import MAX_TOKENS
@@ -106,8 +108,12 @@ class GraphQLEndpoint:
         verify_planned: bool = False,
         clock: Clock = SYSTEM_CLOCK,
         payment_providers: PaymentProviders | None = None,
+        secret_box: SecretBox,
+        webhook_destinations: DestinationPolicy,
     ) -> None:
         self.schema = schema
+        self.secret_box = secret_box
+        self.webhook_destinations = webhook_destinations
         self.clock = clock
         self.payment_providers = payment_providers
         self.engine = engine
@@ -223,7 +229,7 @@ class GraphQLEndpoint:
                     stored = await idempotency.claim(db, key, request_fingerprint)
                     if stored is not None:
                         return Response(
-                            stored.body,
+                            self._stored_body(stored.body, principal.tenant_id, key),
                             stored.status,
                             media_type="application/json",
                             headers={"Idempotent-Replayed": "true"},
@@ -251,8 +257,13 @@ class GraphQLEndpoint:
                 )
                 body = self._encode(result, executed=executed, refusal_code=refusal)
                 if key is not None and executed:
+                    kept = body
+                    if context.answers_secret:
+                        kept = self.secret_box.seal(
+                            body, bound_to=_idempotent_response(principal.tenant_id, key)
+                        )
                     await idempotency.remember(
-                        db, key, request_fingerprint, idempotency.StoredResponse(status, body)
+                        db, key, request_fingerprint, idempotency.StoredResponse(status, kept)
                     )
         except idempotency.IdempotencyError as exc:
             return error_response(exc.status, exc.message, exc.code.value)
@@ -304,8 +315,9 @@ class GraphQLEndpoint:
         return Context(
             principal=principal,
             reads=SqlReads(db),
-            new_unit_of_work=lambda: SqlUnitOfWork(db),
+            new_unit_of_work=lambda: SqlUnitOfWork(db, secret_box=self.secret_box),
             clock=self.clock,
+            webhook_destinations=self.webhook_destinations,
             request=request,
             new_payment_provider=self._payment_provider_of(principal.tenant_id),
         )
@@ -313,6 +325,12 @@ class GraphQLEndpoint:
     def _payment_provider_of(self, tenant_id: str) -> Callable[[], PaymentProvider] | None:
         providers = self.payment_providers
         return None if providers is None else lambda: providers.for_tenant(tenant_id)
+
+    def _stored_body(self, body: bytes, tenant_id: str, key: str) -> bytes:
+        """A kept response as it was sent: opened if it was kept sealed (it carries a secret)."""
+        if not is_sealed(body):
+            return body
+        return self.secret_box.open(body, bound_to=_idempotent_response(tenant_id, key))
 
     async def _account_exists(self, db: Any, tenant_id: str) -> bool:
         # Accounts are never deleted, so one that exists is remembered; an external identity
@@ -380,6 +398,10 @@ class GraphQLEndpoint:
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
         return (*checked, body.decode("utf-8"))
+
+
+def _idempotent_response(tenant_id: str, key: str) -> str:
+    return f"idempotency_keys/{tenant_id}/{key}"
 
 
 def _with_code(formatted: GraphQLFormattedError, code: str) -> GraphQLFormattedError:

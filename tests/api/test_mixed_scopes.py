@@ -65,6 +65,8 @@ ROOT_SELECTIONS: dict[str, str] = {
     "invoice": 'invoice(id: "<invoice>") { id number lines { id amount { amount } } }',
     "invoiceNumbering": "invoiceNumbering { prefix includeYear padding lastNumber }",
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
+    "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
+    "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -156,6 +158,18 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'detachPaymentMethod(input: {paymentMethodId: "<payment_method>"}) '
         "{ paymentMethod { id } userErrors { code } }"
     ),
+    "createWebhookEndpoint": (
+        'createWebhookEndpoint(input: {url: "https://hooks.example.com/mixed", events: ["*"], '
+        'description: "mixed"}) { webhookEndpoint { id } secret userErrors { code } }'
+    ),
+    "rotateWebhookSecret": (
+        'rotateWebhookSecret(input: {id: "<webhook>"}) '
+        "{ webhookEndpoint { id } secret userErrors { code } }"
+    ),
+    "deleteWebhookEndpoint": (
+        'deleteWebhookEndpoint(input: {id: "<webhook>"}) '
+        "{ deletedWebhookEndpointId userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -216,6 +230,15 @@ MUTATION_WRITES: dict[str, str] = {
     "detachPaymentMethod": (
         "select count(*) from payment_methods where tenant_id = $1 and detached_at is not null"
     ),
+    "createWebhookEndpoint": (
+        "select count(*) from webhook_endpoints where tenant_id = $1 and description = 'mixed'"
+    ),
+    "rotateWebhookSecret": (
+        "select count(*) from webhook_endpoints where tenant_id = $1"
+        " and previous_secret is not null"
+    ),
+    # A deletion counts as -1: any change fails the tests' "nothing written".
+    "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
 }
 
 CREATE_METRIC = """
@@ -236,6 +259,11 @@ mutation($input: CreatePlanInput!) {
 CREATE_COUPON = """
 mutation($input: CreateCouponInput!) {
   createCoupon(input: $input) { coupon { id } userErrors { code } }
+}
+"""
+CREATE_WEBHOOK_ENDPOINT = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } userErrors { code } }
 }
 """
 CREATE_SUBSCRIPTION = """
@@ -374,6 +402,7 @@ class Seeded:
     subscription_id: str
     invoice_id: str
     payment_method_id: str  # the customer's second method (tok_mastercard), not the default
+    webhook_endpoint_id: str
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -385,6 +414,7 @@ class Seeded:
             .replace("<subscription>", self.subscription_id)
             .replace("<invoice>", self.invoice_id)
             .replace("<payment_method>", self.payment_method_id)
+            .replace("<webhook>", self.webhook_endpoint_id)
         )
 
 
@@ -449,6 +479,11 @@ async def seed(tenant: Tenant) -> Seeded:
             {"input": {"customerId": customer_ids[0], "providerToken": token}},
         )
         methods.append(attached["attachPaymentMethod"]["paymentMethod"]["id"])
+    webhook = await _ok(
+        tenant,
+        CREATE_WEBHOOK_ENDPOINT,
+        {"input": {"url": "https://hooks.example.com/seeded", "events": ["*"]}},
+    )
     return Seeded(
         tenant,
         customer_ids,
@@ -458,6 +493,7 @@ async def seed(tenant: Tenant) -> Seeded:
         payload["subscription"]["id"],
         payload["invoice"]["id"],
         methods[1],
+        webhook["createWebhookEndpoint"]["webhookEndpoint"]["id"],
     )
 
 
