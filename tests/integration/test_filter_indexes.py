@@ -313,9 +313,14 @@ async def test_each_filter_reads_through_its_index_under_row_level_security(
     # then
     assert not [s for s in scans if s[0] == "Seq Scan" and s[1] in TENANT_TABLES], scans
     # Over a tenant this small the planner may pick any index that fits (PostgreSQL 18 and
-    # 15 differ, and so do runs as statistics are sampled): an index serves it, the intended
-    # one or another; which one serves it at scale, bench/explain.py shows (bench/plans/).
-    assert expected.indexes & {index for _, _, index in scans}, scans
+    # 15 differ, and so do runs as statistics are sampled, e.g. a unique (tenant_id, code)
+    # index for a count): an index of the intended table serves it, the intended one or
+    # another; which one serves it at scale, bench/explain.py shows (bench/plans/).
+    tables = {t for t in TENANT_TABLES for i in expected.indexes if i.startswith(t + "_")}
+    used = {index for _, _, index in scans if index}
+    assert expected.indexes & used or any(
+        index.startswith(table + "_") for index in used for table in tables
+    ), scans
 
 
 @pytest.mark.parametrize("search", ["omer 0042", "BILLING42@", "crm-1"])
