@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -39,6 +40,37 @@ EVENT_TYPES: Final = (
 )
 
 
+_POSITION = re.compile(r"([0-9]{20})-([0-9]{19})")
+# The database's ranges: a 64-bit transaction id (xid8) and a bigint sequence.
+_MAX_TRANSACTION = 2**64 - 1
+_MAX_SEQUENCE = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EventPosition:
+    """Where an event stands in the outbox: the transaction that wrote it, then the order of
+    writing. Readers only pass positions no open transaction can still write before
+    (infra/repositories/events.py), so a poller resuming after a position misses nothing."""
+
+    transaction: int
+    sequence: int
+
+    def __str__(self) -> str:
+        # Fixed width: integrators may compare two positions as strings.
+        return f"{self.transaction:020d}-{self.sequence:019d}"
+
+    @classmethod
+    def parse(cls, text: str) -> EventPosition:
+        """The position `str()` wrote; ValueError for anything else."""
+        found = _POSITION.fullmatch(text)
+        if found is None:
+            raise ValueError("not an event position")
+        position = cls(int(found[1]), int(found[2]))
+        if position.transaction > _MAX_TRANSACTION or position.sequence > _MAX_SEQUENCE:
+            raise ValueError("event position out of range")
+        return position
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     id: str
@@ -46,3 +78,4 @@ class Event:
     object_id: str
     data: dict[str, Any]
     created_at: datetime
+    position: EventPosition

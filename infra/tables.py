@@ -19,6 +19,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Identity,
     Integer,
     LargeBinary,
     MetaData,
@@ -30,12 +31,28 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
 
 # The time the row was written, not the transaction's start (now()): rows one transaction
 # creates keep distinct creation times, in the order they were created.
 _CLOCK = text("clock_timestamp()")
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (never wraps around); asyncpg reads it as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: object) -> str:
+        return "xid8"
+
+
+# So that reflecting a migrated database (tests/integration/test_migrations.py) knows it.
+ischema_names.setdefault("xid8", Xid8)
+
 
 accounts = Table(
     "accounts",
@@ -125,6 +142,10 @@ events = Table(
     Column("object_id", Text, nullable=False),
     Column("data", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_CLOCK),
+    # The position (migration 0011): the writing (top-level) transaction, then the order of
+    # writing. Neither is ever given by a statement.
+    Column("xid", Xid8, nullable=False, server_default=text("pg_current_xact_id()")),
+    Column("seq", BigInteger, Identity(always=True), nullable=False),
 )
 
 billable_metrics = Table(

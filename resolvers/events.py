@@ -51,7 +51,13 @@ async def events(
 ) -> Page[model.Event]:
     descending = (order_by.direction if order_by else SortDirection.DESC) == SortDirection.DESC
     page = page_request(
-        first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        sort="position",
+        is_datetime=False,
+        parse=model.EventPosition.parse,
     )
     # Only the event types whose objects this token may read.
     readable = readable_event_types(model.EVENT_TYPES, info.context.principal.scopes)
@@ -67,7 +73,7 @@ async def events(
     return build_page(
         rows,
         page,
-        cursor_of=lambda e: encode_cursor("created_at", e.created_at, e.id),
+        cursor_of=lambda e: encode_cursor("position", str(e.position), e.id),
         count_total=(lambda: reads.events.count(where)) if where.types else _zero,
     )
 

@@ -23,7 +23,11 @@ def encode_cursor(sort: str, value: Any, item_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str, *, is_datetime: bool) -> Keyset:
+def decode_cursor(
+    cursor: str, sort: str, *, is_datetime: bool, parse: Callable[[str], Any] | None = None
+) -> Keyset:
+    """The cursor's key; its value parsed by `parse` when given (a ValueError there makes
+    the cursor invalid, as any other malformed one)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, item_id = orjson.loads(raw)
@@ -31,6 +35,8 @@ def decode_cursor(cursor: str, sort: str, *, is_datetime: bool) -> Keyset:
             raise ValueError
         if "\x00" in value or "\x00" in item_id:
             raise ValueError
+        if parse is not None:
+            return Keyset(parse(value), item_id)
         if not is_datetime:
             return Keyset(value, item_id)
         moment = datetime.fromisoformat(value)
@@ -52,6 +58,7 @@ def page_request(
     before: str | None,
     sort: str,
     is_datetime: bool,
+    parse: Callable[[str], Any] | None = None,
 ) -> PageRequest:
     if first is not None and last is not None:
         raise bad_user_input("Pass `first` or `last`, not both.")
@@ -61,8 +68,10 @@ def page_request(
     return PageRequest(
         limit=size,
         backwards=last is not None,
-        after=decode_cursor(after, sort, is_datetime=is_datetime) if after else None,
-        before=decode_cursor(before, sort, is_datetime=is_datetime) if before else None,
+        after=decode_cursor(after, sort, is_datetime=is_datetime, parse=parse) if after else None,
+        before=decode_cursor(before, sort, is_datetime=is_datetime, parse=parse)
+        if before
+        else None,
     )
 
 

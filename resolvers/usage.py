@@ -154,6 +154,9 @@ async def billable_metrics(
         first=first, after=after, last=last, before=before, sort="created_at", is_datetime=True
     )
     codes = filter.codes if filter and filter.codes else None
+    # A GraphQL string escape (\u0000) passes the request screening as plain text.
+    if codes and any("\x00" in code for code in codes):
+        raise bad_user_input("`codes` cannot contain NUL characters.")
     reads = info.context.reads
     rows = await reads.metrics.page(codes, descending, page)
     return build_page(

@@ -162,6 +162,18 @@ async def test_a_metric_code_is_unique_in_an_account(tenant: Tenant, other_tenan
     await _metric(other_tenant, "storage", "MAX", "gb")
 
 
+async def test_a_metric_code_filter_with_a_nul_escape_is_refused_as_bad_input(
+    tenant: Tenant,
+) -> None:
+    # given a NUL written as a GraphQL string escape, which the request screening reads as
+    # plain text
+    query = '{ billableMetrics(filter: {codes: ["gb\\u0000"]}) { totalCount } }'
+    # when
+    body = await tenant.gql(query)
+    # then it is the caller's mistake, not an internal error
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
 async def test_a_batch_keeps_its_valid_events_and_reports_the_others_by_index(
     tenant: Tenant, other_tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
