@@ -38,15 +38,15 @@ existing row). Pages, counts and an object's events read new indexes led by the 
 `events_counts`. `events_page_created` stays for the created-at window filter. The unique
 index on the position backs the identity.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
