@@ -34,14 +34,6 @@ class SubscriptionStatus(str, Enum):
     CANCELED = "CANCELED"
 
 
-# The statuses the billing run bills.
-BILLABLE: Final = (
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.PAST_DUE,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Subscription:
     id: str

@@ -63,9 +63,10 @@ class Billable:
 
 async def usage_by_price(
     uow: UnitOfWork, windows: Sequence[tuple[Billable, Period]]
-) -> dict[tuple[str, str], PriceBreakdown]:
-    """Each (subscription, metered price)'s usage in its window, priced. One statement per
-    metric and window, for all the customers billed on it."""
+) -> dict[str, dict[str, PriceBreakdown]]:
+    """Each subscription's metered prices' usage in its window, priced (by subscription id,
+    then price id). One statement per metric and window, for all the customers billed on
+    it."""
     wanted: dict[tuple[str, datetime, datetime], list[tuple[Billable, PlanPrice]]] = defaultdict(
         list
     )
@@ -76,11 +77,15 @@ async def usage_by_price(
     if not wanted:
         return {}
     metrics = await uow.metrics.by_codes({code for code, _, _ in wanted})
-    priced_usage: dict[tuple[str, str], PriceBreakdown] = {}
+    priced_usage: dict[str, dict[str, PriceBreakdown]] = defaultdict(dict)
     for (code, start, end), users in wanted.items():
         metric = metrics[code]
         customer_ids = sorted({b.customer.id for b, _ in users})
-        quantities = await uow.usage.quantities(customer_ids, metric, start, end)
+        quantities = (
+            await uow.usage.quantities(customer_ids, metric, start, end)
+            if any(not charges_each_transaction(p.model) for _, p in users)
+            else {}
+        )
         fees_by_price: dict[str, dict[str, TransactionFees]] = {}
         for billable, price in users:
             customer_id, model = billable.customer.id, price.model
@@ -98,7 +103,7 @@ async def usage_by_price(
             else:
                 quantity = quantities.get(customer_id, (Decimal(0), 0))[0]
                 breakdown = price_usage(model, MeteredUsage(quantity))
-            priced_usage[(billable.subscription.id, price.id)] = breakdown
+            priced_usage[billable.subscription.id][price.id] = breakdown
     return priced_usage
 
 
@@ -155,11 +160,7 @@ async def bill_due(
                 subscription,
                 billable.plan,
                 prices,
-                {
-                    price.id: usage[(subscription.id, price.id)]
-                    for price in prices
-                    if (subscription.id, price.id) in usage
-                },
+                usage.get(subscription.id, {}),
                 pricing=pricing,
             )
             invoice, once = await _invoice_for(

@@ -15,10 +15,10 @@ from domain.coupons import (
     new_discount,
     validate_coupon,
 )
-from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode, FieldError, FieldErrors, NotFound
 from domain.ids import new_id, prefix_of
 from domain.ports import UnitOfWork
+from domain.services.customers import billable_customer
 from domain.subscriptions import SubscriptionStatus
 
 COUPON_FIELD = ("input", "couponId")
@@ -103,10 +103,10 @@ async def apply_coupon(
                     ]
                 )
             customer_id, plan_id = subscription.customer_id, subscription.plan_id
-            customer = await _customer(uow, customer_id, _SUBSCRIPTION_FIELD)
+            customer = await billable_customer(uow, customer_id, _SUBSCRIPTION_FIELD)
         else:
             assert customer_id is not None
-            customer = await _customer(uow, customer_id, _CUSTOMER_FIELD)
+            customer = await billable_customer(uow, customer_id, _CUSTOMER_FIELD)
         redeemed = await redeem_coupon(
             uow,
             coupon_id,
@@ -150,12 +150,3 @@ async def redeem_coupon(
             [FieldError(ErrorCode.COUPON_EXHAUSTED, field, "The coupon has no redemptions left.")]
         )
     return coupon
-
-
-async def _customer(uow: UnitOfWork, customer_id: str, field: tuple[str, ...]) -> Customer:
-    customer = await uow.customers.get(customer_id) if prefix_of(customer_id) == "cus" else None
-    if customer is None:
-        raise NotFound(field, "Customer")
-    if customer.archived:
-        raise DomainError([FieldError(ErrorCode.ARCHIVED, field, "The customer is archived.")])
-    return customer

@@ -82,3 +82,14 @@ async def _editable_customer(uow: UnitOfWork, customer_id: str) -> Customer:
             [FieldError(ErrorCode.ARCHIVED, _ID_FIELD, "An archived customer cannot be changed.")]
         )
     return customer
+
+
+async def billable_customer(uow: UnitOfWork, customer_id: str, field: tuple[str, ...]) -> Customer:
+    """A customer that can be billed (subscribed, invoiced, discounted): unknown, foreign or
+    malformed ids are "not found" alike; an archived customer is refused at `field`."""
+    customer = await uow.customers.get(customer_id) if prefix_of(customer_id) == "cus" else None
+    if customer is None:
+        raise NotFound(field, "Customer")
+    if customer.archived:
+        raise DomainError([FieldError(ErrorCode.ARCHIVED, field, "The customer is archived.")])
+    return customer

@@ -26,6 +26,7 @@ from domain.invoices import (
 )
 from domain.money import InvalidAmount, line_amount
 from domain.ports import UnitOfWork
+from domain.services.customers import billable_customer
 from domain.services.invoicing import (
     applicable,
     default_tax_provider,
@@ -61,17 +62,7 @@ async def create_invoice(
             [FieldError(ErrorCode.TOO_LONG, ("input", "memo"), f"At most {MEMO_MAX_LENGTH}.")]
         )
     async with uow:
-        customer = await uow.customers.get(customer_id) if prefix_of(customer_id) == "cus" else None
-        if customer is None:
-            raise NotFound(("input", "customerId"), "Customer")
-        if customer.archived:
-            raise DomainError(
-                [
-                    FieldError(
-                        ErrorCode.ARCHIVED, ("input", "customerId"), "The customer is archived."
-                    )
-                ]
-            )
+        customer = await billable_customer(uow, customer_id, ("input", "customerId"))
         invoice = draft_invoice(customer, now=now, billing_reason=BillingReason.MANUAL, memo=memo)
         await uow.invoices.add([invoice])
         await record_invoice_events(uow, [invoice])

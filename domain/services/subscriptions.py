@@ -26,6 +26,7 @@ from domain.plans import Plan
 from domain.ports import UnitOfWork
 from domain.services.billing import Billable, usage_by_price
 from domain.services.coupons import redeem_coupon
+from domain.services.customers import billable_customer
 from domain.services.invoicing import (
     applicable,
     default_tax_provider,
@@ -58,7 +59,7 @@ async def create_subscription(
     now = truncate_to_second(now)
     validate_draft(draft, now)
     async with uow:
-        customer = await _customer(uow, draft.customer_id, ("input", "customerId"))
+        customer = await billable_customer(uow, draft.customer_id, ("input", "customerId"))
         # A share lock: updatePlan holds FOR UPDATE while it replaces prices, so the
         # subscription never lands on prices being replaced.
         plan = await _plan(uow, draft.plan_id, for_share=True)
@@ -162,11 +163,7 @@ async def cancel_subscription(
                 billable.plan,
                 billable.prices,
                 so_far,
-                {
-                    p.id: usage[(current.id, p.id)]
-                    for p in billable.prices
-                    if (current.id, p.id) in usage
-                },
+                usage.get(current.id, {}),
             )
             if prorate:
                 lines += cancel_credit_lines(current, billable.plan, billable.prices, now)
@@ -289,11 +286,7 @@ async def change_subscription_plan(
                     billable.plan,
                     billable.prices,
                     so_far,
-                    {
-                        p.id: usage[(current.id, p.id)]
-                        for p in billable.prices
-                        if (current.id, p.id) in usage
-                    },
+                    usage.get(current.id, {}),
                 )
             if prorate:
                 lines += cancel_credit_lines(current, billable.plan, billable.prices, now)
@@ -341,11 +334,7 @@ async def upcoming_invoice(
             current,
             billable.plan,
             billable.prices,
-            {
-                p.id: usage[(current.id, p.id)]
-                for p in billable.prices
-                if (current.id, p.id) in usage
-            },
+            usage.get(current.id, {}),
         )
         invoice = draft_invoice(
             billable.customer,
@@ -397,15 +386,6 @@ async def _issue(
         await uow.discounts.mark_invoiced_once(once)
     await record_invoice_events(uow, [finalized])
     return finalized
-
-
-async def _customer(uow: UnitOfWork, customer_id: str, field: tuple[str, ...]) -> Customer:
-    customer = await uow.customers.get(customer_id) if prefix_of(customer_id) == "cus" else None
-    if customer is None:
-        raise NotFound(field, "Customer")
-    if customer.archived:
-        raise DomainError([FieldError(ErrorCode.ARCHIVED, field, "The customer is archived.")])
-    return customer
 
 
 async def _plan(uow: UnitOfWork, plan_id: str, *, for_share: bool = False) -> Plan:

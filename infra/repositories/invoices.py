@@ -234,9 +234,15 @@ class SqlInvoiceRepository:
         return invoice_from_row(row, [line_from_row(line, row.currency) for line in lines])
 
     async def save(self, invoice: Invoice) -> Invoice:
-        current = await self.get(invoice.id)
         tenant = self._db.tenant_id
-        if current is not None and current.status is InvoiceStatus.DRAFT:
+        stored_status = (
+            await self._db.execute(
+                select(invoices.c.status).where(
+                    invoices.c.tenant_id == tenant, invoices.c.id == invoice.id
+                )
+            )
+        ).scalar_one_or_none()
+        if stored_status == InvoiceStatus.DRAFT.value:
             # A draft's lines are replaced while it is still a draft (the trigger allows
             # line changes on drafts only), then its totals and status are written.
             await self._db.execute(

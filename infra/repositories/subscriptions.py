@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, text, update
 
 from domain.queries import PageRequest, SubscriptionFilter
-from domain.subscriptions import BILLABLE, Subscription, SubscriptionStatus
+from domain.subscriptions import Subscription, SubscriptionStatus
 from infra import jsoncodec
 from infra.db import TenantConnection
 from infra.pagination import paginate
@@ -186,7 +186,7 @@ class SqlSubscriptionRepository:
         rows = await self._db.execute(statement)
         found = [subscription_from_row(row) for row in rows]
         found.sort(key=lambda s: (s.current_period_end, s.id))
-        return [s for s in found if s.status in BILLABLE]
+        return found
 
 
 def _filtered(db: TenantConnection, where: SubscriptionFilter, columns: Any) -> Any:
