@@ -36,6 +36,14 @@ class ErrorCode(str, Enum):
     # Payment methods: the provider does not know the token, or the method is detached.
     PAYMENT_METHOD_INVALID = "PAYMENT_METHOD_INVALID"
     PAYMENT_METHOD_DETACHED = "PAYMENT_METHOD_DETACHED"
+    # Payments and refunds: nothing (more) to pay or refund; no method to charge.
+    ALREADY_PAID = "ALREADY_PAID"
+    AMOUNT_EXCEEDS_REMAINING = "AMOUNT_EXCEEDS_REMAINING"
+    NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
+    PAYMENT_NOT_REFUNDABLE = "PAYMENT_NOT_REFUNDABLE"
+    REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
+    # Another change of the same object holds it (or this request changed it earlier).
+    BUSY = "BUSY"
     # Webhook endpoints: a destination refused (SSRF), an event type that does not exist.
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"

@@ -21,6 +21,11 @@ INVOICE_CREATED: Final = "invoice.created"
 INVOICE_FINALIZED: Final = "invoice.finalized"
 INVOICE_VOIDED: Final = "invoice.voided"
 INVOICE_MARKED_UNCOLLECTIBLE: Final = "invoice.marked_uncollectible"
+INVOICE_PAID: Final = "invoice.paid"
+PAYMENT_SUCCEEDED: Final = "payment.succeeded"
+PAYMENT_FAILED: Final = "payment.failed"
+REFUND_CREATED: Final = "refund.created"
+REFUND_FAILED: Final = "refund.failed"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -37,6 +42,11 @@ EVENT_TYPES: Final = (
     INVOICE_FINALIZED,
     INVOICE_VOIDED,
     INVOICE_MARKED_UNCOLLECTIBLE,
+    INVOICE_PAID,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    REFUND_CREATED,
+    REFUND_FAILED,
 )
 
 

@@ -71,6 +71,8 @@ KINDS: Final[dict[str, Kind]] = {
             "payments:read",
             lambda r, ids: r.payment_methods.by_ids(ids),
         ),
+        Kind("pay", "Payment", "payments:read", lambda r, ids: r.payments.by_ids(ids)),
+        Kind("re", "Refund", "payments:read", lambda r, ids: r.refunds.by_ids(ids)),
         Kind(
             "we",
             "WebhookEndpoint",

@@ -141,6 +141,9 @@ class Invoice:
     sequence: int | None = None  # the tenant's counter value its number was made from
     # The bill-to as it was at finalization (name, email, address, tax ids, locale).
     customer_snapshot: dict[str, Any] = field(default_factory=dict)
+    # Automatic collection: the worker's attempts so far, and when it tries next.
+    collection_attempts: int = 0
+    next_collection_at: datetime | None = None
 
     @property
     def amount_due(self) -> Money:

@@ -13,6 +13,7 @@ from domain.accounts import Account
 from domain.coupons import Coupon, Discount
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
+from domain.invoice_payments import PaymentReads, PaymentRepository
 from domain.invoices import Invoice, InvoiceLine, NumberTemplate
 from domain.metrics import BillableMetric, MetricDraft
 from domain.payment_methods import PaymentMethodReads, PaymentMethodRepository
@@ -28,6 +29,7 @@ from domain.queries import (
     SubscriptionFilter,
     TaxRateFilter,
 )
+from domain.refunds import RefundReads, RefundRepository
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
@@ -233,6 +235,8 @@ class UnitOfWork(Protocol):
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
+    payments: PaymentRepository
+    refunds: RefundRepository
     webhook_endpoints: WebhookEndpointRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
@@ -407,4 +411,6 @@ class Reads(Protocol):
     subscriptions: SubscriptionReads
     invoices: InvoiceReads
     payment_methods: PaymentMethodReads
+    payments: PaymentReads
+    refunds: RefundReads
     webhook_endpoints: WebhookEndpointReads

@@ -34,6 +34,15 @@ class SubscriptionStatus(str, Enum):
     CANCELED = "CANCELED"
 
 
+class CollectionMethod(str, Enum):
+    """CHARGE_AUTOMATICALLY: the worker charges the customer's default payment method when
+    an invoice is finalized, and retries per the dunning schedule. SEND_INVOICE: the
+    customer pays by other means (`payInvoice`)."""
+
+    CHARGE_AUTOMATICALLY = "CHARGE_AUTOMATICALLY"
+    SEND_INVOICE = "SEND_INVOICE"
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     id: str
@@ -53,6 +62,7 @@ class Subscription:
     ended_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
 
     @property
     def trialing(self) -> bool:

@@ -124,6 +124,13 @@ def create_app(
             pool_size=settings.database_pool_size,
             pool_timeout=settings.database_pool_timeout,
         )
+        # Transactions that commit apart from requests (payments' phases, the sandbox
+        # processor's record) get a pool of their own: see GraphQLEndpoint.money_engine.
+        money_engine = create_engine(
+            database_url,
+            pool_size=max(2, settings.database_pool_size // 2),
+            pool_timeout=settings.database_pool_timeout,
+        )
         secret_key = settings.resolved_secret_key()
         keys = await load_or_create(engine, secret_key)
         external = ExternalKeys(settings.oauth_jwks_url) if settings.oauth_jwks_url else None
@@ -157,7 +164,8 @@ def create_app(
             planner=planner,
             verify_planned=settings.planned_reads_verify,
             clock=clock,
-            payment_providers=PaymentProviders(engine, settings),
+            payment_providers=PaymentProviders(money_engine, settings),
+            money_engine=money_engine,
             secret_box=SecretBox(secret_key),
             webhook_destinations=WebhookDestinations(
                 production=settings.is_production, resolve=resolve
@@ -175,6 +183,7 @@ def create_app(
             yield
         finally:
             stop_tracking()
+            await money_engine.dispose()
             await engine.dispose()
 
     routes = [

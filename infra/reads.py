@@ -3,6 +3,7 @@ implemented beside its repository in infra/repositories/."""
 
 from __future__ import annotations
 
+from domain.invoice_payments import PaymentReads
 from domain.payment_methods import PaymentMethodReads
 from domain.ports import (
     AccountReads,
@@ -16,6 +17,7 @@ from domain.ports import (
     TaxRateReads,
     UsageReads,
 )
+from domain.refunds import RefundReads
 from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
@@ -25,6 +27,7 @@ from infra.repositories.events import SqlEventReads
 from infra.repositories.invoices import SqlInvoiceReads
 from infra.repositories.metrics import SqlMetricReads
 from infra.repositories.payment_methods import SqlPaymentMethodReads
+from infra.repositories.payments import SqlPaymentReads, SqlRefundReads
 from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
@@ -48,4 +51,6 @@ class SqlReads:
         self.subscriptions: SubscriptionReads = SqlSubscriptionReads(db)
         self.invoices: InvoiceReads = SqlInvoiceReads(db)
         self.payment_methods: PaymentMethodReads = SqlPaymentMethodReads(db)
+        self.payments: PaymentReads = SqlPaymentReads(db)
+        self.refunds: RefundReads = SqlRefundReads(db)
         self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)

@@ -270,6 +270,7 @@ subscriptions = Table(
     Column("ended_at", _TIME),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
     Column("updated_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("collection_method", Text, nullable=False, server_default="CHARGE_AUTOMATICALLY"),
 )
 
 subscription_items = Table(
@@ -339,6 +340,8 @@ invoices = Table(
     Column("paid_at", _TIME),
     Column("voided_at", _TIME),
     Column("marked_uncollectible_at", _TIME),
+    Column("collection_attempts", Integer, nullable=False, server_default="0"),
+    Column("next_collection_at", _TIME),
 )
 
 invoice_lines = Table(
@@ -382,6 +385,48 @@ payment_methods = Table(
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
     Column("detached_at", _TIME),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("invoice_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("payment_method_id", Text),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("decline_code", Text),
+    Column("provider", Text, nullable=False),
+    Column("provider_reference", Text),
+    Column("provider_idempotency_key", Text, nullable=False),
+    Column("request_key", Text),
+    Column("attempt", Integer),
+    Column("amount_refunded", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("settled_at", _TIME),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("payment_id", Text, nullable=False),
+    Column("invoice_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("failure_code", Text),
+    Column("reason", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("provider_reference", Text),
+    Column("provider_idempotency_key", Text, nullable=False),
+    Column("request_key", Text),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("settled_at", _TIME),
 )
 
 # The sandbox payment processor's own record (infra/payments/sandbox.py), not Ledgerline's.

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.invoice_payments import PaymentRepository
 from domain.payment_methods import PaymentMethodRepository
 from domain.ports import (
     CouponRepository,
@@ -30,6 +31,7 @@ from domain.ports import (
     TaxRateRepository,
     UsageRepository,
 )
+from domain.refunds import RefundRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
@@ -38,6 +40,7 @@ from infra.repositories.events import SqlEventRepository
 from infra.repositories.invoices import SqlInvoiceRepository
 from infra.repositories.metrics import SqlMetricRepository
 from infra.repositories.payment_methods import SqlPaymentMethodRepository
+from infra.repositories.payments import SqlPaymentRepository, SqlRefundRepository
 from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
@@ -61,6 +64,8 @@ class _Repositories:
     discounts: DiscountRepository
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
+    payments: PaymentRepository
+    refunds: RefundRepository
     webhook_endpoints: WebhookEndpointRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
@@ -77,6 +82,8 @@ class _Repositories:
         self.discounts = SqlDiscountRepository(db)
         self.tax_rates = SqlTaxRateRepository(db)
         self.payment_methods = SqlPaymentMethodRepository(db)
+        self.payments = SqlPaymentRepository(db)
+        self.refunds = SqlRefundRepository(db)
         self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
 
 

@@ -42,6 +42,10 @@ class Context:
     unit_of_work_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The tenant's payment processor, as configured (infra/payments), made when first asked.
     new_payment_provider: Callable[[], PaymentProvider] | None = None
+    # Units of work whose transactions commit on their own, whatever becomes of the
+    # request's: the phases of a payment around the provider's call (money moved at a
+    # provider cannot be rolled back with a request).
+    new_money_unit_of_work: Callable[[], UnitOfWork] | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -49,6 +53,19 @@ class Context:
 
     def uow(self) -> UnitOfWork:
         return self.new_unit_of_work()
+
+    def money_unit_of_work(self) -> UnitOfWork:
+        if self.new_money_unit_of_work is None:
+            raise RuntimeError("no money unit of work is configured for this request")
+        return self.new_money_unit_of_work()
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The request's Idempotency-Key header (mutations only; checked by the endpoint)."""
+        if self.request is None:
+            return None
+        key: str | None = self.request.headers.get("idempotency-key")
+        return key
 
     @cached_property
     def payment_provider(self) -> PaymentProvider:

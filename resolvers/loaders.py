@@ -19,6 +19,7 @@ from domain.ports import Reads
 from resolvers.events import RecentEventsByObjectLoader
 from resolvers.invoices import LinesByInvoiceLoader, RecentInvoicesLoader
 from resolvers.payment_methods import PaymentMethodsByCustomerLoader
+from resolvers.payments import PaymentsByInvoiceLoader, RefundsByPaymentLoader
 from resolvers.subscriptions import SubscriptionsByCustomerLoader
 from resolvers.usage import UsageByCustomerLoader, UsageChargeLoader
 
@@ -49,6 +50,8 @@ class Loaders:
         self.lines_by_invoice = LinesByInvoiceLoader(reads.invoices)
         self.recent_invoices = RecentInvoicesLoader(reads.invoices)
         self.payment_methods_by_customer = PaymentMethodsByCustomerLoader(reads.payment_methods)
+        self.payments_by_invoice = PaymentsByInvoiceLoader(reads.payments)
+        self.refunds_by_payment = RefundsByPaymentLoader(reads.refunds)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 import domain.invoices as invoices_domain
-from auth.scopes import CUSTOMERS_READ, SUBSCRIPTIONS_READ, requires
+from auth.scopes import CUSTOMERS_READ, PAYMENTS_READ, SUBSCRIPTIONS_READ, requires
 from domain.money import Money as DomainMoney
 from resolvers import invoices as invoice_resolvers
+from resolvers import payments as payment_resolvers
 from resolvers.errors import Outcome
 from schema.connections import SortDirection
 from schema.errors import UserError, user_errors_from
@@ -22,6 +23,7 @@ from schema.scalars import CurrencyCode
 
 if TYPE_CHECKING:
     from schema.customers import Customer
+    from schema.payments import Payment
     from schema.subscriptions import Subscription
 
 strawberry.enum(
@@ -51,6 +53,7 @@ InvoiceLineKind = invoices_domain.LineKind
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers")]
 SubscriptionRef = Annotated["Subscription", strawberry.lazy("schema.subscriptions")]
+PaymentRef = Annotated["Payment", strawberry.lazy("schema.payments")]
 
 
 @strawberry.type(description="A discount's share of a line.")
@@ -183,6 +186,17 @@ class Invoice(Node):
         description="The subscription billed, if any.",
         permission_classes=[requires(SUBSCRIPTIONS_READ)],
     )
+    payments: list[PaymentRef] = strawberry.field(
+        resolver=returning(each(node_from_domain), payment_resolvers.invoice_payments),
+        description="Its payments (every attempt, failed ones too), oldest first.",
+        permission_classes=[requires(PAYMENTS_READ)],
+    )
+    collection_attempts: int = strawberry.field(
+        description="How many times automatic collection charged it."
+    )
+    next_collection_at: datetime | None = strawberry.field(
+        description="When automatic collection charges it next (dunning); null when it will not."
+    )
 
     @classmethod
     def from_domain(cls, invoice: invoices_domain.Invoice) -> Invoice:
@@ -226,6 +240,8 @@ class Invoice(Node):
             voided_at=invoice.voided_at,
             marked_uncollectible_at=invoice.marked_uncollectible_at,
             pdf_path=f"/invoices/{invoice.id}/pdf",
+            collection_attempts=invoice.collection_attempts,
+            next_collection_at=invoice.next_collection_at,
         )
 
 

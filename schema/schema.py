@@ -25,6 +25,7 @@ from auth.scopes import (
     CUSTOMERS_WRITE,
     INVOICES_READ,
     INVOICES_WRITE,
+    PAYMENTS_READ,
     PAYMENTS_WRITE,
     SUBSCRIPTIONS_READ,
     SUBSCRIPTIONS_WRITE,
@@ -36,6 +37,7 @@ from resolvers import coupons as coupon_resolvers
 from resolvers import customers, events, nodes, usage, viewer
 from resolvers import invoices as invoice_resolvers
 from resolvers import payment_methods as payment_method_resolvers
+from resolvers import payments as payment_resolvers
 from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
@@ -58,6 +60,12 @@ from schema.invoices import (
 )
 from schema.nodes import Node, node_from_domain
 from schema.payment_methods import PaymentMethod, PaymentMethodPayload
+from schema.payments import (
+    PayInvoicePayload,
+    Payment,
+    Refund,
+    RefundPaymentPayload,
+)
 from schema.plans import (
     ArchivePlanPayload,
     CreatePlanPayload,
@@ -155,6 +163,16 @@ class Query:
         resolver=returning(Invoice.from_domain, invoice_resolvers.invoice),
         description="An invoice by id; null when it does not exist in your account.",
         permission_classes=[requires(INVOICES_READ)],
+    )
+    payments: Connection[Payment] = strawberry.field(
+        resolver=returning(connection_of(Payment.from_domain), payment_resolvers.payments),
+        description="Payments (every attempt, failed ones too), newest first. Page size 1-100.",
+        permission_classes=[requires(PAYMENTS_READ)],
+    )
+    refunds: Connection[Refund] = strawberry.field(
+        resolver=returning(connection_of(Refund.from_domain), payment_resolvers.refunds),
+        description="Refunds, newest first. Page size 1-100.",
+        permission_classes=[requires(PAYMENTS_READ)],
     )
     coupons: Connection[Coupon] = strawberry.field(
         resolver=returning(connection_of(Coupon.from_domain), coupon_resolvers.coupons),
@@ -352,6 +370,22 @@ class Mutation:
         description="Detaches a payment method: kept on record, no longer listed nor charged.",
         permission_classes=[requires(PAYMENTS_WRITE)],
     )
+    pay_invoice: PayInvoicePayload = strawberry.field(
+        resolver=returning(PayInvoicePayload.from_domain, payment_resolvers.pay_invoice),
+        description="Charges an open invoice, wholly or in part, on a payment method of its "
+        "customer. The payment is recorded before the provider is called and the provider "
+        "gets our idempotency key: with the same Idempotency-Key a retry resumes it, and "
+        "nothing is ever charged twice. Emits `payment.succeeded` or `payment.failed`, and "
+        "`invoice.paid` when nothing remains.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
+    refund_payment: RefundPaymentPayload = strawberry.field(
+        resolver=returning(RefundPaymentPayload.from_domain, payment_resolvers.refund_payment),
+        description="Gives back part or all of a successful payment; refunds never exceed "
+        "what was captured, however many run at once. Emits `refund.created` or "
+        "`refund.failed`.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
     create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.field(
         resolver=returning(
             CreateWebhookEndpointPayload.from_domain, webhook_resolvers.create_webhook_endpoint
@@ -425,7 +459,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Event, BillableMetric, Plan, Price, PaymentMethod],
+        types=[Customer, Event, BillableMetric, Plan, Price, PaymentMethod, Payment, Refund],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

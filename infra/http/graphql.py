@@ -108,6 +108,7 @@ class GraphQLEndpoint:
         verify_planned: bool = False,
         clock: Clock = SYSTEM_CLOCK,
         payment_providers: PaymentProviders | None = None,
+        money_engine: AsyncEngine | None = None,
         secret_box: SecretBox,
         webhook_destinations: DestinationPolicy,
     ) -> None:
@@ -117,6 +118,10 @@ class GraphQLEndpoint:
         self.clock = clock
         self.payment_providers = payment_providers
         self.engine = engine
+        # Payments' own transactions, on a pool of their own: a request holding one
+        # connection never waits for a second from the pool it holds (64 concurrent
+        # refunds would otherwise drain it and wait on each other).
+        self.money_engine = money_engine or engine
         self.planner = planner
         self.verify_planned = verify_planned
         self.statement_timeout = statement_timeout
@@ -320,6 +325,12 @@ class GraphQLEndpoint:
             webhook_destinations=self.webhook_destinations,
             request=request,
             new_payment_provider=self._payment_provider_of(principal.tenant_id),
+            new_money_unit_of_work=lambda: SqlUnitOfWork.owning(
+                self.money_engine,
+                principal.tenant_id,
+                statement_timeout=self.statement_timeout,
+                secret_box=self.secret_box,
+            ),
         )
 
     def _payment_provider_of(self, tenant_id: str) -> Callable[[], PaymentProvider] | None:

@@ -106,6 +106,8 @@ def invoice_from_row(row: Any, lines: Sequence[InvoiceLine] = ()) -> Invoice:
         ),
         memo=values["memo"],
         customer_snapshot=values["customer_snapshot"],
+        collection_attempts=values.get("collection_attempts", 0),
+        next_collection_at=values.get("next_collection_at"),
     )
 
 
@@ -142,6 +144,8 @@ def _invoice_values(invoice: Invoice) -> dict[str, Any]:
         "paid_at": invoice.paid_at,
         "voided_at": invoice.voided_at,
         "marked_uncollectible_at": invoice.marked_uncollectible_at,
+        "collection_attempts": invoice.collection_attempts,
+        "next_collection_at": invoice.next_collection_at,
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, text, update
 
 from domain.queries import PageRequest, SubscriptionFilter
-from domain.subscriptions import Subscription, SubscriptionStatus
+from domain.subscriptions import CollectionMethod, Subscription, SubscriptionStatus
 from infra import jsoncodec
 from infra.db import TenantConnection
 from infra.pagination import paginate
@@ -62,6 +62,9 @@ def subscription_from_row(row: Any) -> Subscription:
         ended_at=values["ended_at"],
         created_at=values["created_at"],
         updated_at=values["updated_at"],
+        collection_method=CollectionMethod(
+            values.get("collection_method", CollectionMethod.CHARGE_AUTOMATICALLY.value)
+        ),
     )
 
 
@@ -77,6 +80,7 @@ def _changeable(subscription: Subscription) -> dict[str, Any]:
         "canceled_at": subscription.canceled_at,
         "ended_at": subscription.ended_at,
         "updated_at": subscription.updated_at,
+        "collection_method": subscription.collection_method.value,
     }
 
 

@@ -1,0 +1,173 @@
+"""Refunding payments, in the same atomic phases as paying (domain.services.payments).
+
+The payment is locked while the refund is checked and recorded PENDING, so concurrent
+refunds queue on it and each sees the others: PENDING and SUCCEEDED refunds never exceed
+the captured amount. The provider is then called with the refund's own key; its answer
+settles the refund (SUCCEEDED adds to the payment's `amount_refunded`; FAILED frees the
+amount and loses no money). A refund left PENDING by a crash is asked again by the
+reconciler with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from domain import events
+from domain.errors import DomainError, ErrorCode, FieldError, NotFound
+from domain.ids import new_id, prefix_of
+from domain.invoice_payments import PROVIDER_ERROR
+from domain.money import Money
+from domain.payments import (
+    IdempotencyKeyMismatch,
+    PaymentProvider,
+    PaymentProviderError,
+    ProviderUnavailable,
+    RefundResult,
+)
+from domain.payments import (
+    RefundStatus as ProviderRefundStatus,
+)
+from domain.ports import UnitOfWork
+from domain.refunds import PAYMENT_FIELD, Refund, RefundReason, RefundStatus, refund_amount
+from domain.services.payments import RECONCILE_AFTER, RETRY_PAUSES
+
+
+async def refund_payment(
+    uow: UnitOfWork,
+    provider: PaymentProvider,
+    payment_id: str,
+    amount: Decimal | None,
+    reason: RefundReason,
+    *,
+    request_key: str | None,
+    now: datetime,
+) -> Refund:
+    """Gives back `amount` (default: all that may still be refunded) of a successful
+    payment. `uow` owns its transactions, as for paying."""
+    async with uow:
+        refund = None if request_key is None else await uow.refunds.by_request_key(request_key)
+        if refund is not None and refund.payment_id != payment_id:
+            raise DomainError(
+                [
+                    FieldError(
+                        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                        PAYMENT_FIELD,
+                        "This Idempotency-Key refunded another payment; use a new key.",
+                    )
+                ]
+            )
+        if refund is None:
+            payment = None
+            if prefix_of(payment_id) == "pay":
+                found = await uow.payments.get(payment_id)
+                if found is not None:
+                    # Invoice, then payment: the order every path locks in.
+                    await uow.invoices.get(found.invoice_id, for_update=True)
+                    payment = await uow.payments.get(payment_id, for_update=True)
+            if payment is None:
+                raise NotFound(PAYMENT_FIELD, "Payment")
+            reserved = await uow.refunds.reserved(payment.id)
+            given = refund_amount(payment, amount, reserved or Money.zero(payment.amount.currency))
+            refund_id = new_id("re")
+            refund = await uow.refunds.add(
+                Refund(
+                    id=refund_id,
+                    payment_id=payment.id,
+                    invoice_id=payment.invoice_id,
+                    amount=given,
+                    status=RefundStatus.PENDING,
+                    failure_code=None,
+                    reason=reason,
+                    provider=payment.provider,
+                    provider_reference=None,
+                    provider_idempotency_key=f"ledgerline-{refund_id}",
+                    request_key=request_key,
+                    created_at=now,
+                    settled_at=None,
+                )
+            )
+        charge_reference = await _charge_reference(uow, refund)
+        await uow.commit()
+    if refund.status is not RefundStatus.PENDING or charge_reference is None:
+        return refund
+    result = await _refund(provider, refund, charge_reference)
+    if result is None:
+        return refund
+    return await settle_refund(uow, refund.id, result, now)
+
+
+async def _charge_reference(uow: UnitOfWork, refund: Refund) -> str | None:
+    """The provider's id of the charge the refund gives back."""
+    payment = await uow.payments.get(refund.payment_id)
+    return None if payment is None else payment.provider_reference
+
+
+async def _refund(
+    provider: PaymentProvider, refund: Refund, charge_reference: str
+) -> RefundResult | None:
+    for pause in (*RETRY_PAUSES, None):
+        try:
+            return await provider.refund(
+                charge_reference, refund.amount, refund.provider_idempotency_key
+            )
+        except ProviderUnavailable:
+            if pause is None:
+                return None
+            await asyncio.sleep(pause)
+        except IdempotencyKeyMismatch:
+            return None
+        except PaymentProviderError:
+            return RefundResult(ProviderRefundStatus.FAILED, "", PROVIDER_ERROR)
+    return None
+
+
+async def settle_refund(
+    uow: UnitOfWork, refund_id: str, result: RefundResult, now: datetime
+) -> Refund:
+    """Records the provider's answer once (a settled refund is left as it is)."""
+    async with uow:
+        refund = await uow.refunds.get(refund_id)
+        assert refund is not None
+        await uow.invoices.get(refund.invoice_id, for_update=True)
+        payment = await uow.payments.get(refund.payment_id, for_update=True)
+        refund = await uow.refunds.get(refund_id, for_update=True)
+        assert payment is not None and refund is not None
+        if refund.status is not RefundStatus.PENDING:
+            return refund
+        settled = refund.settled_by(result, now)
+        if settled == refund:
+            return refund
+        saved = await uow.refunds.save(settled)
+        if saved.status is RefundStatus.SUCCEEDED:
+            await uow.payments.save(
+                replace(payment, amount_refunded=payment.amount_refunded + saved.amount)
+            )
+            await uow.events.add(events.REFUND_CREATED, saved.id, saved.snapshot())
+        elif saved.status is RefundStatus.FAILED:
+            await uow.events.add(events.REFUND_FAILED, saved.id, saved.snapshot())
+        await uow.commit()
+    return saved
+
+
+async def settle_stale_refunds(
+    uow: UnitOfWork, provider: PaymentProvider, now: datetime, *, limit: int = 100
+) -> int:
+    """The reconciler's share for refunds: a PENDING refund is asked again, same key."""
+    async with uow:
+        stale = await uow.refunds.stale_pending(now - RECONCILE_AFTER, limit)
+        references = {r.id: await _charge_reference(uow, r) for r in stale}
+        await uow.commit()
+    settled = 0
+    for refund in stale:
+        reference = references[refund.id]
+        if reference is None:
+            continue
+        result = await _refund(provider, refund, reference)
+        if result is None:
+            continue
+        after = await settle_refund(uow, refund.id, result, now)
+        settled += after.status is not RefundStatus.PENDING
+    return settled
