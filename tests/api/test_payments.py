@@ -30,7 +30,8 @@ mutation($input: PayInvoiceInput!) {
 REFUND = """
 mutation($input: RefundPaymentInput!) {
   refundPayment(input: $input) {
-    refund { id status amount { amount } reason failureCode payment { id amountRefunded { amount } } }
+    refund { id status amount { amount } reason failureCode
+             payment { id amountRefunded { amount } } }
     userErrors { code field message }
   }
 }
