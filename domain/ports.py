@@ -173,6 +173,11 @@ class InvoiceRepository(Protocol):
         locked; those another transaction holds are skipped (FOR UPDATE SKIP LOCKED)."""
         ...
 
+    async def claim_collectable(self, as_of: datetime, limit: int) -> list[Invoice]:
+        """Up to `limit` open invoices whose automatic collection is due by `as_of`
+        (without their lines), locked; those others hold are skipped."""
+        ...
+
     async def set_template(self, template: NumberTemplate) -> None:
         """The tenant's invoice number template from now on (the counter goes on)."""
         ...

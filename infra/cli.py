@@ -217,15 +217,20 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
     interval: Annotated[int, typer.Option(help="Seconds between rounds.")] = 60,
 ) -> None:
-    """Background work: bills every subscription whose period has ended (any number of
-    workers share it), and deletes idempotency records older than 24 hours."""
+    """Background work: bills every subscription whose period has ended, charges invoices
+    that collect automatically (with dunning retries), settles payments left pending (any
+    number of workers share it all), and deletes idempotency records older than 24 hours."""
     from datetime import UTC, datetime, timedelta
 
     from infra.billing_worker import bill_everyone
+    from infra.collection_worker import collect_everyone
     from infra.db import create_engine
     from infra.idempotency import delete_expired
+    from infra.payments import PaymentProviders
 
-    grace = timedelta(seconds=_settings().invoice_grace_period)
+    settings = _settings()
+    grace = timedelta(seconds=settings.invoice_grace_period)
+    dunning = settings.dunning_policy()
 
     async def work(url: str) -> None:
         engine = create_engine(url, pool_size=2)
@@ -239,6 +244,13 @@ def worker(
                 typer.echo(
                     f"billed {billed.subscriptions} subscription periods:"
                     f" {billed.invoices} invoices"
+                )
+                collected = await collect_everyone(
+                    engine, PaymentProviders(engine, settings), datetime.now(UTC), dunning
+                )
+                typer.echo(
+                    f"collected {collected.attempts} invoices;"
+                    f" reconciled {collected.reconciled} payments and refunds"
                 )
                 removed = await delete_expired(engine)
                 typer.echo(f"removed {removed} expired idempotency records")

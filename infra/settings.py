@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.dunning import DunningPolicy, FinalAction
+
 DEV_ISSUER = "ledgerline-dev"
 
 
@@ -89,6 +91,24 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds the sandbox's `tok_delayed_failure` charges stay PENDING.",
     )
+
+    dunning_retry_days: str = Field(
+        default="1,3,5",
+        pattern=r"^[0-9]{1,3}(,[0-9]{1,3}){0,9}$",
+        description="Days after the first failed automatic charge when it is retried, "
+        "increasing, comma-separated (at most 10 retries).",
+    )
+    dunning_final_action: Literal["cancel", "leave_past_due"] = Field(
+        default="cancel",
+        description="After the last retry failed: cancel the subscription, or leave it "
+        "PAST_DUE with its invoice open.",
+    )
+
+    def dunning_policy(self) -> DunningPolicy:
+        days = tuple(int(day) for day in self.dunning_retry_days.split(","))
+        if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+            raise ValueError("DUNNING_RETRY_DAYS must increase")
+        return DunningPolicy(days, FinalAction(self.dunning_final_action))
 
     def payment_provider_of(self, tenant_id: str) -> str:
         """The name of the payment processor that charges `tenant_id`'s customers."""

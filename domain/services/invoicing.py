@@ -232,6 +232,11 @@ async def finalize_all(
                 finalized_at=now,
                 due_date=due_date(now, customer.net_terms_days),
                 customer_snapshot=bill_to(customer),
+                # The worker charges a subscription's invoice at once if it collects
+                # automatically (it checks the subscription's collection method).
+                next_collection_at=now
+                if invoice.subscription_id is not None and invoice.amount_due.minor_units > 0
+                else None,
             )
         )
     return finalized

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Final
 
 from domain import events
+from domain.dunning import DunningPolicy
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
 from domain.ids import new_id, prefix_of
 from domain.invoice_payments import (
@@ -48,6 +49,7 @@ from domain.payments import (
     ProviderUnavailable,
 )
 from domain.ports import UnitOfWork
+from domain.services.dunning import after_automatic_failure
 from domain.subscriptions import SubscriptionStatus
 
 _log = logging.getLogger("ledgerline.payments")
@@ -59,6 +61,7 @@ METHOD_FIELD: Final = ("input", "paymentMethodId")
 RETRY_PAUSES: Final = (0.2, 1.0)
 # A PENDING payment younger than this may still be settled by the request that made it.
 RECONCILE_AFTER: Final = timedelta(seconds=60)
+DEFAULT_DUNNING: Final = DunningPolicy()
 
 
 async def pay_invoice(
@@ -94,7 +97,7 @@ async def pay_invoice(
             open_amount = invoice.amount_remaining - (in_flight or Money.zero(invoice.currency))
             charged = payment_amount(amount, open_amount)
             payment = await uow.payments.add(
-                _pending(invoice, method, charged, provider.name, request_key, None, now)
+                new_pending(invoice, method, charged, provider.name, request_key, None, now)
             )
         else:
             method = await uow.payment_methods.get(payment.payment_method_id or "")
@@ -107,7 +110,7 @@ async def pay_invoice(
     return await settle_charge(uow, payment.id, result, now)
 
 
-def _pending(
+def new_pending(
     invoice: Invoice,
     method: PaymentMethod | None,
     amount: Money,
@@ -166,7 +169,11 @@ async def charge(
 
 
 async def settle_charge(
-    uow: UnitOfWork, payment_id: str, result: ChargeResult, now: datetime
+    uow: UnitOfWork,
+    payment_id: str,
+    result: ChargeResult,
+    now: datetime,
+    dunning: DunningPolicy = DEFAULT_DUNNING,
 ) -> Payment:
     """Records the provider's answer once: a payment settled already (by a retry, the
     reconciler or the provider's webhook) is left as it is."""
@@ -183,13 +190,13 @@ async def settle_charge(
         if settled.status is PaymentStatus.PENDING and settled == payment:
             return payment
         saved = await uow.payments.save(settled)
-        await _record_outcome(uow, invoice, saved, now)
+        await _record_outcome(uow, invoice, saved, now, dunning)
         await uow.commit()
     return saved
 
 
 async def _record_outcome(
-    uow: UnitOfWork, invoice: Invoice, payment: Payment, now: datetime
+    uow: UnitOfWork, invoice: Invoice, payment: Payment, now: datetime, dunning: DunningPolicy
 ) -> None:
     if payment.status is PaymentStatus.SUCCEEDED:
         counted = paid(invoice, payment, now)
@@ -202,6 +209,10 @@ async def _record_outcome(
             await _restore_subscription(uow, counted)
     elif payment.status is PaymentStatus.FAILED:
         await uow.events.add(events.PAYMENT_FAILED, payment.id, payment.snapshot())
+        if payment.attempt is not None:
+            await uow.invoices.save(
+                await after_automatic_failure(uow, invoice, payment, dunning, now)
+            )
 
 
 async def _restore_subscription(uow: UnitOfWork, invoice: Invoice) -> None:
@@ -268,7 +279,12 @@ async def _method(
 
 
 async def settle_stale(
-    uow: UnitOfWork, provider: PaymentProvider, now: datetime, *, limit: int = 100
+    uow: UnitOfWork,
+    provider: PaymentProvider,
+    now: datetime,
+    *,
+    dunning: DunningPolicy = DEFAULT_DUNNING,
+    limit: int = 100,
 ) -> int:
     """The reconciler: PENDING payments left by a crash or a provider that did not answer
     (older than RECONCILE_AFTER) are asked of the provider again with their own key, which
@@ -295,6 +311,6 @@ async def settle_stale(
             result.status is ChargeStatus.PENDING and payment.provider_reference is not None
         ):
             continue
-        after = await settle_charge(uow, payment.id, result, now)
+        after = await settle_charge(uow, payment.id, result, now, dunning)
         settled += after.status is not PaymentStatus.PENDING
     return settled

@@ -290,6 +290,20 @@ class SqlInvoiceRepository:
         lines = await SqlInvoiceReads(self._db).lines_by_invoices([row.id for row in rows])
         return [invoice_from_row(row, found) for row, found in zip(rows, lines, strict=True)]
 
+    async def claim_collectable(self, as_of: datetime, limit: int) -> list[Invoice]:
+        claimed = (
+            select(*INVOICE_COLUMNS)
+            .where(
+                invoices.c.tenant_id == self._db.tenant_id,
+                invoices.c.next_collection_at <= as_of,
+                invoices.c.status == InvoiceStatus.OPEN.value,
+            )
+            .order_by(invoices.c.next_collection_at, invoices.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [invoice_from_row(row) for row in await self._db.execute(claimed)]
+
     async def take_numbers(self, count: int) -> tuple[NumberTemplate, int]:
         # One row per tenant: the UPDATE's row lock serialises finalizations of the tenant
         # until commit, and a rollback returns the numbers: no gap, no duplicate.

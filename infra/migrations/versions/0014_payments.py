@@ -53,7 +53,8 @@ STATEMENTS = (
         FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id),
         FOREIGN KEY (tenant_id, payment_method_id) REFERENCES payment_methods (tenant_id, id),
         UNIQUE (tenant_id, provider_idempotency_key),
-        CHECK (payment_method_id IS NOT NULL OR status = 'FAILED'),
+        -- No method: an automatic attempt that could charge nothing (it fails).
+        CHECK (payment_method_id IS NOT NULL OR status <> 'SUCCEEDED'),
         CHECK ((status = 'PENDING') = (settled_at IS NULL)),
         CHECK (status = 'FAILED' OR decline_code IS NULL),
         CHECK (status = 'SUCCEEDED' OR amount_refunded = 0)
