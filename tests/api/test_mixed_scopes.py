@@ -65,6 +65,8 @@ ROOT_SELECTIONS: dict[str, str] = {
     "invoice": 'invoice(id: "<invoice>") { id number lines { id amount { amount } } }',
     "invoiceNumbering": "invoiceNumbering { prefix includeYear padding lastNumber }",
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
+    "payments": "payments(first: 5) { totalCount edges { node { id status amount { amount } } } }",
+    "refunds": "refunds(first: 5) { totalCount edges { node { id status } } }",
     "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
     "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
 }
@@ -158,6 +160,14 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'detachPaymentMethod(input: {paymentMethodId: "<payment_method>"}) '
         "{ paymentMethod { id } userErrors { code } }"
     ),
+    "payInvoice": (
+        'payInvoice(input: {invoiceId: "<invoice>", amount: "1.00"}) '
+        "{ payment { id } userErrors { code } }"
+    ),
+    "refundPayment": (
+        'refundPayment(input: {paymentId: "<payment>", amount: "0.50"}) '
+        "{ refund { id } userErrors { code } }"
+    ),
     "createWebhookEndpoint": (
         'createWebhookEndpoint(input: {url: "https://hooks.example.com/mixed", events: ["*"], '
         'description: "mixed"}) { webhookEndpoint { id } secret userErrors { code } }'
@@ -230,6 +240,8 @@ MUTATION_WRITES: dict[str, str] = {
     "detachPaymentMethod": (
         "select count(*) from payment_methods where tenant_id = $1 and detached_at is not null"
     ),
+    "payInvoice": "select count(*) from payments where tenant_id = $1",
+    "refundPayment": "select count(*) from refunds where tenant_id = $1",
     "createWebhookEndpoint": (
         "select count(*) from webhook_endpoints where tenant_id = $1 and description = 'mixed'"
     ),
@@ -241,6 +253,11 @@ MUTATION_WRITES: dict[str, str] = {
     "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
 }
 
+PAY_INVOICE = """
+mutation($input: PayInvoiceInput!) {
+  payInvoice(input: $input) { payment { id status } userErrors { code } }
+}
+"""
 CREATE_METRIC = """
 mutation($input: CreateBillableMetricInput!) {
   createBillableMetric(input: $input) { billableMetric { code } userErrors { code } }
@@ -403,6 +420,7 @@ class Seeded:
     invoice_id: str
     payment_method_id: str  # the customer's second method (tok_mastercard), not the default
     webhook_endpoint_id: str
+    payment_id: str  # 1.00 paid on the invoice (still open)
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -415,6 +433,7 @@ class Seeded:
             .replace("<invoice>", self.invoice_id)
             .replace("<payment_method>", self.payment_method_id)
             .replace("<webhook>", self.webhook_endpoint_id)
+            .replace("<payment>", self.payment_id)
         )
 
 
@@ -479,6 +498,11 @@ async def seed(tenant: Tenant) -> Seeded:
             {"input": {"customerId": customer_ids[0], "providerToken": token}},
         )
         methods.append(attached["attachPaymentMethod"]["paymentMethod"]["id"])
+    paid = await _ok(
+        tenant,
+        PAY_INVOICE,
+        {"input": {"invoiceId": payload["invoice"]["id"], "amount": "1.00"}},
+    )
     webhook = await _ok(
         tenant,
         CREATE_WEBHOOK_ENDPOINT,
@@ -494,6 +518,7 @@ async def seed(tenant: Tenant) -> Seeded:
         payload["invoice"]["id"],
         methods[1],
         webhook["createWebhookEndpoint"]["webhookEndpoint"]["id"],
+        paid["payInvoice"]["payment"]["id"],
     )
 
 
@@ -819,6 +844,8 @@ NESTED_CASES = {
     "Customer.recentEvents": "test_a_created_customer_read_back_without_customers_read_is_refused",
     "Customer.paymentMethods": "test_a_customer_refuses_its_payment_methods",
     "Customer.defaultPaymentMethod": "test_a_customer_refuses_its_payment_methods",
+    "Invoice.payments": "test_an_invoice_refuses_its_customer_and_subscription",
+    "Payment.invoice": "test_a_payment_refuses_its_invoice",
 }
 
 
@@ -1077,6 +1104,7 @@ LINKS = {
     "subscription": "query($id: ID!) { subscription(id: $id) { id %s } }",
     "invoice": "query($id: ID!) { invoice(id: $id) { id lines { id } %s } }",
     "customer": "query($id: ID!) { customer(id: $id) { id %s } }",
+    "node": "query($id: ID!) { node(id: $id) { id ... on Payment { %s } } }",
 }
 
 
@@ -1103,8 +1131,17 @@ async def test_a_subscription_refuses_its_links_without_their_scopes(seeded: See
 
 
 async def test_an_invoice_refuses_its_customer_and_subscription(seeded: Seeded) -> None:
-    links = {"customer { id }": "customers:read", "subscription { id }": "subscriptions:read"}
+    links = {
+        "customer { id }": "customers:read",
+        "subscription { id }": "subscriptions:read",
+        "payments { id }": "payments:read",
+    }
     await _check_links(seeded, "invoice", seeded.invoice_id, ["invoices:read"], links)
+
+
+async def test_a_payment_refuses_its_invoice(seeded: Seeded) -> None:
+    links = {"invoice { id }": "invoices:read"}
+    await _check_links(seeded, "node", seeded.payment_id, ["payments:read"], links)
 
 
 async def test_a_customer_refuses_its_subscriptions_and_invoices(seeded: Seeded) -> None:
