@@ -25,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.billing_periods import add_interval
 from domain.coupons import CouponDraft, CouponDuration
 from domain.customers import Customer
+from domain.dunning import DunningPolicy
 from domain.money import Money
+from domain.payments import PaymentProvider
 from domain.plans import Interval, Plan
+from domain.refunds import RefundReason
 from domain.services.coupons import apply_coupon, create_coupon
 from domain.services.invoices import (
     OneOffLine,
@@ -36,6 +39,9 @@ from domain.services.invoices import (
     mark_invoice_uncollectible,
     void_invoice,
 )
+from domain.services.payment_methods import attach_payment_method
+from domain.services.payments import pay_invoice
+from domain.services.refunds import refund_payment
 from domain.services.subscriptions import (
     cancel_subscription,
     change_subscription_plan,
@@ -43,6 +49,8 @@ from domain.services.subscriptions import (
 )
 from domain.subscriptions import SubscriptionDraft, SubscriptionStatus
 from infra.billing_worker import bill_tenant
+from infra.collection_worker import collect_tenant
+from infra.payments.sandbox import SandboxPaymentProvider
 from infra.tables import subscriptions
 from infra.uow import OwningUnitOfWork
 
@@ -77,6 +85,7 @@ async def seed_history(
     """Replays the year before `now` (UTC, whole seconds) for the demo customers and plans,
     then bills what is due at `now`."""
     start = history_start(now)
+    provider = SandboxPaymentProvider(engine, uow.tenant_id)
     today = now.replace(hour=0, minute=0, second=0)
 
     def month(n: int, days: int = 0, hours: int = 0) -> datetime:
@@ -152,6 +161,26 @@ async def seed_history(
         ),
     )
 
+    # Cards on file (sandbox tokens): renewals are charged as the worker would; Rio's card
+    # is declined.
+    cards = {
+        "Acme Corporation": "tok_visa",
+        "Bäckerei Müller GmbH": "tok_mastercard",
+        "Van Dijk Logistiek B.V.": "tok_visa",
+        "Sakura Systems K.K.": "tok_visa",
+        "Thames Analytics Ltd": "tok_visa",
+        "Atelier Lumière SARL": "tok_mastercard",
+        "Gulf Logistics W.L.L.": "tok_visa",
+        "Maple Leaf Outfitters": "tok_visa",
+        "Rio Commerce Ltda": "tok_card_declined",
+    }
+
+    async def attach_cards(at: datetime) -> None:
+        for name, token in cards.items():
+            await attach_payment_method(uow, provider, customer(name), token, now=at)
+
+    timeline.at(month(0, days=-2), attach_cards)
+
     # Subscriptions started through the first weeks of the year, each renewing on its day.
     timeline.at(month(0), subscribe("acme", "Acme Corporation", "team-seats", 25, coupon="launch"))
     timeline.at(month(0, days=3), subscribe("mueller", "Bäckerei Müller GmbH", "starter-monthly"))
@@ -186,12 +215,33 @@ async def seed_history(
     one_offs: dict[str, str] = {}
 
     async def workshops(at: datetime) -> None:
-        await one_off("Acme Corporation", None, workshop, at)
+        one_offs["workshop"] = await one_off("Acme Corporation", None, workshop, at)
         one_offs["duplicate"] = await one_off(
             "Acme Corporation", None, workshop, at + timedelta(minutes=5)
         )
 
     timeline.at(month(1, days=6, hours=2), workshops)
+
+    # The workshop is paid by card, and 300.00 given back when it ran a day short.
+    async def workshop_paid(at: datetime) -> None:
+        paid = await pay_invoice(
+            uow, provider, one_offs["workshop"], None, None, request_key=None, now=at
+        )
+        one_offs["workshop_payment"] = paid.id
+
+    timeline.at(month(1, days=20), workshop_paid)
+    timeline.at(
+        month(2, days=1),
+        lambda at: refund_payment(
+            uow,
+            provider,
+            one_offs["workshop_payment"],
+            Decimal("300.00"),
+            RefundReason.REQUESTED_BY_CUSTOMER,
+            request_key=None,
+            now=at,
+        ),
+    )
     timeline.at(
         month(1, days=7),
         lambda at: void_invoice(uow, one_offs["duplicate"], at),
@@ -206,6 +256,13 @@ async def seed_history(
         )
 
     timeline.at(month(4, days=2, hours=3), implementation)
+    # Its payment is declined; months later it is written off.
+    timeline.at(
+        month(4, days=20),
+        lambda at: pay_invoice(
+            uow, provider, one_offs["implementation"], None, None, request_key=None, now=at
+        ),
+    )
     timeline.at(
         month(8, days=2),
         lambda at: mark_invoice_uncollectible(uow, one_offs["implementation"], at),
@@ -253,7 +310,7 @@ async def seed_history(
     )
 
     async def migration(at: datetime) -> None:
-        await one_off(
+        one_offs["migration"] = await one_off(
             "Maple Leaf Outfitters",
             None,
             OneOffLine("Data migration from the previous billing system", Decimal("1250.00")),
@@ -261,6 +318,13 @@ async def seed_history(
         )
 
     timeline.at(days_ago(10, hour=14), migration)
+    # A first instalment of 500.00: the invoice is partly paid.
+    timeline.at(
+        days_ago(6, hour=10),
+        lambda at: pay_invoice(
+            uow, provider, one_offs["migration"], None, Decimal("500.00"), request_key=None, now=at
+        ),
+    )
     timeline.at(days_ago(4, hour=9), subscribe("sunset", "Sunset Yoga Studio", "starter-monthly"))
 
     async def training(at: datetime) -> None:
@@ -276,16 +340,21 @@ async def seed_history(
     for at, _, step in sorted(timeline.steps, key=lambda s: (s[0], s[1])):
         if at > now:
             continue
-        await _bill_until(engine, uow, at)
+        await _bill_until(engine, uow, provider, at)
         await step(at)
-    await _bill_until(engine, uow, now)
+    await _bill_until(engine, uow, provider, now)
 
 
-async def _bill_until(engine: AsyncEngine, uow: OwningUnitOfWork, until: datetime) -> None:
-    """Runs the billing run at each period end up to `until`, so each renewal is dated at
-    its boundary, as a worker running all year would have dated it."""
+async def _bill_until(
+    engine: AsyncEngine, uow: OwningUnitOfWork, provider: PaymentProvider, until: datetime
+) -> None:
+    """Runs the billing run, and automatic collection, at each period end up to `until`,
+    so each renewal is dated (and paid) at its boundary, as a worker running all year
+    would have done."""
     while (due := await _next_period_end(uow)) is not None and due <= until:
         await bill_tenant(engine, uow.tenant_id, due)
+        await collect_tenant(engine, provider, uow.tenant_id, due, DunningPolicy())
+    await collect_tenant(engine, provider, uow.tenant_id, until, DunningPolicy())
 
 
 async def _next_period_end(uow: OwningUnitOfWork) -> datetime | None:

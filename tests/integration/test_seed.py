@@ -222,6 +222,7 @@ async def test_one_off_invoices_show_every_state_and_subscriptions_every_ending(
     assert {invoice["status"] for invoice in one_offs} == {
         "DRAFT",
         "OPEN",
+        "PAID",
         "VOID",
         "UNCOLLECTIBLE",
     }
@@ -238,3 +239,36 @@ async def test_one_off_invoices_show_every_state_and_subscriptions_every_ending(
     assert {s["ended_at"] == s["current_period_end"] for s in canceled} == {True, False}
     live = [s for s in subscriptions if s["status"] != "CANCELED"]
     assert all(s["current_period_end"] > SEEDED_AT for s in live)
+
+
+async def test_invoices_are_paid_partly_paid_declined_and_refunded(
+    seeded: Seeded, admin: asyncpg.Connection
+) -> None:
+    renewals = await _invoices(
+        admin, "billing_reason in ('SUBSCRIPTION_CREATE', 'SUBSCRIPTION_CYCLE') and amount_due > 0"
+    )
+    # the worker charged every renewal with something due as it was billed
+    assert renewals and all(invoice["status"] == "PAID" for invoice in renewals), [
+        (i["number"], i["status"]) for i in renewals if i["status"] != "PAID"
+    ]
+    payments = await admin.fetch(
+        "select p.*, i.status as invoice_status, i.amount_due, i.amount_paid"
+        " from payments p join invoices i on i.tenant_id = p.tenant_id and i.id = p.invoice_id"
+        " where p.tenant_id = $1",
+        DEMO_TENANT,
+    )
+    statuses = {(p["status"], p["invoice_status"]) for p in payments}
+    assert ("SUCCEEDED", "PAID") in statuses
+    assert ("FAILED", "UNCOLLECTIBLE") in statuses  # declined, then written off
+    partly = [p for p in payments if p["invoice_status"] == "OPEN" and p["status"] == "SUCCEEDED"]
+    assert partly and all(0 < p["amount_paid"] < p["amount_due"] for p in partly)
+    refunded = [p for p in payments if p["amount_refunded"] > 0]
+    assert [p["amount_refunded"] for p in refunded] == [30000]
+    # and the ledger agrees: each invoice's amount paid is its payments' sum
+    mismatched = await admin.fetch(
+        "select i.id from invoices i where i.tenant_id = $1 and i.amount_paid <>"
+        " (select coalesce(sum(amount), 0) from payments p where p.tenant_id = i.tenant_id"
+        "  and p.invoice_id = i.id and p.status = 'SUCCEEDED')",
+        DEMO_TENANT,
+    )
+    assert mismatched == []
