@@ -186,7 +186,11 @@ def _retrieve_exception(task: asyncio.Future[Any]) -> None:
 
 @asynccontextmanager
 async def tenant_transaction(
-    engine: AsyncEngine, tenant_id: str, *, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS
+    engine: AsyncEngine,
+    tenant_id: str,
+    *,
+    statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+    lock_timeout: float | None = None,
 ) -> AsyncIterator[TenantConnection]:
     """A transaction in which row-level security shows only `tenant_id`'s rows.
 
@@ -201,6 +205,11 @@ async def tenant_transaction(
         await conn.execute(
             _SET_TENANT, {"tenant_id": tenant_id, "timeout": _timeout(statement_timeout)}
         )
+        if lock_timeout is not None:
+            await conn.execute(
+                text("select set_config('lock_timeout', :timeout, true)"),
+                {"timeout": _timeout(lock_timeout)},
+            )
     except BaseException as error:
         await _discard(conn)
         if isinstance(error, Exception) and _lost_while_opening(error):

@@ -68,6 +68,11 @@ def is_database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def is_lock_timeout(error: BaseException) -> bool:
+    """A lock was not granted within the transaction's lock_timeout (55P03)."""
+    return any(_sqlstate(cause) == "55P03" for cause in _chain(error))
+
+
 def is_server_reported(error: BaseException) -> bool:
     """The server answered the statement with an error: the protocol is in step, and the
     transaction is as PostgreSQL says (a savepoint or the request's rollback clears it)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.errors import DomainError, ErrorCode, FieldError
 from domain.invoice_payments import PaymentRepository
 from domain.payment_methods import PaymentMethodRepository
 from domain.ports import (
@@ -34,6 +35,7 @@ from domain.ports import (
 from domain.refunds import RefundRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
+from infra.db_errors import is_lock_timeout
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
@@ -105,10 +107,16 @@ class SqlUnitOfWork(_Repositories):
         *,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
         secret_box: SecretBox | None = None,
+        lock_timeout: float | None = None,
     ) -> OwningUnitOfWork:
-        """A unit of work that opens and ends a tenant transaction of its own."""
+        """A unit of work that opens and ends a tenant transaction of its own. With
+        `lock_timeout`, a lock not granted in time refuses the change as BUSY."""
         return OwningUnitOfWork(
-            engine, tenant_id, statement_timeout=statement_timeout, secret_box=secret_box
+            engine,
+            tenant_id,
+            statement_timeout=statement_timeout,
+            secret_box=secret_box,
+            lock_timeout=lock_timeout,
         )
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -154,8 +162,10 @@ class OwningUnitOfWork(_Repositories):
         *,
         statement_timeout: float,
         secret_box: SecretBox | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.tenant_id = tenant_id
+        self._lock_timeout = lock_timeout
         self._secret_box = secret_box
         self._engine = engine
         self._statement_timeout = statement_timeout
@@ -173,7 +183,10 @@ class OwningUnitOfWork(_Repositories):
         if self._transaction is not None:
             raise RuntimeError("the unit of work already has an open transaction")
         transaction = tenant_transaction(
-            self._engine, self.tenant_id, statement_timeout=self._statement_timeout
+            self._engine,
+            self.tenant_id,
+            statement_timeout=self._statement_timeout,
+            lock_timeout=self._lock_timeout,
         )
         db = await transaction.__aenter__()
         self._transaction, self._db = transaction, db
@@ -194,6 +207,19 @@ class OwningUnitOfWork(_Repositories):
         # tenant_transaction rolls back on the error it is handed, and hands it back; the
         # block's own error then goes on from here.
         await transaction.__aexit__(exc_type, exc, tb)
+        if self._lock_timeout is not None and is_lock_timeout(exc):
+            # Another transaction holds what this change must lock (or the caller's own
+            # request does, having changed it earlier): a refusal to retry, not a fault.
+            raise DomainError(
+                [
+                    FieldError(
+                        ErrorCode.BUSY,
+                        None,
+                        "Another change of the same object is in progress (or this request "
+                        "changed it earlier); retry in a moment, in a request of its own.",
+                    )
+                ]
+            ) from exc
 
     async def commit(self) -> None:
         transaction, self._transaction = self._transaction, None

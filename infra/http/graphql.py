@@ -95,6 +95,12 @@ def _operation_type(document: DocumentNode, operation_name: str | None) -> Opera
     return None if operation is None else operation.operation
 
 
+# How long a payment's phase waits for the invoice or payment it locks: concurrent payments
+# and refunds of one invoice queue for less than that; past it (a request that changed the
+# invoice earlier holds it until it ends) the mutation answers BUSY.
+MONEY_LOCK_TIMEOUT_SECONDS = 5.0
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -330,6 +336,7 @@ class GraphQLEndpoint:
                 principal.tenant_id,
                 statement_timeout=self.statement_timeout,
                 secret_box=self.secret_box,
+                lock_timeout=MONEY_LOCK_TIMEOUT_SECONDS,
             ),
         )
 

@@ -317,3 +317,35 @@ async def test_concurrent_refunds_never_exceed_the_payment(
         tenant.id,
     )
     assert given_back == 10000
+
+
+async def test_paying_an_invoice_the_same_request_changed_answers_busy(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given a draft invoice, finalized and paid in one document: the request holds the
+    # invoice's lock until it ends, and a payment commits apart from the request
+    body = await tenant.gql(CREATE_CUSTOMER, {"input": {"name": "Hasty", "currency": "USD"}})
+    customer_id = body["data"]["createCustomer"]["customer"]["id"]
+    await tenant.gql(ATTACH, {"input": {"customerId": customer_id, "providerToken": "tok_visa"}})
+    body = await tenant.gql(CREATE_INVOICE, {"input": {"customerId": customer_id}})
+    invoice_id = body["data"]["createInvoice"]["invoice"]["id"]
+    await tenant.gql(
+        ADD_LINE, {"input": {"invoiceId": invoice_id, "description": "X", "unitAmount": "9"}}
+    )
+    document = """
+    mutation($id: ID!) {
+      finalizeInvoice(input: {id: $id}) { invoice { status } userErrors { code } }
+      payInvoice(input: {invoiceId: $id}) { payment { id } userErrors { code field } }
+    }
+    """
+    # when it runs
+    body = await tenant.gql(document, {"id": invoice_id})
+    # then the payment is refused as BUSY (retry on its own), and nothing was charged
+    assert body["data"]["finalizeInvoice"]["invoice"]["status"] == "OPEN"
+    assert body["data"]["payInvoice"] == {
+        "payment": None,
+        "userErrors": [{"code": "BUSY", "field": None}],
+    }
+    assert await charges(admin, tenant) == []
+    retried = await pay(tenant, invoiceId=invoice_id)
+    assert retried["payment"]["invoice"]["status"] == "PAID"
