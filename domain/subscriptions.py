@@ -94,6 +94,7 @@ class SubscriptionDraft:
     trial_days: int | None = None  # default: the plan's
     billing_cycle_anchor: datetime | None = None  # default: the end of the trial, or start
     coupon_id: str | None = None
+    collection_method: CollectionMethod = CollectionMethod.CHARGE_AUTOMATICALLY
 
 
 def validate_draft(draft: SubscriptionDraft, now: datetime) -> None:

@@ -145,6 +145,7 @@ async def create_subscription(
         trial_days=input.trial_days,
         billing_cycle_anchor=input.billing_cycle_anchor,
         coupon_id=None if input.coupon_id is None else str(input.coupon_id),
+        collection_method=input.collection_method,
     )
     try:
         created = await services.create_subscription(

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from schema.plans import Plan
 
 strawberry.enum(
+    subscriptions_domain.CollectionMethod,
+    name="CollectionMethod",
+    description="CHARGE_AUTOMATICALLY: the worker charges the customer's default payment "
+    "method when an invoice is finalized, retrying failures (dunning). SEND_INVOICE: the "
+    "customer pays by other means (`payInvoice`).",
+)
+CollectionMethod = subscriptions_domain.CollectionMethod
+
+strawberry.enum(
     subscriptions_domain.SubscriptionStatus,
     name="SubscriptionStatus",
     description="TRIALING (free until `trialEnd`), ACTIVE, PAST_DUE (an invoice failed to be "
@@ -46,6 +55,7 @@ class Subscription(Node):
     )
     currency: CurrencyCode = strawberry.field(description="The customer's currency.")
     quantity: int = strawberry.field(description="Units of each licensed price (seats).")
+    collection_method: CollectionMethod = strawberry.field(description="How its invoices are paid.")
     start_date: datetime = strawberry.field(description="When it started.")
     billing_cycle_anchor: datetime = strawberry.field(
         description="Periods start at this instant plus whole intervals (UTC; the day of the "
@@ -94,6 +104,7 @@ class Subscription(Node):
             price_ids=[strawberry.ID(p) for p in subscription.price_ids],
             currency=CurrencyCode(subscription.currency),
             quantity=subscription.quantity,
+            collection_method=subscription.collection_method,
             start_date=subscription.start,
             billing_cycle_anchor=subscription.billing_cycle_anchor,
             trial_end=subscription.trial_end,
@@ -153,6 +164,10 @@ class CreateSubscriptionInput:
     )
     coupon_id: strawberry.ID | None = strawberry.field(
         default=None, description="A coupon (`cpn_…`) to redeem on the subscription."
+    )
+    collection_method: CollectionMethod = strawberry.field(
+        default=CollectionMethod.CHARGE_AUTOMATICALLY,
+        description="How its invoices are paid (default: charged automatically).",
     )
 
 

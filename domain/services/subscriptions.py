@@ -93,6 +93,7 @@ async def create_subscription(
             ended_at=None,
             created_at=now,
             updated_at=now,
+            collection_method=draft.collection_method,
         )
         period, lines = opening(subscription, plan, prices)
         subscription = replace(

@@ -199,3 +199,34 @@ def test_the_schedule_counts_days_after_the_first_failure() -> None:
     assert third is not None
     assert policy.next_attempt_at(3, third) == t0 + timedelta(days=5)
     assert policy.next_attempt_at(4, t0) is None
+
+
+async def test_a_send_invoice_subscription_is_not_charged(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    body = await tenant.gql(CREATE_CUSTOMER, {"input": {"name": "Wire", "currency": "USD"}})
+    customer_id = body["data"]["createCustomer"]["customer"]["id"]
+    await tenant.gql(ATTACH, {"input": {"customerId": customer_id, "providerToken": "tok_visa"}})
+    body = await tenant.gql(CREATE_PLAN, {"input": monthly_plan("wire", "5", "USD")})
+    plan_id = body["data"]["createPlan"]["plan"]["id"]
+    body = await tenant.gql(
+        CREATE_SUBSCRIPTION,
+        {
+            "input": {
+                "customerId": customer_id,
+                "planId": plan_id,
+                "collectionMethod": "SEND_INVOICE",
+            }
+        },
+    )
+    sub = body["data"]["createSubscription"]["subscription"]["id"]
+    inv = body["data"]["createSubscription"]["invoice"]["id"]
+    await collect(tenant, datetime.now(UTC))
+    after = await state(tenant, sub, inv)
+    assert after["invoice"]["status"] == "OPEN" and after["invoice"]["payments"] == []
+    assert after["invoice"]["nextCollectionAt"] is None
+    assert after["subscription"]["status"] == "ACTIVE"
+    assert (
+        await admin.fetchval("select collection_method from subscriptions where id = $1", sub)
+        == "SEND_INVOICE"
+    )
