@@ -65,7 +65,8 @@ class Payment:
         return replace(
             self,
             status=status,
-            provider_reference=result.provider_reference,
+            # Failures decided on our side carry no reference of the provider's.
+            provider_reference=result.provider_reference or self.provider_reference,
             decline_code=(result.decline_code or PROVIDER_ERROR)
             if status is PaymentStatus.FAILED
             else None,
@@ -172,6 +173,10 @@ class PaymentRepository(Protocol):
     async def get(self, payment_id: str, *, for_update: bool = False) -> Payment | None: ...
 
     async def by_request_key(self, request_key: str) -> Payment | None: ...
+
+    async def by_provider_reference(self, provider: str, reference: str) -> Payment | None:
+        """The payment the provider knows by `reference` (its charge's id)."""
+        ...
 
     async def save(self, payment: Payment) -> Payment:
         """Stores what settling changes: status, decline code, reference, refunded sum."""

@@ -314,3 +314,21 @@ async def settle_stale(
         after = await settle_charge(uow, payment.id, result, now, dunning)
         settled += after.status is not PaymentStatus.PENDING
     return settled
+
+
+async def settle_reported_charge(
+    uow: UnitOfWork,
+    provider: str,
+    reference: str,
+    result: ChargeResult,
+    now: datetime,
+    dunning: DunningPolicy = DEFAULT_DUNNING,
+) -> Payment | None:
+    """A charge's outcome the provider reported on its own (a webhook): the payment it
+    belongs to is settled once; a repeated or unknown report changes nothing."""
+    async with uow:
+        payment = await uow.payments.by_provider_reference(provider, reference)
+        await uow.commit()
+    if payment is None:
+        return None
+    return await settle_charge(uow, payment.id, result, now, dunning)

@@ -171,3 +171,15 @@ async def settle_stale_refunds(
         after = await settle_refund(uow, refund.id, result, now)
         settled += after.status is not RefundStatus.PENDING
     return settled
+
+
+async def settle_reported_refund(
+    uow: UnitOfWork, provider: str, reference: str, result: RefundResult, now: datetime
+) -> Refund | None:
+    """A refund's outcome the provider reported on its own: settled once."""
+    async with uow:
+        refund = await uow.refunds.by_provider_reference(provider, reference)
+        await uow.commit()
+    if refund is None:
+        return None
+    return await settle_refund(uow, refund.id, result, now)

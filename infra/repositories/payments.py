@@ -100,6 +100,15 @@ class SqlPaymentRepository:
         row = (await self._db.execute(statement)).first()
         return None if row is None else payment_from_row(row)
 
+    async def by_provider_reference(self, provider: str, reference: str) -> Payment | None:
+        statement = select(payments).where(
+            payments.c.tenant_id == self._db.tenant_id,
+            payments.c.provider == provider,
+            payments.c.provider_reference == reference,
+        )
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else payment_from_row(row)
+
     async def save(self, payment: Payment) -> Payment:
         statement = (
             update(payments)
@@ -180,6 +189,15 @@ class SqlRefundRepository:
     async def by_request_key(self, request_key: str) -> Refund | None:
         statement = select(refunds).where(
             refunds.c.tenant_id == self._db.tenant_id, refunds.c.request_key == request_key
+        )
+        row = (await self._db.execute(statement)).first()
+        return None if row is None else refund_from_row(row)
+
+    async def by_provider_reference(self, provider: str, reference: str) -> Refund | None:
+        statement = select(refunds).where(
+            refunds.c.tenant_id == self._db.tenant_id,
+            refunds.c.provider == provider,
+            refunds.c.provider_reference == reference,
         )
         row = (await self._db.execute(statement)).first()
         return None if row is None else refund_from_row(row)

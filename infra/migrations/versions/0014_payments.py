@@ -64,6 +64,9 @@ STATEMENTS = (
     " WHERE request_key IS NOT NULL",
     "CREATE UNIQUE INDEX payments_attempt_once ON payments (tenant_id, invoice_id, attempt)"
     " WHERE attempt IS NOT NULL",
+    # Provider webhooks name a charge by the provider's id.
+    "CREATE UNIQUE INDEX payments_provider_reference ON payments"
+    " (tenant_id, provider, provider_reference) WHERE provider_reference IS NOT NULL",
     "CREATE INDEX payments_invoice ON payments (tenant_id, invoice_id, created_at, id)",
     "CREATE INDEX payments_customer ON payments (tenant_id, customer_id, created_at, id)",
     "CREATE INDEX payments_page_created ON payments (tenant_id, created_at, id)",
@@ -97,6 +100,8 @@ STATEMENTS = (
     """,
     "CREATE UNIQUE INDEX refunds_request_once ON refunds (tenant_id, request_key)"
     " WHERE request_key IS NOT NULL",
+    "CREATE UNIQUE INDEX refunds_provider_reference ON refunds"
+    " (tenant_id, provider, provider_reference) WHERE provider_reference IS NOT NULL",
     "CREATE INDEX refunds_payment ON refunds (tenant_id, payment_id, created_at, id)",
     "CREATE INDEX refunds_page_created ON refunds (tenant_id, created_at, id)",
     "CREATE INDEX refunds_pending ON refunds (tenant_id, created_at) WHERE status = 'PENDING'",
