@@ -5,13 +5,13 @@ same Idempotency-Key, concurrent refunds, links and lists."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
-from domain.services.payments import pay_invoice
+from domain.services.payments import pay_invoice, settle_stale
 from infra.payments.sandbox import SandboxPaymentProvider
 from infra.uow import SqlUnitOfWork
 from tests.api.billing_documents import ADD_LINE, CREATE_CUSTOMER, CREATE_INVOICE, FINALIZE, VOID
@@ -349,3 +349,30 @@ async def test_paying_an_invoice_the_same_request_changed_answers_busy(
     assert await charges(admin, tenant) == []
     retried = await pay(tenant, invoiceId=invoice_id)
     assert retried["payment"]["invoice"]["status"] == "PAID"
+
+
+async def test_a_charge_that_fails_later_is_settled_by_the_reconciler(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given a card whose charges are PENDING at first and fail once they settle
+    _, invoice_id, _ = await open_invoice(tenant, token="tok_delayed_failure")
+    engine = tenant.app.state.engine
+    provider = SandboxPaymentProvider(engine, tenant.id, settle_seconds=0.5)
+    uow = SqlUnitOfWork.owning(engine, tenant.id)
+    now = datetime.now(UTC)
+    pending = await pay_invoice(uow, provider, invoice_id, None, None, request_key=None, now=now)
+    assert pending.status.value == "PENDING" and pending.provider_reference
+    # when the reconciler runs once the payment is stale, and the processor settled it
+    await asyncio.sleep(0.6)
+    settled = await settle_stale(uow, provider, now + timedelta(minutes=2))
+    # then it failed with the processor's code, once, and the invoice is still owed
+    assert settled == 1
+    row = await admin.fetchrow("select * from payments where id = $1", pending.id)
+    assert (row["status"], row["decline_code"]) == ("FAILED", "processing_error")
+    assert await settle_stale(uow, provider, now + timedelta(minutes=3)) == 0
+    status = await admin.fetchval("select status from invoices where id = $1", invoice_id)
+    assert status == "OPEN"
+    failures = await admin.fetchval(
+        "select count(*) from events where tenant_id = $1 and type = 'payment.failed'", tenant.id
+    )
+    assert failures == 1
