@@ -376,3 +376,19 @@ async def test_a_charge_that_fails_later_is_settled_by_the_reconciler(
         "select count(*) from events where tenant_id = $1 and type = 'payment.failed'", tenant.id
     )
     assert failures == 1
+
+
+async def test_ten_callers_paying_one_invoice_at_once_charge_it_once(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    _, invoice_id, _ = await open_invoice(tenant, "100.00")
+    results = await asyncio.gather(*(pay(tenant, invoiceId=invoice_id) for _ in range(10)))
+    paid = [r for r in results if r["payment"] is not None]
+    assert len(paid) == 1 and paid[0]["payment"]["status"] == "SUCCEEDED"
+    assert {e["code"] for r in results if r["payment"] is None for e in r["userErrors"]} <= {
+        "AMOUNT_EXCEEDS_REMAINING",
+        "ALREADY_PAID",
+    }
+    assert [c["amount"] for c in await charges(admin, tenant)] == [10000]
+    amount_paid = await admin.fetchval("select amount_paid from invoices where id = $1", invoice_id)
+    assert amount_paid == 10000
