@@ -70,14 +70,18 @@ class StripeWebhookEndpoint:
             event = stripe.Webhook.construct_event(
                 payload, request.headers.get("stripe-signature"), secret
             )
-        except (stripe.SignatureVerificationError, ValueError):
-            # ValueError: a body that is not UTF-8 JSON, or not an event.
+        except (stripe.SignatureVerificationError, UnicodeDecodeError):
             return error_response(
                 400, "The Stripe-Signature header does not verify this body.", "BAD_SIGNATURE"
             )
-        obj = event.data.object.to_dict()
+        except ValueError:  # signed, but not JSON
+            return error_response(400, "The body is not a Stripe event.", "BAD_REQUEST")
         try:
-            for reference, result in settlements(event.type, obj):
+            event_type, obj = event.type, event.data.object.to_dict()
+        except (AttributeError, KeyError):
+            return error_response(400, "The body is not a Stripe event.", "BAD_REQUEST")
+        try:
+            for reference, result in settlements(event_type, obj):
                 if isinstance(result, ChargeResult):
                     await self.sink.charge_settled(account_id, reference, result)
                 else:
@@ -85,7 +89,7 @@ class StripeWebhookEndpoint:
         except PaymentProviderError as error:
             # A state this adapter does not know: retrying would not teach it; say so in
             # the log and let Stripe consider the event delivered.
-            _log.warning("stripe event %s (%s) not understood: %s", event.id, event.type, error)
+            _log.warning("stripe event %s (%s) not understood: %s", event.id, event_type, error)
         return JSONResponse({"received": True})
 
 

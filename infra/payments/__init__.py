@@ -4,11 +4,13 @@ TENANT_STRIPE_SECRET_KEYS)."""
 
 from __future__ import annotations
 
-import stripe
+import stripe as stripe_library
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.payments import PaymentProvider
 from infra.payments.sandbox import SandboxPaymentProvider
+
+# (Named apart: importing the submodule infra.payments.stripe binds `stripe` in this package.)
 from infra.payments.stripe import StripePaymentProvider, stripe_client
 from infra.settings import Settings
 
@@ -22,8 +24,8 @@ class PaymentProviders:
         self._engine = engine
         self._settings = settings
         # One pool of HTTPS connections to Stripe, made on first use; a client per API key.
-        self._stripe_http: stripe.HTTPXClient | None = None
-        self._stripe_clients: dict[str, stripe.StripeClient] = {}
+        self._stripe_http: stripe_library.HTTPXClient | None = None
+        self._stripe_clients: dict[str, stripe_library.StripeClient] = {}
 
     def for_tenant(self, tenant_id: str) -> PaymentProvider:
         name = self._settings.payment_provider_of(tenant_id)
@@ -41,14 +43,16 @@ class PaymentProviders:
         if http is not None:
             await http.close_async()  # type: ignore[no-untyped-call]
 
-    def _stripe_client(self, tenant_id: str) -> stripe.StripeClient:
+    def _stripe_client(self, tenant_id: str) -> stripe_library.StripeClient:
         key = self._settings.stripe_secret_key_of(tenant_id)
         if key is None:  # check_payment_providers refused this at start-up
             raise LookupError(f"no Stripe API key for account {tenant_id!r}")
         client = self._stripe_clients.get(key)
         if client is None:
             if self._stripe_http is None:
-                self._stripe_http = stripe.HTTPXClient(timeout=self._settings.stripe_timeout)
+                self._stripe_http = stripe_library.HTTPXClient(
+                    timeout=self._settings.stripe_timeout
+                )
             client = self._stripe_clients[key] = stripe_client(
                 key,
                 self._stripe_http,
