@@ -105,7 +105,7 @@ class StripePaymentProvider:
         idempotency_key: str,
         metadata: Mapping[str, str],
     ) -> ChargeResult:
-        _check_key(idempotency_key)
+        _check_request(amount, idempotency_key)
         value, currency = to_stripe(amount)
         customer = _id_of((await self._payment_method(payment_method_ref)).customer)
         params: stripe.params.PaymentIntentCreateParams = {
@@ -142,7 +142,7 @@ class StripePaymentProvider:
     async def refund(
         self, provider_reference: str, amount: Money, idempotency_key: str
     ) -> RefundResult:
-        _check_key(idempotency_key)
+        _check_request(amount, idempotency_key)
         if not _OBJECT_ID.fullmatch(provider_reference):
             raise PaymentProviderError("not a Stripe PaymentIntent id")
         value, _currency = to_stripe(amount)  # a refund is in its charge's currency
@@ -245,6 +245,9 @@ def _id_of(field: Any) -> str | None:
     return str(field.id)
 
 
-def _check_key(idempotency_key: str) -> None:
+def _check_request(amount: Money, idempotency_key: str) -> None:
+    """What the port asks of every call that moves money (as the sandbox checks it)."""
     if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
         raise PaymentProviderError("an idempotency key of 1 to 255 characters is required")
+    if amount.minor_units <= 0:
+        raise PaymentProviderError("the amount must be positive")

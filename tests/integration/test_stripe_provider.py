@@ -289,6 +289,17 @@ async def test_an_amount_stripe_cannot_take_exactly_is_refused_unsent(
     assert fake.requests == []
 
 
+async def test_a_request_the_port_forbids_is_refused_unsent(
+    provider: StripePaymentProvider, fake: FakeStripe
+) -> None:
+    for amount, key in [(Money(0, "USD"), "pay-1"), (TWENTY_USD, ""), (TWENTY_USD, "k" * 256)]:
+        with pytest.raises(PaymentProviderError):
+            await provider.charge(amount, PM, key, {})
+        with pytest.raises(PaymentProviderError):
+            await provider.refund(PI, amount, key)
+    assert fake.requests == []
+
+
 async def test_a_charge_is_retrieved_by_its_payment_intent(
     provider: StripePaymentProvider, fake: FakeStripe
 ) -> None:
@@ -316,8 +327,12 @@ async def test_a_charge_is_retrieved_by_its_payment_intent(
                 RefundStatus.FAILED, "re_1Nispe2eZvKYlo2Cd31jOCgZ", "expired_or_canceled_card"
             ),
         ),
+        (
+            Reply(200, refund("canceled")),
+            RefundResult(RefundStatus.FAILED, "re_1Nispe2eZvKYlo2Cd31jOCgZ", "canceled"),
+        ),
     ],
-    ids=["succeeded", "pending", "failed"],
+    ids=["succeeded", "pending", "failed", "canceled"],
 )
 async def test_a_refund_is_created_once_per_key_and_its_status_mapped(
     provider: StripePaymentProvider,
