@@ -112,3 +112,21 @@ class PaymentProvider(Protocol):
     ) -> RefundResult:
         """Gives back part or all of a charge, once per idempotency key."""
         ...
+
+
+class SettlementSink(Protocol):
+    """Where a provider's later word on a charge or refund goes: the payments service,
+    which records it against the payment or refund with that provider reference.
+
+    Providers repeat themselves (Stripe delivers an event at least once, and in no
+    guaranteed order), so an implementation must be idempotent and must not let a late
+    PENDING undo a SUCCEEDED or FAILED it already recorded. A reference it does not know
+    (a charge made outside Ledgerline) is ignored, not an error."""
+
+    async def charge_settled(
+        self, tenant_id: str, provider_reference: str, result: ChargeResult
+    ) -> None: ...
+
+    async def refund_settled(
+        self, tenant_id: str, provider_reference: str, result: RefundResult
+    ) -> None: ...

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
+from domain.payments import SettlementSink
 from domain.ports import Clock
 from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
@@ -27,7 +28,9 @@ from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.oauth import TokenEndpoint
+from infra.http.stripe_webhooks import StripeWebhookEndpoint
 from infra.payments import PaymentProviders
+from infra.payments.settlement import RecordedSettlements
 from infra.planned import Planner
 from infra.request_tasks import install_task_tracking
 from infra.secret_box import SecretBox
@@ -56,6 +59,11 @@ async def _invoice_pdf(request: Request) -> Response:
 
 async def _token(request: Request) -> Response:
     endpoint: TokenEndpoint = request.app.state.token
+    return await endpoint(request)
+
+
+async def _stripe_webhook(request: Request) -> Response:
+    endpoint: StripeWebhookEndpoint = request.app.state.stripe_webhook
     return await endpoint(request)
 
 
@@ -114,11 +122,15 @@ def create_app(
     *,
     clock: Clock = SYSTEM_CLOCK,
     resolve: Resolver = resolve_host,
+    settlement_sink: SettlementSink | None = None,
 ) -> Starlette:
-    """`resolve` looks up webhook destinations' hosts (DNS); tests give their own."""
+    """`resolve` looks up webhook destinations' hosts (DNS); tests give their own.
+    `settlement_sink` takes what payment providers settle later (their webhooks)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # First: settings that cannot work stop the start, before anything is opened.
+        settings.check_payment_providers()
         engine = create_engine(
             database_url,
             pool_size=settings.database_pool_size,
@@ -155,6 +167,7 @@ def create_app(
         planner = None
         if settings.planned_reads:
             planner = Planner(schema._schema, engine.dialect, [*specified_rules, *LIMIT_RULES])
+        payment_providers = PaymentProviders(money_engine, settings)
         app.state.graphql = GraphQLEndpoint(
             schema,
             engine,
@@ -164,7 +177,7 @@ def create_app(
             planner=planner,
             verify_planned=settings.planned_reads_verify,
             clock=clock,
-            payment_providers=PaymentProviders(money_engine, settings),
+            payment_providers=payment_providers,
             money_engine=money_engine,
             secret_box=SecretBox(secret_key),
             webhook_destinations=WebhookDestinations(
@@ -172,6 +185,10 @@ def create_app(
             ),
         )
         app.state.token = TokenEndpoint(engine, issuer)
+        sink = settlement_sink or RecordedSettlements(
+            money_engine, "stripe", settings.dunning_policy(), clock
+        )
+        app.state.stripe_webhook = StripeWebhookEndpoint(settings, sink)
         app.state.invoice_pdf = InvoicePdfEndpoint(engine, settings.statement_timeout)
         app.state.readiness = Readiness(engine)
         stop_tracking = install_task_tracking(asyncio.get_running_loop())
@@ -183,6 +200,7 @@ def create_app(
             yield
         finally:
             stop_tracking()
+            await payment_providers.aclose()
             await money_engine.dispose()
             await engine.dispose()
 
@@ -194,6 +212,7 @@ def create_app(
         Route("/readyz", _ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/invoices/{invoice_id}/pdf", _invoice_pdf, methods=["GET"]),
+        Route("/providers/stripe/webhook/{account_id}", _stripe_webhook, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

@@ -29,7 +29,7 @@ T = TypeVar("T")
 def _settings() -> Settings:
     settings = get_settings()
     try:
-        settings.check_production()
+        settings.check()
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -7,12 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.accounts import is_account_id
 from domain.dunning import DunningPolicy, FinalAction
 
 DEV_ISSUER = "ledgerline-dev"
+PaymentProviderName = Literal["sandbox", "stripe"]
 
 
 class SettingsError(RuntimeError):
@@ -76,20 +78,55 @@ class Settings(BaseSettings):
         default=None, description="Encrypts signing keys at rest; generated in development."
     )
     introspection: bool | None = Field(default=None, description="Defaults to on in development.")
-    payment_provider: Literal["sandbox"] = Field(
+    payment_provider: PaymentProviderName = Field(
         default="sandbox",
         description="The payment processor of every account not named in "
-        "TENANT_PAYMENT_PROVIDERS: `sandbox`, the built-in test processor.",
+        "TENANT_PAYMENT_PROVIDERS: `sandbox`, the built-in test processor, or `stripe`.",
     )
-    tenant_payment_providers: dict[str, Literal["sandbox"]] = Field(
+    tenant_payment_providers: dict[str, PaymentProviderName] = Field(
         default_factory=dict,
-        description='Per-account processors, as JSON: {"<account id>": "sandbox"}.',
+        description='Per-account processors, as JSON: {"<account id>": "stripe"}.',
     )
     sandbox_settle_seconds: float = Field(
         default=5.0,
         ge=0,
         le=3600,
         description="Seconds the sandbox's `tok_delayed_failure` charges stay PENDING.",
+    )
+    # Secrets are SecretStr: masked in reprs, tracebacks' values and validation errors.
+    stripe_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Stripe secret or restricted API key (sk_… / rk_…) of the accounts "
+        "that use `stripe` and are not in TENANT_STRIPE_SECRET_KEYS.",
+    )
+    tenant_stripe_secret_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Per-account Stripe API keys, as JSON: {"<account id>": "sk_…"}.',
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret (whsec_…) of the Stripe webhook endpoint "
+        "/providers/stripe/webhook/<account id>, for accounts not in "
+        "TENANT_STRIPE_WEBHOOK_SECRETS.",
+    )
+    tenant_stripe_webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Per-account webhook signing secrets, as JSON: {"<account id>": "whsec_…"}.',
+    )
+    stripe_timeout: float = Field(
+        default=30.0, gt=0, le=300, description="Seconds one call to Stripe may take."
+    )
+    stripe_max_network_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Times the Stripe library retries a call that timed out or met a 5xx "
+        "(with the same idempotency key, so never charging twice).",
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Another address for Stripe's API (stripe-mock, a proxy); "
+        "unset is Stripe's own.",
     )
 
     dunning_retry_days: str = Field(
@@ -113,6 +150,55 @@ class Settings(BaseSettings):
     def payment_provider_of(self, tenant_id: str) -> str:
         """The name of the payment processor that charges `tenant_id`'s customers."""
         return self.tenant_payment_providers.get(tenant_id, self.payment_provider)
+
+    def stripe_secret_key_of(self, tenant_id: str) -> str | None:
+        key = self.tenant_stripe_secret_keys.get(tenant_id, self.stripe_secret_key)
+        return None if key is None else key.get_secret_value()
+
+    def stripe_webhook_secret_of(self, tenant_id: str) -> str | None:
+        """The signing secret of `tenant_id`'s Stripe webhook endpoint, if it uses Stripe."""
+        if self.payment_provider_of(tenant_id) != "stripe":
+            return None
+        secret = self.tenant_stripe_webhook_secrets.get(tenant_id, self.stripe_webhook_secret)
+        return None if secret is None else secret.get_secret_value()
+
+    def check_payment_providers(self) -> None:
+        """Refuse a processor that cannot work as configured, naming the setting at fault
+        (never its value)."""
+        problems = [
+            f"{name} names {tenant!r}, which is not an account id"
+            for name, accounts in (
+                ("TENANT_PAYMENT_PROVIDERS", self.tenant_payment_providers),
+                ("TENANT_STRIPE_SECRET_KEYS", self.tenant_stripe_secret_keys),
+                ("TENANT_STRIPE_WEBHOOK_SECRETS", self.tenant_stripe_webhook_secrets),
+            )
+            for tenant in accounts
+            if not is_account_id(tenant)
+        ]
+        if self.payment_provider == "stripe" and self.stripe_secret_key is None:
+            problems.append("PAYMENT_PROVIDER is stripe: set STRIPE_SECRET_KEY")
+        problems += [
+            f"account {tenant!r} uses stripe: set STRIPE_SECRET_KEY or its entry in "
+            "TENANT_STRIPE_SECRET_KEYS"
+            for tenant, name in self.tenant_payment_providers.items()
+            if name == "stripe" and self.stripe_secret_key_of(tenant) is None
+        ]
+        keys = {"STRIPE_SECRET_KEY": self.stripe_secret_key} | {
+            f"TENANT_STRIPE_SECRET_KEYS[{tenant!r}]": key
+            for tenant, key in self.tenant_stripe_secret_keys.items()
+        }
+        problems += [
+            f"{name} must be a Stripe secret (sk_…) or restricted (rk_…) key"
+            for name, key in keys.items()
+            if key is not None and not key.get_secret_value().startswith(("sk_", "rk_"))
+        ]
+        if problems:
+            raise SettingsError("payment providers: " + "; ".join(problems))
+
+    def check(self) -> None:
+        """Every start-up check: the payment providers, then production's."""
+        self.check_payment_providers()
+        self.check_production()
 
     @property
     def is_production(self) -> bool:

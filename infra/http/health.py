@@ -37,7 +37,10 @@ _KNOWN_PATHS = {
     "/metrics",
 }
 # Paths with an id in them, counted under their route's name (not one series per id).
-_ROUTE_PREFIXES = {"/invoices/": "/invoices/{id}/pdf"}
+_ROUTE_PREFIXES = {
+    "/invoices/": "/invoices/{id}/pdf",
+    "/providers/stripe/webhook/": "/providers/stripe/webhook/{account_id}",
+}
 
 
 def _route_of(path: str) -> str:

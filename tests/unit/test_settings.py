@@ -278,3 +278,36 @@ def test_serve_in_production_with_a_short_secret_key_exits_naming_it(
     assert "SECRET_KEY" in result.output
     assert "too-short" not in result.output
     assert no_database == []
+
+
+def test_serve_with_stripe_and_no_usable_key_exits_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, no_database: list[Any]
+) -> None:
+    # given Stripe chosen for one account with a publishable key, and by default with none
+    monkeypatch.setenv("PAYMENT_PROVIDER", "stripe")
+    monkeypatch.setenv("TENANT_PAYMENT_PROVIDERS", '{"shop": "stripe"}')
+    monkeypatch.setenv("TENANT_STRIPE_SECRET_KEYS", '{"shop": "pk_live_publishable123"}')
+    get_settings.cache_clear()
+    # when
+    result = CliRunner().invoke(cli.app, ["serve"])
+    # then it stops before any database, naming what to set and never a key's value
+    assert result.exit_code != 0
+    assert "STRIPE_SECRET_KEY" in result.output
+    assert "TENANT_STRIPE_SECRET_KEYS['shop']" in result.output
+    assert "pk_live_publishable123" not in result.output
+    assert no_database == []
+
+
+def test_stripe_secrets_read_from_the_environment_stay_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYMENT_PROVIDER", "stripe")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_abc123")
+    monkeypatch.setenv("TENANT_STRIPE_WEBHOOK_SECRETS", '{"shop": "whsec_def456"}')
+    settings = Settings()
+    settings.check()
+    assert settings.stripe_secret_key_of("shop") == "sk_live_abc123"
+    assert settings.stripe_webhook_secret_of("shop") == "whsec_def456"
+    assert settings.stripe_webhook_secret_of("sandbox-only") is None  # no STRIPE_WEBHOOK_SECRET
+    for shown in (repr(settings), str(settings.model_dump())):
+        assert "sk_live_abc123" not in shown and "whsec_def456" not in shown
