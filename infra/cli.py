@@ -234,6 +234,7 @@ def worker(
 
     async def work(url: str) -> None:
         engine = create_engine(url, pool_size=2)
+        providers = PaymentProviders(engine, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -245,9 +246,7 @@ def worker(
                     f"billed {billed.subscriptions} subscription periods:"
                     f" {billed.invoices} invoices"
                 )
-                collected = await collect_everyone(
-                    engine, PaymentProviders(engine, settings), datetime.now(UTC), dunning
-                )
+                collected = await collect_everyone(engine, providers, datetime.now(UTC), dunning)
                 typer.echo(
                     f"collected {collected.attempts} invoices;"
                     f" reconciled {collected.reconciled} payments and refunds"
@@ -262,6 +261,7 @@ def worker(
                 except TimeoutError:
                     pass
         finally:
+            await providers.aclose()
             await engine.dispose()
 
     _with_database(work)

@@ -8,6 +8,7 @@ is called.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,8 @@ from domain.services.refunds import settle_stale_refunds
 from infra.payments import PaymentProviders
 from infra.repositories.accounts import all_account_ids
 from infra.uow import SqlUnitOfWork
+
+_log = logging.getLogger("ledgerline.collection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +39,13 @@ async def collect_everyone(
         tenants = await all_account_ids(conn)
     attempts = reconciled = 0
     for tenant_id in tenants:
-        result = await collect_tenant(
-            engine, providers.for_tenant(tenant_id), tenant_id, as_of, policy
-        )
+        try:
+            result = await collect_tenant(
+                engine, providers.for_tenant(tenant_id), tenant_id, as_of, policy
+            )
+        except Exception:  # one account's trouble (its provider down) stops no other's
+            _log.exception("collection failed for account %s; the next round retries", tenant_id)
+            continue
         attempts += result.attempts
         reconciled += result.reconciled
     return CollectionResult(attempts, reconciled)
