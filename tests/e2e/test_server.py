@@ -422,6 +422,8 @@ async def test_worker_once_removes_expired_idempotency_records_and_exits_zero(
     removed = re.search(r"removed (\d+) expired idempotency records", worker.stdout)
     assert removed and int(removed.group(1)) >= 1, worker.stdout
     assert [r["key"] for r in remaining] == ["fresh"]
+    # and the round charged what was due and settled what was pending
+    assert re.search(r"collected \d+ invoices; reconciled \d+ payments", worker.stdout)
 
 
 @pytest.fixture(scope="module")
