@@ -21,6 +21,8 @@ INVOICE_CREATED: Final = "invoice.created"
 INVOICE_FINALIZED: Final = "invoice.finalized"
 INVOICE_VOIDED: Final = "invoice.voided"
 INVOICE_MARKED_UNCOLLECTIBLE: Final = "invoice.marked_uncollectible"
+INVOICE_PAID: Final = "invoice.paid"
+CREDIT_NOTE_CREATED: Final = "credit_note.created"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -37,6 +39,8 @@ EVENT_TYPES: Final = (
     INVOICE_FINALIZED,
     INVOICE_VOIDED,
     INVOICE_MARKED_UNCOLLECTIBLE,
+    INVOICE_PAID,
+    CREDIT_NOTE_CREATED,
 )
 
 

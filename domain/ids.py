@@ -71,6 +71,13 @@ KINDS: Final[dict[str, Kind]] = {
             "payments:read",
             lambda r, ids: r.payment_methods.by_ids(ids),
         ),
+        Kind("cn", "CreditNote", "invoices:read", lambda r, ids: r.credit_notes.by_ids(ids)),
+        Kind(
+            "cbtxn",
+            "CustomerBalanceTransaction",
+            "customers:read",
+            lambda r, ids: r.balances.by_ids(ids),
+        ),
         Kind(
             "we",
             "WebhookEndpoint",

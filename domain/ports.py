@@ -10,7 +10,9 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.accounts import Account
+from domain.balances import BalanceReads, BalanceRepository
 from domain.coupons import Coupon, Discount
+from domain.credit_notes import CreditNoteReads, CreditNoteRepository
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
 from domain.invoices import Invoice, InvoiceLine, NumberTemplate
@@ -234,6 +236,8 @@ class UnitOfWork(Protocol):
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
     webhook_endpoints: WebhookEndpointRepository
+    credit_notes: CreditNoteRepository
+    balances: BalanceRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -408,3 +412,5 @@ class Reads(Protocol):
     invoices: InvoiceReads
     payment_methods: PaymentMethodReads
     webhook_endpoints: WebhookEndpointReads
+    credit_notes: CreditNoteReads
+    balances: BalanceReads

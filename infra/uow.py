@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.balances import BalanceRepository
+from domain.credit_notes import CreditNoteRepository
 from domain.payment_methods import PaymentMethodRepository
 from domain.ports import (
     CouponRepository,
@@ -32,7 +34,9 @@ from domain.ports import (
 )
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
+from infra.repositories.balances import SqlBalanceRepository
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
+from infra.repositories.credit_notes import SqlCreditNoteRepository
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
 from infra.repositories.invoices import SqlInvoiceRepository
@@ -62,6 +66,8 @@ class _Repositories:
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
     webhook_endpoints: WebhookEndpointRepository
+    credit_notes: CreditNoteRepository
+    balances: BalanceRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
 
@@ -78,6 +84,8 @@ class _Repositories:
         self.tax_rates = SqlTaxRateRepository(db)
         self.payment_methods = SqlPaymentMethodRepository(db)
         self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
+        self.credit_notes = SqlCreditNoteRepository(db)
+        self.balances = SqlBalanceRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):
