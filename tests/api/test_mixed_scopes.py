@@ -67,6 +67,7 @@ ROOT_SELECTIONS: dict[str, str] = {
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
     "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
     "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
+    "creditNotes": "creditNotes(first: 5) { totalCount edges { node { id number } } }",
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -170,6 +171,14 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'deleteWebhookEndpoint(input: {id: "<webhook>"}) '
         "{ deletedWebhookEndpointId userErrors { code } }"
     ),
+    "createCreditNote": (
+        'createCreditNote(input: {invoiceId: "<invoice>", reason: OTHER, outcome: CREDIT_BALANCE, '
+        'amount: "1.00", memo: "mixed"}) { creditNote { id } userErrors { code } }'
+    ),
+    "adjustCustomerBalance": (
+        'adjustCustomerBalance(input: {customerId: "<customer>", amount: "-1.00", '
+        'description: "mixed"}) { balanceTransaction { id } userErrors { code } }'
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -239,6 +248,11 @@ MUTATION_WRITES: dict[str, str] = {
     ),
     # A deletion counts as -1: any change fails the tests' "nothing written".
     "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
+    "createCreditNote": "select count(*) from credit_notes where tenant_id = $1 and memo = 'mixed'",
+    "adjustCustomerBalance": (
+        "select count(*) from customer_balance_transactions where tenant_id = $1"
+        " and description = 'mixed'"
+    ),
 }
 
 CREATE_METRIC = """
@@ -274,6 +288,11 @@ mutation($input: CreateSubscriptionInput!) {
 ATTACH_PAYMENT_METHOD = """
 mutation($input: AttachPaymentMethodInput!) {
   attachPaymentMethod(input: $input) { paymentMethod { id } userErrors { code } }
+}
+"""
+CREATE_CREDIT_NOTE = """
+mutation($input: CreateCreditNoteInput!) {
+  createCreditNote(input: $input) { creditNote { id } userErrors { code } }
 }
 """
 RECORD_USAGE = """
@@ -403,6 +422,7 @@ class Seeded:
     invoice_id: str
     payment_method_id: str  # the customer's second method (tok_mastercard), not the default
     webhook_endpoint_id: str
+    credit_note_id: str  # 1.00 of the invoice, credited to the first customer's balance
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -484,6 +504,19 @@ async def seed(tenant: Tenant) -> Seeded:
         CREATE_WEBHOOK_ENDPOINT,
         {"input": {"url": "https://hooks.example.com/seeded", "events": ["*"]}},
     )
+    credited = await _ok(
+        tenant,
+        CREATE_CREDIT_NOTE,
+        {
+            "input": {
+                "invoiceId": payload["invoice"]["id"],
+                "reason": "OTHER",
+                "outcome": "CREDIT_BALANCE",
+                "amount": "1.00",
+            }
+        },
+    )
+    assert credited["createCreditNote"]["userErrors"] == []
     return Seeded(
         tenant,
         customer_ids,
@@ -494,6 +527,7 @@ async def seed(tenant: Tenant) -> Seeded:
         payload["invoice"]["id"],
         methods[1],
         webhook["createWebhookEndpoint"]["webhookEndpoint"]["id"],
+        credited["createCreditNote"]["creditNote"]["id"],
     )
 
 
@@ -819,6 +853,10 @@ NESTED_CASES = {
     "Customer.recentEvents": "test_a_created_customer_read_back_without_customers_read_is_refused",
     "Customer.paymentMethods": "test_a_customer_refuses_its_payment_methods",
     "Customer.defaultPaymentMethod": "test_a_customer_refuses_its_payment_methods",
+    "Customer.balanceTransactions": "test_a_written_customer_refuses_its_balance_transactions",
+    "CustomerBalanceTransaction.creditNote": "test_balance_transactions_refuse_their_documents",
+    "CustomerBalanceTransaction.invoice": "test_balance_transactions_refuse_their_documents",
+    "CreditNote.customer": "test_a_credit_note_refuses_its_customer",
 }
 
 
@@ -1118,3 +1156,40 @@ async def test_a_customer_refuses_its_payment_methods(seeded: Seeded) -> None:
         "defaultPaymentMethod { id }": "payments:read",
     }
     await _check_links(seeded, "customer", seeded.customer_ids[0], ["customers:read"], links)
+
+
+async def test_a_written_customer_refuses_its_balance_transactions(tenant: Tenant) -> None:
+    # given a token that may write customers and not read them
+    document = (
+        'mutation { createCustomer(input: {name: "Written", currency: "USD"}) '
+        "{ customer { id balanceTransactions { id } } userErrors { code } } }"
+    )
+    # when it creates one and reads back its balance transactions ([..!]!, non-null)
+    answer = await post_json(tenant, document, ["customers:write"])
+    # then they are refused, and the null goes up to the nullable `customer`
+    path = ("createCustomer", "customer", "balanceTransactions")
+    assert_forbidden_errors(answer.body, {path: frozenset({"customers:read"})}, answer.described)
+    assert answer.body["data"] == {"createCustomer": {"customer": None, "userErrors": []}}
+
+
+async def test_balance_transactions_refuse_their_documents(seeded: Seeded) -> None:
+    # given the seeded customer's one transaction: the credit note of the seeded invoice
+    for selection in ("creditNote { id }", "invoice { id }"):
+        document = (
+            "query($id: ID!) { customer(id: $id) { id balanceTransactions { id kind %s } } }"
+            % selection
+        )
+        refused = {
+            ("customer", "balanceTransactions", 0, selection.split()[0]): frozenset(
+                {"invoices:read"}
+            )
+        }
+        await _check_nested(
+            seeded, document, {"id": seeded.customer_ids[0]}, ["customers:read"], refused
+        )
+
+
+async def test_a_credit_note_refuses_its_customer(seeded: Seeded) -> None:
+    document = "{ creditNotes(first: 5) { edges { node { id invoice { id } customer { id } } } } }"
+    refused = {("creditNotes", "edges", 0, "node", "customer"): frozenset({"customers:read"})}
+    await _check_nested(seeded, document, {}, ["invoices:read"], refused)
