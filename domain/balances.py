@@ -59,9 +59,7 @@ def credit_to_apply(balance: Money, amount_due: Money) -> Money:
     return credit if credit <= amount_due else amount_due
 
 
-def adjustment(
-    amount: Decimal, description: str | None, balance: Money
-) -> tuple[Money, str]:
+def adjustment(amount: Decimal, description: str | None, balance: Money) -> tuple[Money, str]:
     """A manual adjustment of `balance` by `amount` (major units, negative credits the
     customer), checked: a nonzero amount in the currency's minor units, a description, and
     a balance left holding credit or nothing."""

@@ -52,9 +52,9 @@ async def customer_balance_transactions(
     root: CustomerType, info: strawberry.Info[Context], first: int = 10
 ) -> list[BalanceTransaction]:
     limit = max(1, min(first, LISTED_PER_CUSTOMER))
-    found: list[BalanceTransaction] = await info.context.loaders.balance_transactions_by_customer.load(
-        (str(root.id), limit)
-    )
+    found: list[
+        BalanceTransaction
+    ] = await info.context.loaders.balance_transactions_by_customer.load((str(root.id), limit))
     return found
 
 

@@ -80,9 +80,7 @@ async def credit_notes(
 async def invoice_credit_notes(
     root: InvoiceType, info: strawberry.Info[Context]
 ) -> list[CreditNote]:
-    found: list[CreditNote] = await info.context.loaders.credit_notes_by_invoice.load(
-        str(root.id)
-    )
+    found: list[CreditNote] = await info.context.loaders.credit_notes_by_invoice.load(str(root.id))
     return found
 
 

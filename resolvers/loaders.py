@@ -52,9 +52,7 @@ class Loaders:
         self.recent_invoices = RecentInvoicesLoader(reads.invoices)
         self.payment_methods_by_customer = PaymentMethodsByCustomerLoader(reads.payment_methods)
         self.credit_notes_by_invoice = CreditNotesByInvoiceLoader(reads.credit_notes)
-        self.balance_transactions_by_customer = BalanceTransactionsByCustomerLoader(
-            reads.balances
-        )
+        self.balance_transactions_by_customer = BalanceTransactionsByCustomerLoader(reads.balances)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

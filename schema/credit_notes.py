@@ -120,9 +120,7 @@ class CreditNotePayload:
     )
 
     @classmethod
-    def from_domain(
-        cls, outcome: Outcome[credit_notes_domain.CreditNote]
-    ) -> CreditNotePayload:
+    def from_domain(cls, outcome: Outcome[credit_notes_domain.CreditNote]) -> CreditNotePayload:
         return cls(
             credit_note=None if outcome.value is None else CreditNote.from_domain(outcome.value),
             user_errors=user_errors_from(outcome.errors),

@@ -164,8 +164,7 @@ class Query:
         resolver=returning(
             connection_of(CreditNote.from_domain), credit_note_resolvers.credit_notes
         ),
-        description="Credit notes, newest first; filter by invoice or customer. Page size "
-        "1-100.",
+        description="Credit notes, newest first; filter by invoice or customer. Page size 1-100.",
         permission_classes=[requires(INVOICES_READ)],
     )
     coupons: Connection[Coupon] = strawberry.field(

@@ -51,7 +51,9 @@ async def adjust_customer_balance(
     return written
 
 
-async def apply_balances(uow: UnitOfWork, invoices: Sequence[Invoice], now: datetime) -> list[Invoice]:
+async def apply_balances(
+    uow: UnitOfWork, invoices: Sequence[Invoice], now: datetime
+) -> list[Invoice]:
     """The invoices being finalized with their customers' credit applied to what they owe,
     in order (a customer's credit goes to their first invoices first); one fully covered is
     PAID. One statement locks the customers holding credit, one writes the applications:

@@ -68,7 +68,9 @@ async def create_credit_note(
         await uow.credit_notes.add(note)
         await uow.events.add(events.CREDIT_NOTE_CREATED, note.id, note.snapshot())
         if request.outcome is CreditNoteOutcome.REDUCE_AMOUNT_DUE:
-            changed = settled(replace(invoice, amount_credited=invoice.amount_credited + amount), now)
+            changed = settled(
+                replace(invoice, amount_credited=invoice.amount_credited + amount), now
+            )
             invoice = await uow.invoices.save(changed)
             if invoice.status is InvoiceStatus.PAID:
                 await uow.events.add(events.INVOICE_PAID, invoice.id, invoice.snapshot())

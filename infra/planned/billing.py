@@ -8,9 +8,9 @@ The page statement reads the columns those constructors read (an invoice's, bar 
 generated `amount_due`; a subscription's with its price ids, gathered by the repository's
 own subquery). The walk runs without the request's context: a selection reaching a link
 through a loader (an invoice's `lines`, `customer`, `subscription`, `creditNotes`; a
-subscription's `customer`, `plan`, `invoices`; a credit note's `invoice`, `customer`) is not planned column by column, and its root is answered
-by its own resolver, walked with the context (planner.py), its loaders batching as under
-the executor.
+subscription's `customer`, `plan`, `invoices`; a credit note's `invoice`, `customer`) is
+not planned column by column, and its root is answered by its own resolver, walked with
+the context (planner.py), its loaders batching as under the executor.
 """
 
 from __future__ import annotations

@@ -126,7 +126,9 @@ class SqlBalanceReads:
             .subquery()
         )
         statement = (
-            select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.customer_id, ranked.c.rank)
+            select(ranked)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.customer_id, ranked.c.rank)
         )
         grouped: dict[str, list[BalanceTransaction]] = {c: [] for c in customer_ids}
         for row in await self._db.execute(statement):

@@ -38,7 +38,9 @@ def credit_note_from_row(row: Any) -> CreditNote:
         outcome=CreditNoteOutcome(values["outcome"]),
         memo=values["memo"],
         lines=tuple(
-            CreditNoteLine(line["invoiceLineId"], Money(line["amount"], currency), line["description"])
+            CreditNoteLine(
+                line["invoiceLineId"], Money(line["amount"], currency), line["description"]
+            )
             for line in values["lines"]
         ),
         created_at=values["created_at"],

@@ -93,14 +93,23 @@ async def credit(tenant: Tenant, invoice_id: str, **given: Any) -> dict[str, Any
     CREDIT_BALANCE unless given."""
     body = await tenant.gql(
         CREATE_CREDIT_NOTE,
-        {"input": {"invoiceId": invoice_id, "reason": "OTHER", "outcome": "CREDIT_BALANCE", **given}},
+        {
+            "input": {
+                "invoiceId": invoice_id,
+                "reason": "OTHER",
+                "outcome": "CREDIT_BALANCE",
+                **given,
+            }
+        },
     )
     assert "errors" not in body, body
     payload: dict[str, Any] = body["data"]["createCreditNote"]
     return payload
 
 
-async def adjust(tenant: Tenant, customer_id: str, amount: str, description: str = "Goodwill") -> dict[str, Any]:
+async def adjust(
+    tenant: Tenant, customer_id: str, amount: str, description: str = "Goodwill"
+) -> dict[str, Any]:
     body = await tenant.gql(
         ADJUST_BALANCE,
         {"input": {"customerId": customer_id, "amount": amount, "description": description}},

@@ -128,9 +128,10 @@ async def test_crediting_the_balance_is_applied_to_the_next_invoice_at_finalizat
     assert partly["amountRemaining"] == {"amount": "25.00"}
     held = await balance_of(tenant, customer_id)
     assert held["balance"]["amount"] == "0.00"
-    assert [(e["kind"], e["amount"]["amount"], e["endingBalance"]["amount"]) for e in held[
-        "balanceTransactions"
-    ]] == [
+    assert [
+        (e["kind"], e["amount"]["amount"], e["endingBalance"]["amount"])
+        for e in held["balanceTransactions"]
+    ] == [
         ("APPLIED_TO_INVOICE", "20.00", "0.00"),
         ("APPLIED_TO_INVOICE", "30.00", "-20.00"),
         ("CREDIT_NOTE", "-50.00", "-50.00"),
@@ -177,9 +178,9 @@ async def test_lines_are_credited_each_within_what_it_charged(tenant: Tenant) ->
     assert payload["userErrors"] == []
     note = payload["creditNote"]
     assert note["amount"]["amount"] == "65.00"
-    assert [(li["invoiceLineId"], li["description"], li["amount"]["amount"]) for li in note[
-        "lines"
-    ]] == [(first_line, "Item 0", "25.00"), (second_line, "Item 1", "40.00")]
+    assert [
+        (li["invoiceLineId"], li["description"], li["amount"]["amount"]) for li in note["lines"]
+    ] == [(first_line, "Item 0", "25.00"), (second_line, "Item 1", "40.00")]
     assert note["invoice"]["amountRemaining"] == {"amount": "35.00"}
 
     # when the second line is credited again, and the first beyond what is left of it

@@ -60,7 +60,11 @@ BAD_ADJUSTMENTS: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "finer than cents": ({"amount": "-1.001"}, "INVALID", ["input", "amount"]),
     "no description": ({"description": "  "}, "INVALID", ["input", "description"]),
     "a description too long": ({"description": "x" * 501}, "INVALID", ["input", "description"]),
-    "more credit taken than held": ({"amount": "5.01"}, "BALANCE_INSUFFICIENT", ["input", "amount"]),
+    "more credit taken than held": (
+        {"amount": "5.01"},
+        "BALANCE_INSUFFICIENT",
+        ["input", "amount"],
+    ),
     "an unknown customer": (
         {"customerId": "cus_000000000000000000000000"},
         "NOT_FOUND",

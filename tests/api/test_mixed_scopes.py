@@ -1176,8 +1176,9 @@ async def test_balance_transactions_refuse_their_documents(seeded: Seeded) -> No
     # given the seeded customer's one transaction: the credit note of the seeded invoice
     for selection in ("creditNote { id }", "invoice { id }"):
         document = (
-            "query($id: ID!) { customer(id: $id) { id balanceTransactions { id kind %s } } }"
-            % selection
+            "query($id: ID!) { customer(id: $id) { id balanceTransactions { id kind "
+            + selection
+            + " } } }"
         )
         refused = {
             ("customer", "balanceTransactions", 0, selection.split()[0]): frozenset(

@@ -96,7 +96,11 @@ async def credited_tenant(app: Any) -> str:
 
 @pytest.mark.parametrize(
     ("query", "root"),
-    [(CREDIT_NOTES_PAGE, "creditNotes"), (INVOICES_PAGE, "invoices"), (CUSTOMERS_PAGE, "customers")],
+    [
+        (CREDIT_NOTES_PAGE, "creditNotes"),
+        (INVOICES_PAGE, "invoices"),
+        (CUSTOMERS_PAGE, "customers"),
+    ],
     ids=[
         "credit notes with invoice and customer",
         "invoices with credit notes",

@@ -148,9 +148,12 @@ async def test_concurrent_finalizations_apply_a_customers_credit_once(
     assert applied == [0] * 6 + [1000, 5000]
     assert sum(invoice.status.value == "PAID" for invoice in finalized) == 1
     await _check_invariants(admin, tenant_id)
-    assert await admin.fetchval(
-        "select balance from customers where tenant_id = $1 and id = $2", tenant_id, customer_id
-    ) == 0
+    assert (
+        await admin.fetchval(
+            "select balance from customers where tenant_id = $1 and id = $2", tenant_id, customer_id
+        )
+        == 0
+    )
 
 
 async def _as_tenant(admin: asyncpg.Connection, tenant_id: str, sql: str, *args: Any) -> None:

@@ -97,7 +97,10 @@ def test_credit_notes_never_exceed_the_total_nor_a_line_nor_what_is_left_to_pay(
     for index, (outcome, (form, value)) in enumerate(asked):
         if form == "amount":
             request = CreditNoteRequest(
-                invoice.id, CreditNoteReason.OTHER, outcome, amount=Decimal(value) / 100  # type: ignore[arg-type]
+                invoice.id,
+                CreditNoteReason.OTHER,
+                outcome,
+                amount=Decimal(value) / 100,  # type: ignore[arg-type]
             )
         else:
             request = CreditNoteRequest(
@@ -114,8 +117,19 @@ def test_credit_notes_never_exceed_the_total_nor_a_line_nor_what_is_left_to_pay(
         assert outcome is not CreditNoteOutcome.REFUND  # nothing was paid
         assert amount.minor_units > 0
         made.append(
-            CreditNote(f"cn_{index}", invoice.id, "cus_1", "CN", index + 1, amount,
-                       CreditNoteReason.OTHER, outcome, None, lines, NOW)
+            CreditNote(
+                f"cn_{index}",
+                invoice.id,
+                "cus_1",
+                "CN",
+                index + 1,
+                amount,
+                CreditNoteReason.OTHER,
+                outcome,
+                None,
+                lines,
+                NOW,
+            )
         )
         if outcome is CreditNoteOutcome.REDUCE_AMOUNT_DUE:
             assert amount <= before

@@ -307,8 +307,7 @@ def downgrade() -> None:
         .replace(", NEW.balance_applied)", ")")
     )
     op.execute(
-        "ALTER TABLE invoices DROP CONSTRAINT invoices_settled_within_total,"
-        " DROP COLUMN amount_due"
+        "ALTER TABLE invoices DROP CONSTRAINT invoices_settled_within_total, DROP COLUMN amount_due"
     )
     op.execute(
         "ALTER TABLE invoices DROP COLUMN amount_credited, DROP COLUMN balance_applied,"
