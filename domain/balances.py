@@ -81,7 +81,13 @@ def adjustment(amount: Decimal, description: str | None, balance: Money) -> tupl
             f"Say why, in 1 to {DESCRIPTION_MAX_LENGTH} characters.",
         )
     errors.raise_if_any()
-    if (balance + money).minor_units > 0:
+    try:
+        after = balance + money
+    except InvalidAmount:
+        errors.add(ErrorCode.INVALID, ("input", "amount"), "The balance would be out of range.")
+        errors.raise_if_any()
+        raise
+    if after.minor_units > 0:
         errors.add(
             ErrorCode.BALANCE_INSUFFICIENT,
             ("input", "amount"),

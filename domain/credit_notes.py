@@ -182,6 +182,7 @@ def credit(
         field = _AMOUNT_FIELD
     else:
         lines = _credited_lines(invoice, earlier, request.lines, errors)
+        errors.raise_if_any()  # each line within what it charged: their sum is in range
         amount = sum_money((line.amount for line in lines), currency)
         field = _LINES_FIELD
     errors.raise_if_any()
