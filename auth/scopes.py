@@ -47,8 +47,8 @@ _READ_SCOPES = {
 
 
 def may_read(kind: str, scopes: frozenset[str]) -> bool:
-    """Whether a token with `scopes` may read objects of `kind` ("Customer", "customer"...)."""
-    # Event types spell kinds in snake case: `credit_note.created` is a CreditNote's.
+    """Whether a token with `scopes` may read objects of `kind` ("Customer", "customer",
+    "CreditNote", "credit_note"...): event types name kinds in snake case."""
     scope = _READ_SCOPES.get(kind.lower().replace("_", ""))
     return scope is not None and scope in scopes
 

@@ -115,12 +115,17 @@ async def _add_customers(db: TenantConnection, count: int) -> None:
                 ),
             ),
         )
-    # No service moves a balance yet (invoices and credit notes will): set what they would
-    # leave, credits and amounts owed, so the page's money is not all zero.
+    # Credit balances, so the page's money is not all zero: an opening adjustment each, in
+    # the ledger (a balance moves by no other path).
     await db.execute(
         text(
-            "update customers set balance = (hashtext(id) % 200000)"
-            " where balance = 0 and archived_at is null"
+            "insert into customer_balance_transactions"
+            " (tenant_id, id, customer_id, kind, amount, currency, ending_balance, description)"
+            " select tenant_id, 'cbtxn_' || substr(md5(id), 1, 22), id, 'ADJUSTMENT', credit,"
+            " currency, 0, 'Opening balance'"
+            " from (select tenant_id, id, currency,"
+            " -(abs(hashtext(id)::bigint) % 200000) as credit from customers"
+            " where balance = 0 and archived_at is null) as opening where credit <> 0"
         )
     )
 

@@ -47,6 +47,15 @@ class ErrorCode(str, Enum):
     # Webhook endpoints: a destination refused (SSRF), an event type that does not exist.
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    # Credit notes: beyond what the invoice (or a line) has left to credit, beyond what is
+    # left to pay (REDUCE_AMOUNT_DUE) or what was paid (REFUND).
+    CREDIT_NOTE_EXCEEDS_CREDITABLE = "CREDIT_NOTE_EXCEEDS_CREDITABLE"
+    CREDIT_NOTE_EXCEEDS_REMAINING = "CREDIT_NOTE_EXCEEDS_REMAINING"
+    CREDIT_NOTE_EXCEEDS_PAID = "CREDIT_NOTE_EXCEEDS_PAID"
+    # Customer balance: an adjustment would take more credit than the customer has.
+    BALANCE_INSUFFICIENT = "BALANCE_INSUFFICIENT"
+    # A documented option this deployment does not offer yet.
+    NOT_SUPPORTED = "NOT_SUPPORTED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
 

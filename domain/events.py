@@ -26,6 +26,7 @@ PAYMENT_SUCCEEDED: Final = "payment.succeeded"
 PAYMENT_FAILED: Final = "payment.failed"
 REFUND_CREATED: Final = "refund.created"
 REFUND_FAILED: Final = "refund.failed"
+CREDIT_NOTE_CREATED: Final = "credit_note.created"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -47,6 +48,7 @@ EVENT_TYPES: Final = (
     PAYMENT_FAILED,
     REFUND_CREATED,
     REFUND_FAILED,
+    CREDIT_NOTE_CREATED,
 )
 
 

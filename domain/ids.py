@@ -73,6 +73,13 @@ KINDS: Final[dict[str, Kind]] = {
         ),
         Kind("pay", "Payment", "payments:read", lambda r, ids: r.payments.by_ids(ids)),
         Kind("re", "Refund", "payments:read", lambda r, ids: r.refunds.by_ids(ids)),
+        Kind("cn", "CreditNote", "invoices:read", lambda r, ids: r.credit_notes.by_ids(ids)),
+        Kind(
+            "cbtxn",
+            "CustomerBalanceTransaction",
+            "customers:read",
+            lambda r, ids: r.balances.by_ids(ids),
+        ),
         Kind(
             "we",
             "WebhookEndpoint",

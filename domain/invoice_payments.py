@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, Final, Protocol
 
 from domain.errors import DomainError, ErrorCode, FieldError
-from domain.invoices import Invoice, InvoiceStatus
+from domain.invoices import Invoice, InvoiceStatus, settled
 from domain.money import InvalidAmount, Money, format_decimal
 from domain.payments import ChargeResult, ChargeStatus
 from domain.queries import PageRequest
@@ -148,16 +148,6 @@ def paid(invoice: Invoice, payment: Payment, now: datetime) -> Invoice:
     """The invoice once a successful payment is counted: PAID when nothing remains."""
     counted = replace(invoice, amount_paid=invoice.amount_paid + payment.amount)
     return settled(counted, now)
-
-
-def settled(invoice: Invoice, now: datetime) -> Invoice:
-    """An open or uncollectible invoice with nothing remaining becomes PAID."""
-    if (
-        invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
-        and invoice.amount_remaining.is_zero()
-    ):
-        return replace(invoice, status=InvoiceStatus.PAID, paid_at=now)
-    return invoice
 
 
 @dataclass(frozen=True, slots=True)

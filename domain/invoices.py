@@ -13,7 +13,7 @@ rollback gives the number back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -128,6 +128,10 @@ class Invoice:
     period_end: datetime | None
     totals: Totals
     amount_paid: Money
+    # Credit notes that reduced what is due (REDUCE_AMOUNT_DUE), and the customer's credit
+    # balance applied at finalization: both come off the amount due, as Stripe's.
+    amount_credited: Money
+    balance_applied: Money
     due_date: date | None
     reverse_charge: bool
     created_at: datetime
@@ -146,11 +150,19 @@ class Invoice:
     next_collection_at: datetime | None = None
 
     @property
+    def creditable(self) -> Money:
+        """What credit notes, payments and applied balance may cover at most: the total,
+        or nothing for a credit (negative total)."""
+        total = self.totals.total
+        return Money.zero(self.currency) if total.is_negative() else total
+
+    @property
     def amount_due(self) -> Money:
-        """What the customer owes on it: nothing for a void invoice or a credit."""
-        if self.status is InvoiceStatus.VOID or self.totals.total.is_negative():
+        """What the customer owes on it, after credit notes and applied balance: nothing for
+        a void invoice or a credit."""
+        if self.status is InvoiceStatus.VOID:
             return Money.zero(self.currency)
-        return self.totals.total
+        return self.creditable - self.balance_applied - self.amount_credited
 
     @property
     def amount_remaining(self) -> Money:
@@ -168,6 +180,10 @@ class Invoice:
             "currency": self.currency,
             "total": format_decimal(self.totals.total.amount),
             "amountDue": format_decimal(self.amount_due.amount),
+            "amountPaid": format_decimal(self.amount_paid.amount),
+            "amountCredited": format_decimal(self.amount_credited.amount),
+            "balanceApplied": format_decimal(self.balance_applied.amount),
+            "amountRemaining": format_decimal(self.amount_remaining.amount),
             "dueDate": None if self.due_date is None else self.due_date.isoformat(),
         }
 
@@ -185,6 +201,18 @@ _TRANSITIONS: Final[dict[InvoiceStatus, frozenset[InvoiceStatus]]] = {
 }
 
 _ID_FIELD: Final = ("input", "id")
+# Where something is still owed: a payment, a credit note or balance may settle it.
+SETTLEABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE})
+
+
+def settled(invoice: Invoice, now: datetime) -> Invoice:
+    """THE rule of payment: an open or uncollectible invoice with nothing left to pay
+    (payments, credit notes and applied balance cover its amount due) becomes PAID now.
+    Any other invoice is answered as it is. The caller records `invoice.paid` when the
+    status changed."""
+    if invoice.status in SETTLEABLE and invoice.amount_remaining.is_zero():
+        return replace(invoice, status=InvoiceStatus.PAID, paid_at=now)
+    return invoice
 
 
 def require_draft(invoice: Invoice, field: tuple[str, ...] = _ID_FIELD) -> None:

@@ -10,7 +10,9 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.accounts import Account
+from domain.balances import BalanceReads, BalanceRepository
 from domain.coupons import Coupon, Discount
+from domain.credit_notes import CreditNoteReads, CreditNoteRepository
 from domain.customers import Customer, CustomerDraft
 from domain.events import Event
 from domain.invoice_payments import PaymentReads, PaymentRepository
@@ -243,6 +245,8 @@ class UnitOfWork(Protocol):
     payments: PaymentRepository
     refunds: RefundRepository
     webhook_endpoints: WebhookEndpointRepository
+    credit_notes: CreditNoteRepository
+    balances: BalanceRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -419,3 +423,5 @@ class Reads(Protocol):
     payments: PaymentReads
     refunds: RefundReads
     webhook_endpoints: WebhookEndpointReads
+    credit_notes: CreditNoteReads
+    balances: BalanceReads

@@ -87,6 +87,12 @@ class InvoiceFilter:
     amount_due_positive: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CreditNoteFilter:
+    invoice_id: str | None = None
+    customer_id: str | None = None
+
+
 class InvalidQuery(ValueError):
     """A list argument that cannot be served; the message is for the caller."""
 

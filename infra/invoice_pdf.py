@@ -22,6 +22,7 @@ from babel.numbers import format_decimal, format_percent
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
+from domain.credit_notes import CreditNote
 from domain.customers import Address, TaxId
 from domain.invoices import Invoice, InvoiceLine, InvoiceStatus
 from domain.money import Money, format_money, format_unit_price
@@ -64,6 +65,8 @@ class InvoiceDocument:
     # "en", "fr", "de" or a full locale ("fr_CH", "de-AT"); a language without labels
     # here, or no locale at all, prints in English.
     locale: str = FALLBACK_LANGUAGE
+    # The invoice's credit notes, oldest first: listed under its totals.
+    credit_notes: tuple[CreditNote, ...] = ()
 
 
 def render_invoice_pdf(document: InvoiceDocument) -> bytes:
@@ -134,6 +137,7 @@ class _InvoicePrinter:
         self._heading()
         self._lines()
         self._totals()
+        self._credit_notes()
         self._notes()
         return bytes(pdf.output())
 
@@ -291,6 +295,10 @@ class _InvoicePrinter:
             )
             rows.append((label, entry.tax_amount, False))
         rows.append((labels["total"], totals.total, True))
+        if not invoice.balance_applied.is_zero():
+            rows.append((labels["balance_applied"], -invoice.balance_applied, False))
+        if not invoice.amount_credited.is_zero():
+            rows.append((labels["credited"], -invoice.amount_credited, False))
         rows.append((labels["amount_paid"], invoice.amount_paid, False))
         rows.append((labels["amount_due"], invoice.amount_remaining, True))
         self._room(len(rows) * (_LINE + 1.4) + 4, table=False)
@@ -303,6 +311,25 @@ class _InvoicePrinter:
             self._cell(_MARGIN + _WIDTH - 36, y, 36, self._money(amount), Align.R)
             y += _LINE + 1.4
         self.pdf.set_y(y + 4)
+
+    def _credit_notes(self) -> None:
+        notes, labels, pdf = self.document.credit_notes, self.labels, self.pdf
+        if not notes:
+            return
+        self._room(_LINE * 3, table=False)
+        self._font("", 8, _MUTED)
+        pdf.cell(_WIDTH, _LINE, labels["credit_notes"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._font("", 9)
+        for note in notes:
+            self._room(_LINE, table=False)
+            text = labels["credit_note"].format(
+                number=note.number,
+                date=self._date(note.created_at.date(), "medium"),
+                amount=self._money(note.amount),
+                outcome=labels[f"outcome_{note.outcome.value}"],
+            )
+            self._wrapped(_WIDTH, _LINE, text)
+        pdf.ln(2)
 
     def _notes(self) -> None:
         pdf = self.pdf

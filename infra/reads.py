@@ -3,6 +3,8 @@ implemented beside its repository in infra/repositories/."""
 
 from __future__ import annotations
 
+from domain.balances import BalanceReads
+from domain.credit_notes import CreditNoteReads
 from domain.invoice_payments import PaymentReads
 from domain.payment_methods import PaymentMethodReads
 from domain.ports import (
@@ -21,7 +23,9 @@ from domain.refunds import RefundReads
 from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
+from infra.repositories.balances import SqlBalanceReads
 from infra.repositories.coupons import SqlCouponReads
+from infra.repositories.credit_notes import SqlCreditNoteReads
 from infra.repositories.customers import SqlCustomerReads
 from infra.repositories.events import SqlEventReads
 from infra.repositories.invoices import SqlInvoiceReads
@@ -54,3 +58,5 @@ class SqlReads:
         self.payments: PaymentReads = SqlPaymentReads(db)
         self.refunds: RefundReads = SqlRefundReads(db)
         self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)
+        self.credit_notes: CreditNoteReads = SqlCreditNoteReads(db)
+        self.balances: BalanceReads = SqlBalanceReads(db)

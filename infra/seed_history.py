@@ -1,5 +1,5 @@
 """The demo account's year of billing: subscriptions, renewals, a plan change, cancellations,
-coupons and one-off invoices, replayed in the order they happened.
+coupons, one-off invoices, credit notes and balances, replayed in the order they happened.
 
 Every step is a service call given the time it happened as its `now`, and before each
 step the billing run bills what fell due by then, renewal after renewal, each at its
@@ -24,13 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.billing_periods import add_interval
 from domain.coupons import CouponDraft, CouponDuration
+from domain.credit_notes import CreditNoteOutcome, CreditNoteReason, CreditNoteRequest
 from domain.customers import Customer
 from domain.dunning import DunningPolicy
 from domain.money import Money
 from domain.payments import PaymentProvider
 from domain.plans import Interval, Plan
 from domain.refunds import RefundReason
+from domain.services.balances import adjust_customer_balance
 from domain.services.coupons import apply_coupon, create_coupon
+from domain.services.credit_notes import create_credit_note
 from domain.services.invoices import (
     OneOffLine,
     add_invoice_line,
@@ -247,6 +250,32 @@ async def seed_history(
         lambda at: void_invoice(uow, one_offs["duplicate"], at),
     )
 
+    # The workshop ended half a day early: 300.00 off what is due, and 200.00 credited to
+    # Acme's balance, which its next renewal takes.
+    def credit_workshop(amount: str, reason: CreditNoteReason, outcome: CreditNoteOutcome) -> Step:
+        async def step(at: datetime) -> None:
+            request = CreditNoteRequest(
+                one_offs["workshop"],
+                reason,
+                outcome,
+                amount=Decimal(amount),
+                memo="Workshop shortened to one and a half days",
+            )
+            await create_credit_note(uow, request, at)
+
+        return step
+
+    timeline.at(
+        month(1, days=9),
+        credit_workshop(
+            "300.00", CreditNoteReason.PRODUCT_UNSATISFACTORY, CreditNoteOutcome.REDUCE_AMOUNT_DUE
+        ),
+    )
+    timeline.at(
+        month(1, days=9, hours=1),
+        credit_workshop("200.00", CreditNoteReason.ORDER_CHANGE, CreditNoteOutcome.CREDIT_BALANCE),
+    )
+
     async def implementation(at: datetime) -> None:
         one_offs["implementation"] = await one_off(
             "Rio Commerce Ltda",
@@ -326,6 +355,13 @@ async def seed_history(
         ),
     )
     timeline.at(days_ago(4, hour=9), subscribe("sunset", "Sunset Yoga Studio", "starter-monthly"))
+    # A referral credit on the studio's balance, for its first invoice after the trial.
+    timeline.at(
+        days_ago(3, hour=10),
+        lambda at: adjust_customer_balance(
+            uow, customer("Sunset Yoga Studio"), Decimal("-25.00"), "Referral credit", at
+        ),
+    )
 
     async def training(at: datetime) -> None:
         draft = await create_invoice(

@@ -324,10 +324,16 @@ invoices = Table(
     Column("tax_total", BigInteger, nullable=False, server_default="0"),
     Column("total", BigInteger, nullable=False, server_default="0"),
     Column("amount_paid", BigInteger, nullable=False, server_default="0"),
+    Column("amount_credited", BigInteger, nullable=False, server_default="0"),
+    Column("balance_applied", BigInteger, nullable=False, server_default="0"),
     Column(
         "amount_due",
         BigInteger,
-        Computed("CASE WHEN status = 'VOID' OR total < 0 THEN 0 ELSE total END", persisted=True),
+        Computed(
+            "CASE WHEN status = 'VOID' OR total < 0 THEN 0"
+            " ELSE total - balance_applied - amount_credited END",
+            persisted=True,
+        ),
     ),
     Column("due_date", Date),
     Column("reverse_charge", Boolean, nullable=False, server_default=text("false")),
@@ -461,4 +467,48 @@ webhook_endpoints = Table(
     Column("previous_secret", LargeBinary),
     Column("previous_secret_expires_at", _TIME),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+)
+
+credit_note_numbering = Table(
+    "credit_note_numbering",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("last_number", BigInteger, nullable=False, server_default="0"),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("invoice_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("memo", Text),
+    # [{invoiceLineId, amount (minor units), description}], when credited line by line.
+    Column("lines", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+)
+
+# Append-only; each row moves customers.balance by its amount (a trigger), which it ended at.
+customer_balance_transactions = Table(
+    "customer_balance_transactions",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("ending_balance", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("credit_note_id", Text),
+    Column("invoice_id", Text),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("position", BigInteger, Identity(always=True), nullable=False),
 )

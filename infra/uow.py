@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.balances import BalanceRepository
+from domain.credit_notes import CreditNoteRepository
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.invoice_payments import PaymentRepository
 from domain.payment_methods import PaymentMethodRepository
@@ -36,7 +38,9 @@ from domain.refunds import RefundRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.db_errors import is_lock_timeout
+from infra.repositories.balances import SqlBalanceRepository
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
+from infra.repositories.credit_notes import SqlCreditNoteRepository
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.events import SqlEventRepository
 from infra.repositories.invoices import SqlInvoiceRepository
@@ -69,6 +73,8 @@ class _Repositories:
     payments: PaymentRepository
     refunds: RefundRepository
     webhook_endpoints: WebhookEndpointRepository
+    credit_notes: CreditNoteRepository
+    balances: BalanceRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
 
@@ -87,6 +93,8 @@ class _Repositories:
         self.payments = SqlPaymentRepository(db)
         self.refunds = SqlRefundRepository(db)
         self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
+        self.credit_notes = SqlCreditNoteRepository(db)
+        self.balances = SqlBalanceRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

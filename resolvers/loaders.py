@@ -16,6 +16,8 @@ from auth.scopes import readable_event_types
 from domain.events import EVENT_TYPES
 from domain.ids import KINDS
 from domain.ports import Reads
+from resolvers.balances import BalanceTransactionsByCustomerLoader
+from resolvers.credit_notes import CreditNotesByInvoiceLoader
 from resolvers.events import RecentEventsByObjectLoader
 from resolvers.invoices import LinesByInvoiceLoader, RecentInvoicesLoader
 from resolvers.payment_methods import PaymentMethodsByCustomerLoader
@@ -52,6 +54,8 @@ class Loaders:
         self.payment_methods_by_customer = PaymentMethodsByCustomerLoader(reads.payment_methods)
         self.payments_by_invoice = PaymentsByInvoiceLoader(reads.payments)
         self.refunds_by_payment = RefundsByPaymentLoader(reads.refunds)
+        self.credit_notes_by_invoice = CreditNotesByInvoiceLoader(reads.credit_notes)
+        self.balance_transactions_by_customer = BalanceTransactionsByCustomerLoader(reads.balances)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from auth.scopes import readable_event_types
+from domain.balances import BalanceTransaction
 from domain.coupons import Coupon, Discount
+from domain.credit_notes import CreditNote
 from domain.customers import Customer
 from domain.events import Event
 from domain.ids import kind_of, prefix_of
@@ -39,6 +41,8 @@ DomainNode = (
     | Invoice
     | PaymentMethod
     | WebhookEndpoint
+    | CreditNote
+    | BalanceTransaction
 )
 
 

@@ -17,12 +17,14 @@ from auth.scopes import (
     SUBSCRIPTIONS_READ,
     requires,
 )
+from resolvers import balances as balance_resolvers
 from resolvers import customers as customer_resolvers
 from resolvers import invoices as invoice_resolvers
 from resolvers import payment_methods as payment_method_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import usage as usage_resolvers
 from resolvers.errors import Outcome
+from schema.balances import CustomerBalanceTransaction
 from schema.connections import SortDirection
 from schema.errors import UserError, user_errors_from
 from schema.events import Event
@@ -147,6 +149,15 @@ class Customer(Node):
         description="Its attached payment methods, the default first, then newest first "
         "(at most 100).",
         permission_classes=[requires(PAYMENTS_READ)],
+    )
+    balance_transactions: list[CustomerBalanceTransaction] = strawberry.field(
+        resolver=returning(
+            each(CustomerBalanceTransaction.from_domain),
+            balance_resolvers.customer_balance_transactions,
+        ),
+        description="The newest changes of its balance, newest first (`first`: 1 to 100, "
+        "default 10); `balance` is their sum over all time.",
+        permission_classes=[requires(CUSTOMERS_READ)],
     )
     default_payment_method: PaymentMethod | None = strawberry.field(
         resolver=returning(

@@ -11,6 +11,7 @@ import strawberry
 import domain.invoices as invoices_domain
 from auth.scopes import CUSTOMERS_READ, PAYMENTS_READ, SUBSCRIPTIONS_READ, requires
 from domain.money import Money as DomainMoney
+from resolvers import credit_notes as credit_note_resolvers
 from resolvers import invoices as invoice_resolvers
 from resolvers import payments as payment_resolvers
 from resolvers.errors import Outcome
@@ -22,6 +23,7 @@ from schema.nodes import Node, node_from_domain
 from schema.scalars import CurrencyCode
 
 if TYPE_CHECKING:
+    from schema.credit_notes import CreditNote
     from schema.customers import Customer
     from schema.payments import Payment
     from schema.subscriptions import Subscription
@@ -54,6 +56,7 @@ InvoiceLineKind = invoices_domain.LineKind
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers")]
 SubscriptionRef = Annotated["Subscription", strawberry.lazy("schema.subscriptions")]
 PaymentRef = Annotated["Payment", strawberry.lazy("schema.payments")]
+CreditNoteRef = Annotated["CreditNote", strawberry.lazy("schema.credit_notes")]
 
 
 @strawberry.type(description="A discount's share of a line.")
@@ -153,9 +156,20 @@ class Invoice(Node):
     total: Money = strawberry.field(
         description="Subtotal − discounts + exclusive tax; negative for a credit."
     )
-    amount_due: Money = strawberry.field(description="What is owed (0 when void or a credit).")
+    amount_due: Money = strawberry.field(
+        description="What is owed: the total less `amountCredited` and `balanceApplied` "
+        "(0 when void or a credit)."
+    )
     amount_paid: Money = strawberry.field(description="Paid so far.")
-    amount_remaining: Money = strawberry.field(description="Still to pay.")
+    amount_credited: Money = strawberry.field(
+        description="Taken off what is due by credit notes (outcome REDUCE_AMOUNT_DUE)."
+    )
+    balance_applied: Money = strawberry.field(
+        description="The customer's credit balance applied to it at finalization."
+    )
+    amount_remaining: Money = strawberry.field(
+        description="Still to pay: amount due less amount paid."
+    )
     due_date: date | None = strawberry.field(description="From the customer's net terms.")
     reverse_charge: bool = strawberry.field(
         description="The customer self-accounts the tax (B2B reverse charge)."
@@ -180,6 +194,10 @@ class Invoice(Node):
         resolver=returning(node_from_domain, invoice_resolvers.invoice_customer),
         description="The customer billed.",
         permission_classes=[requires(CUSTOMERS_READ)],
+    )
+    credit_notes: list[CreditNoteRef] = strawberry.field(
+        resolver=returning(each(node_from_domain), credit_note_resolvers.invoice_credit_notes),
+        description="Its credit notes, oldest first (at most 100).",
     )
     subscription: SubscriptionRef | None = strawberry.field(
         resolver=returning(node_from_domain, invoice_resolvers.invoice_subscription),
@@ -219,6 +237,8 @@ class Invoice(Node):
             total=Money.from_domain(totals.total),
             amount_due=Money.from_domain(invoice.amount_due),
             amount_paid=Money.from_domain(invoice.amount_paid),
+            amount_credited=Money.from_domain(invoice.amount_credited),
+            balance_applied=Money.from_domain(invoice.balance_applied),
             amount_remaining=Money.from_domain(invoice.amount_remaining),
             due_date=invoice.due_date,
             reverse_charge=invoice.reverse_charge,

@@ -33,7 +33,9 @@ from auth.scopes import (
     WEBHOOKS_MANAGE,
     requires,
 )
+from resolvers import balances as balance_resolvers
 from resolvers import coupons as coupon_resolvers
+from resolvers import credit_notes as credit_note_resolvers
 from resolvers import customers, events, nodes, usage, viewer
 from resolvers import invoices as invoice_resolvers
 from resolvers import payment_methods as payment_method_resolvers
@@ -42,8 +44,10 @@ from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
 from resolvers import webhooks as webhook_resolvers
+from schema.balances import AdjustCustomerBalancePayload, CustomerBalanceTransaction
 from schema.connections import Connection, connection_of
 from schema.coupons import ApplyCouponPayload, Coupon, CreateCouponPayload
+from schema.credit_notes import CreditNote, CreditNotePayload
 from schema.customers import (
     ArchiveCustomerPayload,
     CreateCustomerPayload,
@@ -173,6 +177,13 @@ class Query:
         resolver=returning(connection_of(Refund.from_domain), payment_resolvers.refunds),
         description="Refunds, newest first. Page size 1-100.",
         permission_classes=[requires(PAYMENTS_READ)],
+    )
+    credit_notes: Connection[CreditNote] = strawberry.field(
+        resolver=returning(
+            connection_of(CreditNote.from_domain), credit_note_resolvers.credit_notes
+        ),
+        description="Credit notes, newest first; filter by invoice or customer. Page size 1-100.",
+        permission_classes=[requires(INVOICES_READ)],
     )
     coupons: Connection[Coupon] = strawberry.field(
         resolver=returning(connection_of(Coupon.from_domain), coupon_resolvers.coupons),
@@ -386,6 +397,21 @@ class Mutation:
         "`refund.failed`.",
         permission_classes=[requires(PAYMENTS_WRITE)],
     )
+    create_credit_note: CreditNotePayload = strawberry.field(
+        resolver=returning(CreditNotePayload.from_domain, credit_note_resolvers.create_credit_note),
+        description="Credits a finalized invoice: its amount due reduced, the customer's "
+        "balance credited, or (later) a refund. Emits `credit_note.created`, and "
+        "`invoice.paid` when nothing is left to pay.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
+    adjust_customer_balance: AdjustCustomerBalancePayload = strawberry.field(
+        resolver=returning(
+            AdjustCustomerBalancePayload.from_domain, balance_resolvers.adjust_customer_balance
+        ),
+        description="Credits a customer's balance by hand (negative amount), or takes credit "
+        "back (positive). Credit is applied to their next invoices as they are finalized.",
+        permission_classes=[requires(PAYMENTS_WRITE)],
+    )
     create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.field(
         resolver=returning(
             CreateWebhookEndpointPayload.from_domain, webhook_resolvers.create_webhook_endpoint
@@ -459,7 +485,18 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     return LedgerlineSchema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Event, BillableMetric, Plan, Price, PaymentMethod, Payment, Refund],
+        types=[
+            Customer,
+            Event,
+            BillableMetric,
+            Plan,
+            Price,
+            PaymentMethod,
+            CreditNote,
+            CustomerBalanceTransaction,
+            Payment,
+            Refund,
+        ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

@@ -89,6 +89,8 @@ def sample_invoice() -> Invoice:
         period_end=PERIOD[1],
         totals=Totals(subtotal, discount_total, tax, taxable + tax),
         amount_paid=Money.zero(CURRENCY),
+        amount_credited=Money.zero(CURRENCY),
+        balance_applied=Money.zero(CURRENCY),
         due_date=date(2026, 12, 1),
         reverse_charge=False,
         created_at=datetime(2026, 11, 1, 0, 5, tzinfo=UTC),

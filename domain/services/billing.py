@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from domain import events
 from domain.billing import AdvancePricing, Renewal, renewal
 from domain.billing_periods import Period, truncate_to_second
 from domain.coupons import CouponDuration, Discount
 from domain.customers import Customer
-from domain.invoices import BillingReason, Invoice
+from domain.invoices import BillingReason, Invoice, InvoiceStatus
 from domain.money import Money
 from domain.plans import BillingMode, Plan, PlanPrice
 from domain.ports import UnitOfWork
@@ -38,6 +39,7 @@ from domain.services.invoicing import (
     applicable,
     batch_tax_provider,
     draft_invoice,
+    finalization_events,
     finalize_all,
     priced,
 )
@@ -187,19 +189,19 @@ async def bill_due(
                 for s in advanced
             ]
         )
-        if grace > timedelta(0):
-            made = [invoice for invoice, _ in drafts]
-            kinds: tuple[str, ...] = (events.INVOICE_CREATED,)
-        else:
+        made = [invoice for invoice, _ in drafts]
+        if grace <= timedelta(0):
             made = await finalize_all(uow, drafts, as_of)
-            kinds = (events.INVOICE_CREATED, events.INVOICE_FINALIZED)
         await uow.invoices.add(made, with_lines=False)
         await uow.events.add_many(
             [
-                (kind, invoice.id, snapshot)
+                event
                 for invoice in made
-                for snapshot in (invoice.snapshot(),)  # one per invoice, whatever the kinds
-                for kind in kinds
+                for event in (
+                    [(events.INVOICE_CREATED, invoice.id, invoice.snapshot())]
+                    if invoice.status is InvoiceStatus.DRAFT
+                    else _created_and_finalized(invoice)
+                )
             ]
         )
         await uow.commit()
@@ -235,11 +237,14 @@ async def finalize_due_drafts(
         finalized = await finalize_all(uow, repriced, as_of)
         for invoice in finalized:
             await uow.invoices.save(invoice)
-        await uow.events.add_many(
-            [(events.INVOICE_FINALIZED, invoice.id, invoice.snapshot()) for invoice in finalized]
-        )
+        await uow.events.add_many(finalization_events(finalized))
         await uow.commit()
     return len(finalized)
+
+
+def _created_and_finalized(invoice: Invoice) -> list[tuple[str, str, dict[str, Any]]]:
+    finalized = finalization_events([invoice])
+    return [(events.INVOICE_CREATED, invoice.id, finalized[0][2]), *finalized]
 
 
 async def _invoice_for(

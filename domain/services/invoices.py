@@ -26,11 +26,13 @@ from domain.invoices import (
 )
 from domain.money import InvalidAmount, line_amount
 from domain.ports import UnitOfWork
+from domain.services.balances import give_back_balance
 from domain.services.customers import billable_customer
 from domain.services.invoicing import (
     applicable,
     default_tax_provider,
     draft_invoice,
+    finalization_events,
     finalize_all,
     line_from_draft,
     priced,
@@ -152,7 +154,7 @@ async def finalize_invoice(
         repriced = await _repriced(uow, tax, customer, invoice)
         [finalized] = await finalize_all(uow, [(repriced, customer)], now)
         saved = await uow.invoices.save(finalized)
-        await uow.events.add(events.INVOICE_FINALIZED, saved.id, saved.snapshot())
+        await uow.events.add_many(finalization_events([saved]))
         await uow.commit()
     return saved
 
@@ -167,9 +169,11 @@ async def mark_invoice_uncollectible(uow: UnitOfWork, invoice_id: str, now: date
 
 async def _move(uow: UnitOfWork, invoice_id: str, to: InvoiceStatus, now: datetime) -> Invoice:
     async with uow:
-        invoice, _ = await _invoice(uow, invoice_id)
+        invoice, customer = await _invoice(uow, invoice_id)
         require_transition(invoice, to)
         if to is InvoiceStatus.VOID:
+            await _require_voidable(uow, invoice, customer)
+            await give_back_balance(uow, invoice, now)
             moved = replace(invoice, status=to, voided_at=now)
             kind = events.INVOICE_VOIDED
         else:
@@ -179,6 +183,22 @@ async def _move(uow: UnitOfWork, invoice_id: str, to: InvoiceStatus, now: dateti
         await uow.events.add(kind, saved.id, saved.snapshot())
         await uow.commit()
     return saved
+
+
+async def _require_voidable(uow: UnitOfWork, invoice: Invoice, customer: Customer) -> None:
+    """A credited invoice stays: its credit notes refer to it (and may have credited the
+    customer already). Credit applied from the balance goes back to it, in its currency."""
+    problem = None
+    if await uow.credit_notes.of_invoice(invoice.id):
+        problem = (ErrorCode.IN_USE, "The invoice has credit notes: credit the rest instead.")
+    elif not invoice.balance_applied.is_zero() and customer.currency != invoice.currency:
+        problem = (
+            ErrorCode.CURRENCY_MISMATCH,
+            "The customer's balance is now in another currency than the credit this "
+            "invoice took from it.",
+        )
+    if problem is not None:
+        raise DomainError([FieldError(problem[0], _ID_FIELD, problem[1])])
 
 
 async def _repriced(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from domain import events
 from domain.billing import LineDraft
@@ -28,6 +29,7 @@ from domain.invoices import (
 )
 from domain.money import Money
 from domain.ports import UnitOfWork
+from domain.services.balances import apply_balances
 from domain.taxes import (
     RateTable,
     RateTableTaxProvider,
@@ -195,6 +197,8 @@ def draft_invoice(
         period_end=period_end,
         totals=Totals.zero(customer.currency),
         amount_paid=Money.zero(customer.currency),
+        amount_credited=Money.zero(customer.currency),
+        balance_applied=Money.zero(customer.currency),
         due_date=None,
         reverse_charge=False,
         created_at=now,
@@ -215,8 +219,9 @@ def bill_to(customer: Customer) -> dict[str, object]:
 async def finalize_all(
     uow: UnitOfWork, invoices: Sequence[tuple[Invoice, Customer]], now: datetime
 ) -> list[Invoice]:
-    """Numbers the drafts in order and makes them OPEN. The numbers are taken last in the
-    caller's transaction, which holds the tenant's counter until it commits: gapless."""
+    """Numbers the drafts in order and makes them OPEN, with their customers' credit balance
+    applied (PAID when it covers them). The numbers are taken last in the caller's
+    transaction, which holds the tenant's counter until it commits: gapless."""
     if not invoices:
         return []
     template, first = await uow.invoices.take_numbers(len(invoices))
@@ -239,11 +244,23 @@ async def finalize_all(
                 else None,
             )
         )
-    return finalized
+    return await apply_balances(uow, finalized, now)
+
+
+def finalization_events(invoices: Sequence[Invoice]) -> list[tuple[str, str, dict[str, Any]]]:
+    """`invoice.finalized` for each, then `invoice.paid` for those their customer's balance
+    paid at once (one snapshot per invoice)."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for invoice in invoices:
+        snapshot = invoice.snapshot()
+        found.append((events.INVOICE_FINALIZED, invoice.id, snapshot))
+        if invoice.status is InvoiceStatus.PAID:
+            found.append((events.INVOICE_PAID, invoice.id, snapshot))
+    return found
 
 
 async def record_invoice_events(uow: UnitOfWork, invoices: Sequence[Invoice]) -> None:
     for invoice in invoices:
         await uow.events.add(events.INVOICE_CREATED, invoice.id, invoice.snapshot())
         if invoice.status is not InvoiceStatus.DRAFT:
-            await uow.events.add(events.INVOICE_FINALIZED, invoice.id, invoice.snapshot())
+            await uow.events.add_many(finalization_events([invoice]))

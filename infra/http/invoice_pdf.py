@@ -21,6 +21,7 @@ from infra.db import tenant_transaction
 from infra.http.errors import error_response
 from infra.invoice_pdf import InvoiceDocument, render_invoice_pdf
 from infra.repositories.accounts import SqlAccountReads
+from infra.repositories.credit_notes import SqlCreditNoteRepository
 from infra.repositories.customers import SqlCustomerRepository
 from infra.repositories.invoices import SqlInvoiceRepository
 
@@ -65,6 +66,7 @@ class InvoicePdfEndpoint:
             if invoice is None:
                 return None
             customer = await SqlCustomerRepository(db).get(invoice.customer_id)
+            credit_notes = tuple(await SqlCreditNoteRepository(db).of_invoice(invoice_id))
             [account] = await SqlAccountReads(db).by_ids([tenant_id])
         assert customer is not None  # a foreign key
         merchant = account.name if account is not None else tenant_id
@@ -80,6 +82,7 @@ class InvoicePdfEndpoint:
                     TaxId(TaxIdType(t["type"]), t["value"]) for t in kept.get("taxIds", ())
                 ),
                 locale=kept.get("preferredLocale", "en"),
+                credit_notes=credit_notes,
             )
         return InvoiceDocument(
             invoice=invoice,
@@ -89,4 +92,5 @@ class InvoicePdfEndpoint:
             bill_to_address=customer.address,
             bill_to_tax_ids=customer.tax_ids,
             locale=customer.preferred_locale,
+            credit_notes=credit_notes,
         )

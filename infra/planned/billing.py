@@ -1,5 +1,5 @@
-"""Planned reads of billing lists: `invoices`, `subscriptions`, `coupons`, `taxRates`
-(`first:`, `after:` only).
+"""Planned reads of billing lists: `invoices`, `subscriptions`, `coupons`, `taxRates`,
+`creditNotes` (`first:`, `after:` only).
 
 A node is the schema's own type made from its row as the executor makes it (the
 repository's `…_from_row`, then the type's `from_domain`) and walked along the selection,
@@ -7,10 +7,10 @@ so every amount is the Money the executor shows, from the row's minor units and 
 The page statement reads the columns those constructors read (an invoice's, bar the
 generated `amount_due`; a subscription's with its price ids, gathered by the repository's
 own subquery). The walk runs without the request's context: a selection reaching a link
-through a loader (an invoice's `lines`, `customer`, `subscription`; a subscription's
-`customer`, `plan`, `invoices`) is not planned column by column, and its root is answered
-by its own resolver, walked with the context (planner.py), its loaders batching as under
-the executor.
+through a loader (an invoice's `lines`, `customer`, `subscription`, `creditNotes`; a
+subscription's `customer`, `plan`, `invoices`; a credit note's `invoice`, `customer`) is
+not planned column by column, and its root is answered by its own resolver, walked with
+the context (planner.py), its loaders batching as under the executor.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from infra.planned.lists import ListOf
 from infra.planned.selection import Selected
 from infra.planned.walker import NO_ENV
 from infra.repositories.coupons import coupon_from_row
+from infra.repositories.credit_notes import credit_note_from_row
 from infra.repositories.invoices import INVOICE_COLUMNS, invoice_from_row
 from infra.repositories.subscriptions import PRICE_IDS, subscription_from_row
 from infra.repositories.tax_rates import tax_rate_from_row
-from infra.tables import coupons, invoices, subscriptions, tax_rates
+from infra.tables import coupons, credit_notes, invoices, subscriptions, tax_rates
 from schema.coupons import Coupon
+from schema.credit_notes import CreditNote
 from schema.invoices import Invoice
 from schema.subscriptions import Subscription
 from schema.tax_rates import TaxRate
@@ -103,4 +105,10 @@ tax_rate_list = _made_list(
     "TaxRate",
     tuple(tax_rates.c),
     lambda row: TaxRate.from_domain(tax_rate_from_row(row)),
+)
+credit_note_list = _made_list(
+    credit_notes,
+    "CreditNote",
+    tuple(credit_notes.c),
+    lambda row: CreditNote.from_domain(credit_note_from_row(row)),
 )

@@ -35,7 +35,13 @@ from sqlalchemy.engine import Dialect
 from auth.principal import Principal
 from auth.scopes import field_permissions
 from domain.queries import MAX_PAGE_SIZE
-from infra.planned.billing import coupon_list, invoice_list, subscription_list, tax_rate_list
+from infra.planned.billing import (
+    coupon_list,
+    credit_note_list,
+    invoice_list,
+    subscription_list,
+    tax_rate_list,
+)
 from infra.planned.customers import CustomerById, CustomerShape, ShapeTools, customer_list
 from infra.planned.lists import KeysetList, ListOf
 from infra.planned.plans import plan_list
@@ -53,6 +59,7 @@ _LISTS: dict[str, tuple[Callable[[ShapeTools], ListOf], str]] = {
     "subscriptions": (subscription_list, "Subscription"),
     "coupons": (coupon_list, "Coupon"),
     "taxRates": (tax_rate_list, "TaxRate"),
+    "creditNotes": (credit_note_list, "CreditNote"),
 }
 
 

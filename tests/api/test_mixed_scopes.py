@@ -69,6 +69,7 @@ ROOT_SELECTIONS: dict[str, str] = {
     "refunds": "refunds(first: 5) { totalCount edges { node { id status } } }",
     "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
     "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
+    "creditNotes": "creditNotes(first: 5) { totalCount edges { node { id number } } }",
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -180,6 +181,14 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'deleteWebhookEndpoint(input: {id: "<webhook>"}) '
         "{ deletedWebhookEndpointId userErrors { code } }"
     ),
+    "createCreditNote": (
+        'createCreditNote(input: {invoiceId: "<invoice>", reason: OTHER, outcome: CREDIT_BALANCE, '
+        'amount: "1.00", memo: "mixed"}) { creditNote { id } userErrors { code } }'
+    ),
+    "adjustCustomerBalance": (
+        'adjustCustomerBalance(input: {customerId: "<customer>", amount: "-1.00", '
+        'description: "mixed"}) { balanceTransaction { id } userErrors { code } }'
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -251,6 +260,11 @@ MUTATION_WRITES: dict[str, str] = {
     ),
     # A deletion counts as -1: any change fails the tests' "nothing written".
     "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
+    "createCreditNote": "select count(*) from credit_notes where tenant_id = $1 and memo = 'mixed'",
+    "adjustCustomerBalance": (
+        "select count(*) from customer_balance_transactions where tenant_id = $1"
+        " and description = 'mixed'"
+    ),
 }
 
 PAY_INVOICE = """
@@ -291,6 +305,11 @@ mutation($input: CreateSubscriptionInput!) {
 ATTACH_PAYMENT_METHOD = """
 mutation($input: AttachPaymentMethodInput!) {
   attachPaymentMethod(input: $input) { paymentMethod { id } userErrors { code } }
+}
+"""
+CREATE_CREDIT_NOTE = """
+mutation($input: CreateCreditNoteInput!) {
+  createCreditNote(input: $input) { creditNote { id } userErrors { code } }
 }
 """
 RECORD_USAGE = """
@@ -421,6 +440,7 @@ class Seeded:
     payment_method_id: str  # the customer's second method (tok_mastercard), not the default
     webhook_endpoint_id: str
     payment_id: str  # 1.00 paid on the invoice (still open)
+    credit_note_id: str  # 1.00 of the invoice, credited to the first customer's balance
     alone: dict[tuple[str, tuple[str, ...]], Any] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -508,6 +528,19 @@ async def seed(tenant: Tenant) -> Seeded:
         CREATE_WEBHOOK_ENDPOINT,
         {"input": {"url": "https://hooks.example.com/seeded", "events": ["*"]}},
     )
+    credited = await _ok(
+        tenant,
+        CREATE_CREDIT_NOTE,
+        {
+            "input": {
+                "invoiceId": payload["invoice"]["id"],
+                "reason": "OTHER",
+                "outcome": "CREDIT_BALANCE",
+                "amount": "1.00",
+            }
+        },
+    )
+    assert credited["createCreditNote"]["userErrors"] == []
     return Seeded(
         tenant,
         customer_ids,
@@ -519,6 +552,7 @@ async def seed(tenant: Tenant) -> Seeded:
         methods[1],
         webhook["createWebhookEndpoint"]["webhookEndpoint"]["id"],
         paid["payInvoice"]["payment"]["id"],
+        credited["createCreditNote"]["creditNote"]["id"],
     )
 
 
@@ -846,6 +880,10 @@ NESTED_CASES = {
     "Customer.defaultPaymentMethod": "test_a_customer_refuses_its_payment_methods",
     "Invoice.payments": "test_an_invoice_refuses_its_customer_and_subscription",
     "Payment.invoice": "test_a_payment_refuses_its_invoice",
+    "Customer.balanceTransactions": "test_a_written_customer_refuses_its_balance_transactions",
+    "CustomerBalanceTransaction.creditNote": "test_balance_transactions_refuse_their_documents",
+    "CustomerBalanceTransaction.invoice": "test_balance_transactions_refuse_their_documents",
+    "CreditNote.customer": "test_a_credit_note_refuses_its_customer",
 }
 
 
@@ -1155,3 +1193,41 @@ async def test_a_customer_refuses_its_payment_methods(seeded: Seeded) -> None:
         "defaultPaymentMethod { id }": "payments:read",
     }
     await _check_links(seeded, "customer", seeded.customer_ids[0], ["customers:read"], links)
+
+
+async def test_a_written_customer_refuses_its_balance_transactions(tenant: Tenant) -> None:
+    # given a token that may write customers and not read them
+    document = (
+        'mutation { createCustomer(input: {name: "Written", currency: "USD"}) '
+        "{ customer { id balanceTransactions { id } } userErrors { code } } }"
+    )
+    # when it creates one and reads back its balance transactions ([..!]!, non-null)
+    answer = await post_json(tenant, document, ["customers:write"])
+    # then they are refused, and the null goes up to the nullable `customer`
+    path = ("createCustomer", "customer", "balanceTransactions")
+    assert_forbidden_errors(answer.body, {path: frozenset({"customers:read"})}, answer.described)
+    assert answer.body["data"] == {"createCustomer": {"customer": None, "userErrors": []}}
+
+
+async def test_balance_transactions_refuse_their_documents(seeded: Seeded) -> None:
+    # given the seeded customer's one transaction: the credit note of the seeded invoice
+    for selection in ("creditNote { id }", "invoice { id }"):
+        document = (
+            "query($id: ID!) { customer(id: $id) { id balanceTransactions { id kind "
+            + selection
+            + " } } }"
+        )
+        refused = {
+            ("customer", "balanceTransactions", 0, selection.split()[0]): frozenset(
+                {"invoices:read"}
+            )
+        }
+        await _check_nested(
+            seeded, document, {"id": seeded.customer_ids[0]}, ["customers:read"], refused
+        )
+
+
+async def test_a_credit_note_refuses_its_customer(seeded: Seeded) -> None:
+    document = "{ creditNotes(first: 5) { edges { node { id invoice { id } customer { id } } } } }"
+    refused = {("creditNotes", "edges", 0, "node", "customer"): frozenset({"customers:read"})}
+    await _check_nested(seeded, document, {}, ["invoices:read"], refused)

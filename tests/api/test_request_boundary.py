@@ -150,7 +150,12 @@ async def test_the_currency_cannot_change_while_the_customer_has_a_balance(
     # given a customer with a credit balance of 5.00 USD
     created = await tenant.gql(CREATE_CUSTOMER, {"input": {"name": "Acme", "currency": "USD"}})
     customer_id = created["data"]["createCustomer"]["customer"]["id"]
-    await admin.execute("update customers set balance = -500 where id = $1", customer_id)
+    adjusted = await tenant.gql(
+        "mutation($input: AdjustCustomerBalanceInput!) { adjustCustomerBalance(input: $input)"
+        " { userErrors { code } } }",
+        {"input": {"customerId": customer_id, "amount": "-5.00", "description": "Goodwill"}},
+    )
+    assert adjusted["data"]["adjustCustomerBalance"]["userErrors"] == []
     # when its currency is changed
     body = await tenant.gql(UPDATE_CUSTOMER, {"input": {"id": customer_id, "currency": "JPY"}})
     # then the change is refused and the currency stays

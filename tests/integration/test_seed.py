@@ -272,3 +272,35 @@ async def test_invoices_are_paid_partly_paid_declined_and_refunded(
         DEMO_TENANT,
     )
     assert mismatched == []
+
+
+async def test_the_demo_has_a_credited_invoice_and_balances_taken_and_held(
+    seeded: Seeded, admin: asyncpg.Connection
+) -> None:
+    # the workshop invoice: 300.00 off what is due and 200.00 to Acme's balance
+    notes = await admin.fetch(
+        "select n.number, n.amount, n.outcome, i.amount_credited, i.amount_due, i.total"
+        " from credit_notes n join invoices i on i.tenant_id = n.tenant_id and i.id = n.invoice_id"
+        " where n.tenant_id = $1 order by n.sequence",
+        DEMO_TENANT,
+    )
+    assert [(n["amount"], n["outcome"]) for n in notes] == [
+        (30000, "REDUCE_AMOUNT_DUE"),
+        (20000, "CREDIT_BALANCE"),
+    ]
+    assert re.fullmatch(r"CN-\d{4}-000001", notes[0]["number"])
+    assert notes[0]["amount_credited"] == 30000
+    assert notes[0]["amount_due"] == notes[0]["total"] - 30000
+    # Acme's next invoice took the 200.00; the studio holds its 25.00 referral credit
+    applied = await admin.fetchval(
+        "select sum(balance_applied) from invoices i join customers c"
+        " on c.tenant_id = i.tenant_id and c.id = i.customer_id"
+        " where i.tenant_id = $1 and c.name = 'Acme Corporation'",
+        DEMO_TENANT,
+    )
+    assert applied == 20000
+    held = await admin.fetchval(
+        "select balance from customers where tenant_id = $1 and name = 'Sunset Yoga Studio'",
+        DEMO_TENANT,
+    )
+    assert held == -2500

@@ -199,6 +199,8 @@ def _invoice(status: InvoiceStatus) -> Invoice:
         period_end=None,
         totals=Totals.zero("USD"),
         amount_paid=zero,
+        amount_credited=zero,
+        balance_applied=zero,
         due_date=None,
         reverse_charge=False,
         created_at=T0,

@@ -83,6 +83,8 @@ def an_invoice(
         period_end=PERIOD_END,
         totals=Totals(subtotal, discounts, tax, total),
         amount_paid=amount_paid or Money.zero(currency),
+        amount_credited=Money.zero(currency),
+        balance_applied=Money.zero(currency),
         due_date=date(2026, 12, 1),
         reverse_charge=False,
         created_at=datetime(2026, 10, 31, 23, 0, tzinfo=UTC),

@@ -35,6 +35,8 @@ def open_invoice(total: Money) -> Invoice:
         period_end=None,
         totals=Totals(total, zero, zero, total),
         amount_paid=zero,
+        amount_credited=zero,
+        balance_applied=zero,
         due_date=None,
         reverse_charge=False,
         created_at=T0,
