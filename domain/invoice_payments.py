@@ -172,6 +172,11 @@ class PaymentRepository(Protocol):
         """Stores what settling changes: status, decline code, reference, refunded sum."""
         ...
 
+    async def captured_of_invoice(self, invoice_id: str) -> list[Payment]:
+        """The invoice's SUCCEEDED payments, newest first, locked (call it with the
+        invoice locked: invoice, then payments, is the order every path locks in)."""
+        ...
+
     async def in_flight(self, invoice_id: str) -> Money | None:
         """The sum of the invoice's PENDING payments (None when there is none)."""
         ...

@@ -53,6 +53,7 @@ class Refund:
     request_key: str | None
     created_at: datetime
     settled_at: datetime | None
+    credit_note_id: str | None = None  # the credit note whose REFUND outcome made it
 
     def settled_by(self, result: RefundResult, now: datetime) -> Refund:
         status = RefundStatus(result.status.value)
@@ -76,6 +77,7 @@ class Refund:
             "currency": self.amount.currency,
             "reason": self.reason.value,
             "failureCode": self.failure_code,
+            "creditNoteId": self.credit_note_id,
         }
 
 

@@ -30,7 +30,6 @@ from domain.dunning import DunningPolicy
 from domain.money import Money
 from domain.payments import PaymentProvider
 from domain.plans import Interval, Plan
-from domain.refunds import RefundReason
 from domain.services.balances import adjust_customer_balance
 from domain.services.coupons import apply_coupon, create_coupon
 from domain.services.credit_notes import create_credit_note
@@ -44,7 +43,6 @@ from domain.services.invoices import (
 )
 from domain.services.payment_methods import attach_payment_method
 from domain.services.payments import pay_invoice
-from domain.services.refunds import refund_payment
 from domain.services.subscriptions import (
     cancel_subscription,
     change_subscription_plan,
@@ -225,24 +223,25 @@ async def seed_history(
 
     timeline.at(month(1, days=6, hours=2), workshops)
 
-    # The workshop is paid by card, and 300.00 given back when it ran a day short.
+    # The workshop is paid by card; travel billed twice (150.00) is refunded to the card
+    # through a credit note.
     async def workshop_paid(at: datetime) -> None:
-        paid = await pay_invoice(
-            uow, provider, one_offs["workshop"], None, None, request_key=None, now=at
-        )
-        one_offs["workshop_payment"] = paid.id
+        await pay_invoice(uow, provider, one_offs["workshop"], None, None, request_key=None, now=at)
 
     timeline.at(month(1, days=20), workshop_paid)
     timeline.at(
         month(2, days=1),
-        lambda at: refund_payment(
+        lambda at: create_credit_note(
             uow,
-            provider,
-            one_offs["workshop_payment"],
-            Decimal("300.00"),
-            RefundReason.REQUESTED_BY_CUSTOMER,
-            request_key=None,
-            now=at,
+            CreditNoteRequest(
+                one_offs["workshop"],
+                CreditNoteReason.DUPLICATE,
+                CreditNoteOutcome.REFUND,
+                amount=Decimal("150.00"),
+                memo="Travel costs billed twice",
+            ),
+            at,
+            refunds_by=provider,
         ),
     )
     timeline.at(

@@ -433,6 +433,7 @@ refunds = Table(
     Column("request_key", Text),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
     Column("settled_at", _TIME),
+    Column("credit_note_id", Text),
 )
 
 # The sandbox payment processor's own record (infra/payments/sandbox.py), not Ledgerline's.

@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 
 from domain.credit_notes import (
     CreditNote,
+    CreditNoteOutcome,
     CreditNoteReads,
     CreditNoteRequest,
     LineRequest,
@@ -112,9 +113,19 @@ async def create_credit_note(
         memo=input.memo,
     )
     try:
-        credited = await services.create_credit_note(
-            info.context.uow(), request, info.context.clock.now()
-        )
+        if request.outcome is CreditNoteOutcome.REFUND:
+            # Money goes back through the provider: recorded and committed before it is
+            # asked, apart from the request's transaction (as payInvoice).
+            credited = await services.create_credit_note(
+                info.context.money_unit_of_work(),
+                request,
+                info.context.clock.now(),
+                refunds_by=info.context.payment_provider,
+            )
+        else:
+            credited = await services.create_credit_note(
+                info.context.uow(), request, info.context.clock.now()
+            )
     except DomainError as error:
         return refused(error)
     # Later fields of the request read the invoice, its credit notes and its customer's

@@ -39,7 +39,8 @@ strawberry.enum(
     description="What becomes of the credit. REDUCE_AMOUNT_DUE: an open or uncollectible "
     "invoice owes less (PAID when nothing is left). CREDIT_BALANCE: the customer's balance "
     "is credited, and applied to their next invoices. REFUND: given back to the invoice's "
-    "payment (answers NOT_SUPPORTED until payments are available).",
+    "payments (newest first) through the payment provider, as refunds naming the credit "
+    "note.",
 )
 CreditNoteOutcome = credit_notes_domain.CreditNoteOutcome
 
@@ -116,7 +117,7 @@ class CreditNotePayload:
     user_errors: list[UserError] = strawberry.field(
         description="Why nothing was credited (NOT_FOUND, NOT_OPEN, INVALID, "
         "CREDIT_NOTE_EXCEEDS_CREDITABLE, CREDIT_NOTE_EXCEEDS_REMAINING, "
-        "CREDIT_NOTE_EXCEEDS_PAID, NOT_SUPPORTED...); empty on success."
+        "CREDIT_NOTE_EXCEEDS_PAID, REFUND_EXCEEDS_PAYMENT...); empty on success."
     )
 
     @classmethod

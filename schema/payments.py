@@ -58,6 +58,9 @@ class Refund(Node):
     status: RefundStatus = strawberry.field(description="Where it stands.")
     failure_code: str | None = strawberry.field(description="Why the provider refused it.")
     reason: RefundReason = strawberry.field(description="Why it was given.")
+    credit_note_id: strawberry.ID | None = strawberry.field(
+        description="The credit note (`cn_…`) whose REFUND outcome gave it, if any."
+    )
     provider_reference: str | None = strawberry.field(
         description="The provider's id for it, once it answered."
     )
@@ -78,6 +81,9 @@ class Refund(Node):
             status=refund.status,
             failure_code=refund.failure_code,
             reason=refund.reason,
+            credit_note_id=None
+            if refund.credit_note_id is None
+            else strawberry.ID(refund.credit_note_id),
             provider_reference=refund.provider_reference,
             created_at=refund.created_at,
             settled_at=refund.settled_at,

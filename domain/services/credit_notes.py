@@ -12,6 +12,7 @@ from domain.credit_notes import (
     NUMBER_TEMPLATE,
     CreditNote,
     CreditNoteOutcome,
+    CreditNoteReason,
     CreditNoteRequest,
     check_request_shape,
     credit,
@@ -19,10 +20,20 @@ from domain.credit_notes import (
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
 from domain.ids import new_id, prefix_of
 from domain.invoices import Invoice, InvoiceStatus, settled
-from domain.money import Money
+from domain.payments import PaymentProvider
 from domain.ports import UnitOfWork
+from domain.refunds import Refund, RefundReason
+from domain.services.refunds import reserve_refunds, send_refunds
 
 _INVOICE_FIELD = ("input", "invoiceId")
+# Card networks know fewer reasons than credit notes do.
+_REFUND_REASONS = {
+    CreditNoteReason.DUPLICATE: RefundReason.DUPLICATE,
+    CreditNoteReason.FRAUDULENT: RefundReason.FRAUDULENT,
+    CreditNoteReason.ORDER_CHANGE: RefundReason.REQUESTED_BY_CUSTOMER,
+    CreditNoteReason.PRODUCT_UNSATISFACTORY: RefundReason.REQUESTED_BY_CUSTOMER,
+    CreditNoteReason.OTHER: RefundReason.OTHER,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +45,20 @@ class Credited:
 
 
 async def create_credit_note(
-    uow: UnitOfWork, request: CreditNoteRequest, now: datetime
+    uow: UnitOfWork,
+    request: CreditNoteRequest,
+    now: datetime,
+    refunds_by: PaymentProvider | None = None,
 ) -> Credited:
+    """The REFUND outcome gives the money back through the provider (`refunds_by`): the
+    credit note and its PENDING refunds are committed together before the provider is
+    called, so `uow` must then own its transactions (as for paying), and the refunds are
+    settled as the provider answers. A refund the provider refuses is FAILED, shown on the
+    credit note's refunds; the credit note stands."""
     check_request_shape(request)
+    if request.outcome is CreditNoteOutcome.REFUND and refunds_by is None:
+        raise ValueError("a REFUND credit note needs the payment provider")
+    refunds: list[Refund] = []
     async with uow:
         # The invoice's row lock orders its credit notes (and its payments): the earlier
         # credit notes read next are all there are until this one commits.
@@ -49,8 +71,6 @@ async def create_credit_note(
         amount, lines = credit(invoice, earlier, request)
         if request.outcome is CreditNoteOutcome.CREDIT_BALANCE:
             await _require_balance_currency(uow, invoice)
-        if request.outcome is CreditNoteOutcome.REFUND:
-            await refund_to_original_payment(uow, invoice, amount)
         sequence = await uow.credit_notes.take_number()
         note = CreditNote(
             id=new_id("cn"),
@@ -67,6 +87,10 @@ async def create_credit_note(
         )
         await uow.credit_notes.add(note)
         await uow.events.add(events.CREDIT_NOTE_CREATED, note.id, note.snapshot())
+        if request.outcome is CreditNoteOutcome.REFUND:
+            refunds = await reserve_refunds(
+                uow, invoice.id, amount, _REFUND_REASONS[request.reason], note.id, now
+            )
         if request.outcome is CreditNoteOutcome.REDUCE_AMOUNT_DUE:
             changed = settled(
                 replace(invoice, amount_credited=invoice.amount_credited + amount), now
@@ -88,25 +112,9 @@ async def create_credit_note(
                 ]
             )
         await uow.commit()
+    if refunds and refunds_by is not None:
+        await send_refunds(uow, refunds_by, refunds, now)
     return Credited(note, invoice)
-
-
-async def refund_to_original_payment(uow: UnitOfWork, invoice: Invoice, amount: Money) -> None:
-    """REFUND outcome: THE call site that gives `amount` back to the invoice's payment.
-
-    Payments and refunds are not part of this build yet: once they are, this refunds the
-    payment (refundPayment's service, with the invoice locked as it is here) and the credit
-    note is recorded after it. Until then it refuses, and nothing is written."""
-    raise DomainError(
-        [
-            FieldError(
-                ErrorCode.NOT_SUPPORTED,
-                ("input", "outcome"),
-                "Refunding through a credit note is not available yet: credit the "
-                "customer's balance instead.",
-            )
-        ]
-    )
 
 
 async def _require_balance_currency(uow: UnitOfWork, invoice: Invoice) -> None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from domain import events
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
 from domain.ids import new_id, prefix_of
-from domain.invoice_payments import PROVIDER_ERROR
+from domain.invoice_payments import PROVIDER_ERROR, Payment
 from domain.money import Money
 from domain.payments import (
     IdempotencyKeyMismatch,
@@ -71,23 +71,8 @@ async def refund_payment(
                 raise NotFound(PAYMENT_FIELD, "Payment")
             reserved = await uow.refunds.reserved(payment.id)
             given = refund_amount(payment, amount, reserved or Money.zero(payment.amount.currency))
-            refund_id = new_id("re")
             refund = await uow.refunds.add(
-                Refund(
-                    id=refund_id,
-                    payment_id=payment.id,
-                    invoice_id=payment.invoice_id,
-                    amount=given,
-                    status=RefundStatus.PENDING,
-                    failure_code=None,
-                    reason=reason,
-                    provider=payment.provider,
-                    provider_reference=None,
-                    provider_idempotency_key=f"ledgerline-{refund_id}",
-                    request_key=request_key,
-                    created_at=now,
-                    settled_at=None,
-                )
+                new_refund(payment, given, reason, now, request_key=request_key)
             )
         charge_reference = await _charge_reference(uow, refund)
         await uow.commit()
@@ -97,6 +82,87 @@ async def refund_payment(
     if result is None:
         return refund
     return await settle_refund(uow, refund.id, result, now)
+
+
+def new_refund(
+    payment: Payment,
+    amount: Money,
+    reason: RefundReason,
+    now: datetime,
+    *,
+    request_key: str | None = None,
+    credit_note_id: str | None = None,
+) -> Refund:
+    """A PENDING refund of `payment`, with the idempotency key the provider will get."""
+    refund_id = new_id("re")
+    return Refund(
+        id=refund_id,
+        payment_id=payment.id,
+        invoice_id=payment.invoice_id,
+        amount=amount,
+        status=RefundStatus.PENDING,
+        failure_code=None,
+        reason=reason,
+        provider=payment.provider,
+        provider_reference=None,
+        provider_idempotency_key=f"ledgerline-{refund_id}",
+        request_key=request_key,
+        created_at=now,
+        settled_at=None,
+        credit_note_id=credit_note_id,
+    )
+
+
+async def reserve_refunds(
+    uow: UnitOfWork,
+    invoice_id: str,
+    amount: Money,
+    reason: RefundReason,
+    credit_note_id: str,
+    now: datetime,
+) -> list[Refund]:
+    """PENDING refunds of `amount` across the invoice's captured payments, newest first,
+    in the caller's transaction (which holds the invoice's lock; the payments are locked
+    here): a credit note's REFUND outcome. Send them once committed (`send_refunds`)."""
+    left = amount
+    made: list[Refund] = []
+    for payment in await uow.payments.captured_of_invoice(invoice_id):
+        reserved = await uow.refunds.reserved(payment.id) or Money.zero(amount.currency)
+        room = payment.amount - reserved
+        take = room if room < left else left
+        if take.minor_units > 0:
+            made.append(
+                await uow.refunds.add(
+                    new_refund(payment, take, reason, now, credit_note_id=credit_note_id)
+                )
+            )
+            left = left - take
+        if left.is_zero():
+            return made
+    raise DomainError(
+        [
+            FieldError(
+                ErrorCode.REFUND_EXCEEDS_PAYMENT,
+                ("input", "amount"),
+                "The invoice's payments cannot give back that much (less refunds made or in "
+                "progress).",
+            )
+        ]
+    )
+
+
+async def send_refunds(
+    uow: UnitOfWork, provider: PaymentProvider, refunds: list[Refund], now: datetime
+) -> list[Refund]:
+    """Asks the provider for refunds recorded (and committed) PENDING, and settles each."""
+    sent = []
+    for refund in refunds:
+        async with uow:
+            reference = await _charge_reference(uow, refund)
+            await uow.commit()
+        result = None if reference is None else await _refund(provider, refund, reference)
+        sent.append(refund if result is None else await settle_refund(uow, refund.id, result, now))
+    return sent
 
 
 async def _charge_reference(uow: UnitOfWork, refund: Refund) -> str | None:

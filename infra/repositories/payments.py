@@ -52,6 +52,7 @@ def refund_from_row(row: Any) -> Refund:
         request_key=row.request_key,
         created_at=row.created_at,
         settled_at=row.settled_at,
+        credit_note_id=row.credit_note_id,
     )
 
 
@@ -134,6 +135,19 @@ class SqlPaymentRepository:
         total, currency = row
         return None if total is None else Money(int(total), currency)
 
+    async def captured_of_invoice(self, invoice_id: str) -> list[Payment]:
+        statement = (
+            select(payments)
+            .where(
+                payments.c.tenant_id == self._db.tenant_id,
+                payments.c.invoice_id == invoice_id,
+                payments.c.status == PaymentStatus.SUCCEEDED.value,
+            )
+            .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+            .with_for_update()
+        )
+        return [payment_from_row(row) for row in await self._db.execute(statement)]
+
     async def stale_pending(self, older_than: datetime, limit: int) -> list[Payment]:
         statement = (
             select(payments)
@@ -172,6 +186,7 @@ class SqlRefundRepository:
                 request_key=refund.request_key,
                 created_at=refund.created_at,
                 settled_at=refund.settled_at,
+                credit_note_id=refund.credit_note_id,
             )
             .returning(*refunds.c)
         )

@@ -22,6 +22,7 @@ from tests.api.credit_documents import (
     invoice_of,
     read_invoice,
 )
+from tests.api.test_payments import open_invoice, pay
 from tests.conftest import Tenant
 
 YEAR = datetime.now(UTC).year
@@ -331,25 +332,50 @@ async def test_a_paid_invoice_is_credited_to_the_balance_not_against_its_amount_
     assert [e["code"] for e in beyond["userErrors"]] == ["CREDIT_NOTE_EXCEEDS_CREDITABLE"]
 
 
-async def test_a_refund_credit_note_is_validated_then_refused_until_payments_exist(
+async def test_a_refund_credit_note_gives_the_money_back_through_the_payments(
     tenant: Tenant, admin: asyncpg.Connection
 ) -> None:
-    # given an invoice 60.00 of which was paid (as payInvoice will record it)
-    invoice = await invoice_of(tenant, await customer(tenant), "100.00")
-    await admin.execute(
-        "update invoices set amount_paid = 6000 where tenant_id = $1 and id = $2",
-        tenant.id,
-        invoice["id"],
+    # given an invoice of 100.00 paid 60.00 then 40.00 on a card
+    _, invoice_id, _ = await open_invoice(tenant, "100.00")
+    first = (await pay(tenant, invoiceId=invoice_id, amount="60.00"))["payment"]
+    second = (await pay(tenant, invoiceId=invoice_id, amount="40.00"))["payment"]
+    # when more than was paid is refunded: refused by the rule, nothing written
+    over = await credit(tenant, invoice_id, amount="100.01", outcome="REFUND")
+    assert [e["code"] for e in over["userErrors"]] == ["CREDIT_NOTE_EXCEEDS_CREDITABLE"]
+    # when 50.00 is refunded through a credit note
+    refunded = await credit(
+        tenant, invoice_id, amount="50.00", outcome="REFUND", reason="DUPLICATE"
     )
-    # when more than was paid is refunded: refused by the rule
-    over = await credit(tenant, invoice["id"], amount="60.01", outcome="REFUND")
-    assert [e["code"] for e in over["userErrors"]] == ["CREDIT_NOTE_EXCEEDS_PAID"]
-    # when what was paid is refunded: refused at the refund itself, for now
-    refund = await credit(tenant, invoice["id"], amount="60.00", outcome="REFUND")
-    assert [(e["code"], e["field"]) for e in refund["userErrors"]] == [
-        ("NOT_SUPPORTED", ["input", "outcome"])
+    assert refunded["userErrors"] == []
+    note_id = refunded["creditNote"]["id"]
+    # then the newest payment gives back all 40.00 and the older one 10.00, both named
+    rows = await admin.fetch(
+        "select payment_id, amount, status, reason, credit_note_id from refunds"
+        " where tenant_id = $1 order by amount desc",
+        tenant.id,
+    )
+    assert [(r["payment_id"], r["amount"], r["status"]) for r in rows] == [
+        (second["id"], 4000, "SUCCEEDED"),
+        (first["id"], 1000, "SUCCEEDED"),
     ]
-    assert await _written(admin, tenant) == (0, 0, 0)
+    assert {(r["reason"], r["credit_note_id"]) for r in rows} == {("DUPLICATE", note_id)}
+    given_back = await admin.fetchval(
+        "select sum(amount) from sandbox_requests where tenant_id = $1 and kind = 'refund'",
+        tenant.id,
+    )
+    assert given_back == 5000
+    # and no more than the invoice's total is ever credited
+    beyond = await credit(tenant, invoice_id, amount="50.01", outcome="REFUND")
+    assert [e["code"] for e in beyond["userErrors"]] == ["CREDIT_NOTE_EXCEEDS_CREDITABLE"]
+    # on an invoice paid in part, a refund is at most what was paid
+    _, partly_paid, _ = await open_invoice(tenant, "100.00")
+    await pay(tenant, invoiceId=partly_paid, amount="60.00")
+    over_paid = await credit(tenant, partly_paid, amount="60.01", outcome="REFUND")
+    assert [e["code"] for e in over_paid["userErrors"]] == ["CREDIT_NOTE_EXCEEDS_PAID"]
+    assert (
+        await admin.fetchval("select count(*) from credit_notes where tenant_id = $1", tenant.id)
+        == 1
+    )
 
 
 async def test_numbers_stay_gapless_across_refusals_and_are_per_account(

@@ -283,6 +283,16 @@ def upgrade() -> None:
     op.execute("ALTER TABLE customers DROP COLUMN opening_balance")
     for statement in AFTER_CARRY_OVER:
         op.execute(statement)
+    # A credit note's REFUND outcome gives money back through refunds that name it.
+    op.execute("ALTER TABLE refunds ADD COLUMN credit_note_id text")
+    op.execute(
+        "ALTER TABLE refunds ADD FOREIGN KEY (tenant_id, credit_note_id)"
+        " REFERENCES credit_notes (tenant_id, id)"
+    )
+    op.execute(
+        "CREATE INDEX refunds_credit_note ON refunds (tenant_id, credit_note_id)"
+        " WHERE credit_note_id IS NOT NULL"
+    )
     op.execute("GRANT SELECT, INSERT, UPDATE ON credit_note_numbering TO ledgerline_app")
     op.execute(
         "GRANT SELECT, INSERT ON credit_notes, customer_balance_transactions TO ledgerline_app"
@@ -290,6 +300,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE refunds DROP COLUMN credit_note_id")
     op.execute("DROP TRIGGER customers_balance_from_ledger ON customers")
     op.execute("ALTER TABLE customers DROP CONSTRAINT customers_balance_never_owed")
     for table in reversed(TABLES):
