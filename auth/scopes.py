@@ -48,7 +48,8 @@ _READ_SCOPES = {
 
 def may_read(kind: str, scopes: frozenset[str]) -> bool:
     """Whether a token with `scopes` may read objects of `kind` ("Customer", "customer"...)."""
-    scope = _READ_SCOPES.get(kind.lower())
+    # Event types spell kinds in snake case (`webhook_endpoint.disabled`).
+    scope = _READ_SCOPES.get(kind.lower().replace("_", ""))
     return scope is not None and scope in scopes
 
 

@@ -39,6 +39,7 @@ class ErrorCode(str, Enum):
     # Webhook endpoints: a destination refused (SSRF), an event type that does not exist.
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
 

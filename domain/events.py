@@ -21,6 +21,7 @@ INVOICE_CREATED: Final = "invoice.created"
 INVOICE_FINALIZED: Final = "invoice.finalized"
 INVOICE_VOIDED: Final = "invoice.voided"
 INVOICE_MARKED_UNCOLLECTIBLE: Final = "invoice.marked_uncollectible"
+WEBHOOK_ENDPOINT_DISABLED: Final = "webhook_endpoint.disabled"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -37,6 +38,7 @@ EVENT_TYPES: Final = (
     INVOICE_FINALIZED,
     INVOICE_VOIDED,
     INVOICE_MARKED_UNCOLLECTIBLE,
+    WEBHOOK_ENDPOINT_DISABLED,
 )
 
 

@@ -31,6 +31,7 @@ from domain.queries import (
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
+from domain.webhook_deliveries import WebhookDeliveryReads, WebhookDeliveryRepository
 from domain.webhooks import WebhookEndpointReads, WebhookEndpointRepository
 
 
@@ -234,6 +235,7 @@ class UnitOfWork(Protocol):
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
     webhook_endpoints: WebhookEndpointRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -408,3 +410,4 @@ class Reads(Protocol):
     invoices: InvoiceReads
     payment_methods: PaymentMethodReads
     webhook_endpoints: WebhookEndpointReads
+    webhook_deliveries: WebhookDeliveryReads

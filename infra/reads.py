@@ -16,6 +16,7 @@ from domain.ports import (
     TaxRateReads,
     UsageReads,
 )
+from domain.webhook_deliveries import WebhookDeliveryReads
 from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
@@ -29,6 +30,7 @@ from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
+from infra.repositories.webhook_deliveries import SqlWebhookDeliveryReads
 from infra.repositories.webhooks import SqlWebhookEndpointReads
 
 
@@ -49,3 +51,4 @@ class SqlReads:
         self.invoices: InvoiceReads = SqlInvoiceReads(db)
         self.payment_methods: PaymentMethodReads = SqlPaymentMethodReads(db)
         self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)
+        self.webhook_deliveries: WebhookDeliveryReads = SqlWebhookDeliveryReads(db)

@@ -30,6 +30,7 @@ from domain.ports import (
     TaxRateRepository,
     UsageRepository,
 )
+from domain.webhook_deliveries import WebhookDeliveryRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
@@ -42,6 +43,7 @@ from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
 from infra.repositories.usage import SqlUsageRepository
+from infra.repositories.webhook_deliveries import SqlWebhookDeliveryRepository
 from infra.repositories.webhooks import SqlWebhookEndpointRepository
 from infra.secret_box import SecretBox
 
@@ -62,6 +64,7 @@ class _Repositories:
     tax_rates: TaxRateRepository
     payment_methods: PaymentMethodRepository
     webhook_endpoints: WebhookEndpointRepository
+    webhook_deliveries: WebhookDeliveryRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
 
@@ -78,6 +81,7 @@ class _Repositories:
         self.tax_rates = SqlTaxRateRepository(db)
         self.payment_methods = SqlPaymentMethodRepository(db)
         self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
+        self.webhook_deliveries = SqlWebhookDeliveryRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

@@ -21,6 +21,10 @@ from resolvers.invoices import LinesByInvoiceLoader, RecentInvoicesLoader
 from resolvers.payment_methods import PaymentMethodsByCustomerLoader
 from resolvers.subscriptions import SubscriptionsByCustomerLoader
 from resolvers.usage import UsageByCustomerLoader, UsageChargeLoader
+from resolvers.webhook_deliveries import (
+    AttemptsByDeliveryLoader,
+    RecentDeliveriesByEndpointLoader,
+)
 
 
 class ByIdLoader(DataLoader):  # type: ignore[type-arg]
@@ -49,6 +53,8 @@ class Loaders:
         self.lines_by_invoice = LinesByInvoiceLoader(reads.invoices)
         self.recent_invoices = RecentInvoicesLoader(reads.invoices)
         self.payment_methods_by_customer = PaymentMethodsByCustomerLoader(reads.payment_methods)
+        self.recent_deliveries = RecentDeliveriesByEndpointLoader(reads.webhook_deliveries)
+        self.delivery_attempts = AttemptsByDeliveryLoader(reads.webhook_deliveries)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

@@ -20,7 +20,15 @@ from infra.tables import webhook_endpoints
 _SHOWN = [
     column
     for column in webhook_endpoints.c
-    if column.name not in ("secret", "previous_secret", "tenant_id")
+    if column.name
+    not in (
+        "secret",
+        "previous_secret",
+        "tenant_id",
+        "cursor_xid",
+        "cursor_seq",
+        "consecutive_failures",
+    )
 ]
 
 
@@ -33,6 +41,8 @@ def webhook_endpoint_from_row(row: Any) -> WebhookEndpoint:
         description=values["description"],
         created_at=values["created_at"],
         previous_secret_expires_at=values["previous_secret_expires_at"],
+        disabled_at=values["disabled_at"],
+        disabled_reason=values["disabled_reason"],
     )
 
 
@@ -108,6 +118,15 @@ class SqlWebhookEndpointRepository:
     async def delete(self, endpoint_id: str) -> bool:
         result = await self._db.execute(delete(webhook_endpoints).where(*self._where(endpoint_id)))
         return bool(result.rowcount)
+
+    async def enable(self, endpoint_id: str) -> WebhookEndpoint:
+        statement = (
+            update(webhook_endpoints)
+            .where(*self._where(endpoint_id))
+            .values(disabled_at=None, disabled_reason=None, consecutive_failures=0)
+            .returning(*_SHOWN)
+        )
+        return webhook_endpoint_from_row((await self._db.execute(statement)).one())
 
     async def signing_secrets(self, endpoint_id: str, now: datetime) -> SigningSecrets | None:
         statement = select(

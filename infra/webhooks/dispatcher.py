@@ -1,0 +1,302 @@
+"""The webhook dispatcher: part of `ledgerline worker`, beside the billing run.
+
+Each round, for every tenant: feed each enabled endpoint the committed events past its
+cursor (one delivery per subscribed event), then claim due deliveries in batches, POST
+them at once, and record every attempt. Any number of workers run this together: they
+share the work through PostgreSQL (infra/repositories/webhook_outbox.py).
+
+A delivery is the event as JSON, signed to the Standard Webhooks specification with every
+secret that signs at that moment (the current one, and the previous one for a day after a
+rotation). Redirects are not followed. In production the host is resolved and checked
+again before each attempt, and the request goes to the address that was checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.events import EventPosition
+from domain.webhook_deliveries import (
+    RetrySchedule,
+    after_attempt,
+    clipped_error,
+    is_success,
+)
+from domain.webhooks import SigningSecrets
+from infra.db import tenant_transaction
+from infra.repositories.accounts import all_account_ids
+from infra.repositories.webhook_outbox import (
+    AttemptRecord,
+    ClaimedDelivery,
+    claim_due,
+    feed_endpoints,
+    record_attempts,
+)
+from infra.repositories.webhooks import SqlWebhookEndpointRepository
+from infra.secret_box import SecretBox
+from infra.settings import Settings
+from infra.webhooks.destinations import WebhookDestinations
+from infra.webhooks.signing import sign
+
+_log = logging.getLogger("ledgerline.webhooks")
+
+USER_AGENT = "Ledgerline-Webhooks/1"
+# What is read of a receiver's answer: enough to keep the connection for the next delivery,
+# never an unbounded body.
+_MAX_RESPONSE_BYTES = 64 * 1024
+# Events fed to one endpoint per round.
+_FEED_LIMIT = 1000
+# Batches one tenant gets per round before the next tenant's turn.
+_BATCHES_PER_TENANT = 20
+DISABLED_REASON = "Deliveries kept failing after every retry."
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    schedule: RetrySchedule
+    timeout: float
+    lease_seconds: float
+    batch_size: int
+    disable_after: int
+    production: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryConfig:
+        return cls(
+            schedule=RetrySchedule(
+                max_attempts=settings.webhook_max_attempts,
+                base_delay=timedelta(seconds=settings.webhook_retry_base_seconds),
+                max_delay=timedelta(seconds=settings.webhook_retry_max_delay_seconds),
+            ),
+            timeout=settings.webhook_timeout_seconds,
+            lease_seconds=settings.webhook_lease_seconds,
+            batch_size=settings.webhook_batch_size,
+            disable_after=settings.webhook_disable_after_failures,
+            production=settings.is_production,
+        )
+
+
+def event_body(delivery: ClaimedDelivery) -> bytes:
+    """What a receiver gets: the event, as the `events` query shows it."""
+    data = delivery.event_data
+    if isinstance(data, str | bytes):
+        data = orjson.loads(data)
+    return orjson.dumps(
+        {
+            "id": delivery.event_id,
+            "type": delivery.event_type,
+            "objectId": delivery.object_id,
+            "timestamp": delivery.event_created_at.astimezone(UTC).isoformat(),
+            "position": str(EventPosition(*delivery.event_position)),
+            "data": data,
+        }
+    )
+
+
+def http_client(timeout: float) -> httpx.AsyncClient:
+    # No proxies or certificates from the environment, no redirects: the request goes
+    # where the endpoint says, or nowhere.
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        headers={"user-agent": USER_AGENT},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status_code: int | None
+    error: str | None
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        box: SecretBox,
+        config: DeliveryConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        destinations: WebhookDestinations | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._engine = engine
+        self._box = box
+        self._config = config
+        self._client = client or http_client(config.timeout)
+        self._destinations = destinations or WebhookDestinations(production=config.production)
+        self._now = now
+        self._rng = rng
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
+        """Rounds until `stop` is set; an idle round waits `poll_seconds` for the next."""
+        while not stop.is_set():
+            try:
+                attempted = await self.run_round()
+            except Exception:
+                _log.exception("webhook round failed; trying again")
+                attempted = 0
+            if attempted == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_round(self) -> int:
+        """One round over every tenant; answers the attempts made."""
+        async with self._engine.connect() as conn:
+            tenants = await all_account_ids(conn)
+        attempted = 0
+        for tenant_id in tenants:
+            attempted += await self.run_tenant(tenant_id)
+        return attempted
+
+    async def run_tenant(self, tenant_id: str, *, batches: int = _BATCHES_PER_TENANT) -> int:
+        """Feeds the tenant's endpoints and sends what is due, up to `batches` batches."""
+        attempted = 0
+        for _ in range(batches):
+            async with tenant_transaction(self._engine, tenant_id) as db:
+                fed = await feed_endpoints(db, _FEED_LIMIT)
+            sent = await self.deliver_batch(tenant_id)
+            attempted += sent
+            if fed == 0 and sent == 0:
+                break
+        return attempted
+
+    async def deliver_batch(self, tenant_id: str) -> int:
+        """Claims due deliveries, sends them and records the attempts; answers how many."""
+        now = self._now()
+        async with tenant_transaction(self._engine, tenant_id) as db:
+            claim = await claim_due(db, self._config.batch_size, self._config.lease_seconds)
+            endpoints = SqlWebhookEndpointRepository(db, self._box)
+            secrets: dict[str, SigningSecrets | None] = {}
+            for endpoint_id in dict.fromkeys(d.endpoint_id for d in claim.deliveries):
+                secrets[endpoint_id] = await endpoints.signing_secrets(endpoint_id, now)
+        if not claim.deliveries:
+            return 0
+        records = await asyncio.gather(
+            *(self._attempt(d, secrets.get(d.endpoint_id)) for d in claim.deliveries)
+        )
+        async with tenant_transaction(self._engine, tenant_id) as db:
+            disabled = await record_attempts(
+                db,
+                claim.token,
+                records,
+                disable_after=self._config.disable_after,
+                disabled_reason=DISABLED_REASON,
+            )
+        for endpoint in disabled:
+            _log.warning(
+                "webhook endpoint disabled",
+                extra={"tenant_id": tenant_id, "endpoint_id": endpoint.id},
+            )
+        return len(records)
+
+    async def _attempt(
+        self, delivery: ClaimedDelivery, secrets: SigningSecrets | None
+    ) -> AttemptRecord:
+        attempted_at = self._now()
+        started = time.monotonic()
+        if secrets is None:  # deleted while claimed: the cascade removes the delivery too
+            answer = _Answer(None, "The endpoint no longer exists.")
+        else:
+            answer = await self._send(delivery, secrets, attempted_at)
+        latency_ms = max(0, round((time.monotonic() - started) * 1000))
+        succeeded = is_success(answer.status_code)
+        attempts = delivery.attempts + 1
+        outcome = after_attempt(
+            self._config.schedule, attempts, succeeded, attempted_at + _ms(latency_ms), self._rng
+        )
+        return AttemptRecord(
+            delivery_id=delivery.id,
+            attempted_at=attempted_at,
+            status_code=answer.status_code,
+            latency_ms=latency_ms,
+            error=None if answer.error is None else clipped_error(answer.error),
+            succeeded=succeeded,
+            status=outcome.status,
+            attempts=attempts,
+            next_attempt_at=outcome.next_attempt_at,
+        )
+
+    async def _send(
+        self, delivery: ClaimedDelivery, secrets: SigningSecrets, at: datetime
+    ) -> _Answer:
+        body = event_body(delivery)
+        headers = sign(
+            secrets.current, delivery.event_id, at, body, previous_secret=secrets.previous
+        )
+        headers["content-type"] = "application/json"
+        try:
+            async with asyncio.timeout(self._config.timeout):
+                checked = await self._destinations.checked(delivery.url)
+                if checked.refusal is not None:
+                    return _Answer(None, f"Not sent: {checked.refusal}")
+                url, extensions = delivery.url, dict[str, Any]()
+                if checked.address is not None:
+                    url, host, extensions = _pinned(delivery.url, checked.address)
+                    headers["host"] = host
+                async with self._client.stream(
+                    "POST", url, content=body, headers=headers, extensions=extensions
+                ) as response:
+                    await _drain(response)
+                    return _Answer(response.status_code, _http_error(response.status_code))
+        except TimeoutError:
+            return _Answer(None, f"No answer within {self._config.timeout:g} s.")
+        except httpx.TimeoutException:
+            return _Answer(None, f"No answer within {self._config.timeout:g} s.")
+        except httpx.HTTPError as exc:
+            return _Answer(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def _ms(milliseconds: int) -> timedelta:
+    return timedelta(milliseconds=milliseconds)
+
+
+def _http_error(status_code: int) -> str | None:
+    if is_success(status_code):
+        return None
+    if 300 <= status_code < 400:
+        return f"HTTP {status_code}: redirects are not followed."
+    return f"HTTP {status_code}"
+
+
+async def _drain(response: httpx.Response) -> None:
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > _MAX_RESPONSE_BYTES:
+            return  # the connection is closed rather than reused
+
+
+def _pinned(url: str, address: str) -> tuple[str, str, dict[str, Any]]:
+    """The URL with its host replaced by the checked address, the Host header naming the
+    original host, and (https) the name TLS sends and verifies the certificate for."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    netloc = shown if parts.port is None else f"{shown}:{parts.port}"
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {}
+    if parts.scheme.lower() == "https":
+        extensions["sni_hostname"] = host
+    return urlunsplit(parts._replace(netloc=netloc)), host_header, extensions
