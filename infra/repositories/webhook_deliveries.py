@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from domain.webhook_deliveries import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt
 from infra.db import TenantConnection
@@ -25,6 +25,18 @@ _SHOWN = [
     webhook_deliveries.c.created_at,
     webhook_deliveries.c.completed_at,
 ]
+
+_RECENT_BY_ENDPOINTS = text(
+    f"""
+    SELECT newest.* FROM unnest(CAST(:endpoint_ids AS text[])) AS wanted (endpoint_id)
+    CROSS JOIN LATERAL (
+        SELECT {", ".join(column.name for column in _SHOWN)} FROM webhook_deliveries
+        WHERE tenant_id = :tenant_id AND endpoint_id = wanted.endpoint_id
+        ORDER BY created_at DESC, id DESC
+        LIMIT :limit
+    ) AS newest
+    """
+)
 
 
 def webhook_delivery_from_row(row: Any) -> WebhookDelivery:
@@ -109,20 +121,12 @@ class SqlWebhookDeliveryReads:
     ) -> list[list[WebhookDelivery]]:
         # Each endpoint's newest rows through its (tenant_id, endpoint_id, created_at, id)
         # index: a lateral join reads `limit` rows per endpoint, not all of them.
-        wanted = select(func.unnest(list(endpoint_ids)).label("endpoint_id")).subquery("wanted")
-        newest = (
-            select(*_SHOWN)
-            .where(
-                webhook_deliveries.c.tenant_id == self._db.tenant_id,
-                webhook_deliveries.c.endpoint_id == wanted.c.endpoint_id,
-            )
-            .order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc())
-            .limit(limit)
-            .lateral("newest")
+        rows = await self._db.execute(
+            _RECENT_BY_ENDPOINTS,
+            {"tenant_id": self._db.tenant_id, "endpoint_ids": list(endpoint_ids), "limit": limit},
         )
-        statement = select(newest).select_from(wanted.join(newest, func.true()))
         grouped: dict[str, list[WebhookDelivery]] = {key: [] for key in endpoint_ids}
-        for row in await self._db.execute(statement):
+        for row in rows:
             grouped[row.endpoint_id].append(webhook_delivery_from_row(row))
         for deliveries in grouped.values():
             deliveries.sort(key=lambda d: (d.created_at, d.id), reverse=True)

@@ -281,6 +281,8 @@ def _http_error(status_code: int) -> str | None:
 
 
 async def _drain(response: httpx.Response) -> None:
+    if response.is_stream_consumed:  # a transport that answered from memory
+        return
     read = 0
     async for chunk in response.aiter_raw():
         read += len(chunk)
