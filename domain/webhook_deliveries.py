@@ -72,9 +72,10 @@ class RetrySchedule:
         """The wait after the `attempts`-th failed attempt, before jitter."""
         if attempts < 1:
             raise ValueError("attempts counts from 1")
-        # 2^62 is far past any max_delay; bounding the exponent keeps the float finite.
+        # In float seconds: a timedelta overflows long before 2^62 (past any max_delay).
         factor = 2.0 ** min(attempts - 1, 62)
-        return min(self.base_delay * factor, self.max_delay)
+        seconds = self.base_delay.total_seconds() * factor
+        return min(timedelta(seconds=min(seconds, 1e9)), self.max_delay)
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """The wait after the `attempts`-th failed attempt, jittered."""

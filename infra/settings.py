@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         "WEBHOOK_TIMEOUT_SECONDS.",
     )
     webhook_batch_size: int = Field(
-        default=50, ge=1, le=500, description="Deliveries a worker claims and sends at once."
+        default=20, ge=1, le=200, description="Deliveries a worker claims and sends at once."
     )
     webhook_poll_seconds: float = Field(
         default=1.0,

@@ -14,17 +14,14 @@ again before each attempt, and the request goes to the address that was checked.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Protocol
 
-import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,13 +47,11 @@ from infra.secret_box import SecretBox
 from infra.settings import Settings
 from infra.webhooks.destinations import WebhookDestinations
 from infra.webhooks.signing import sign
+from infra.webhooks.wire import DeliveryError, WebhookPoster
 
 _log = logging.getLogger("ledgerline.webhooks")
 
 USER_AGENT = "Ledgerline-Webhooks/1"
-# What is read of a receiver's answer: enough to keep the connection for the next delivery,
-# never an unbounded body.
-_MAX_RESPONSE_BYTES = 64 * 1024
 # Events fed to one endpoint per round.
 _FEED_LIMIT = 1000
 # Batches one tenant gets per round before the next tenant's turn.
@@ -106,16 +101,14 @@ def event_body(delivery: ClaimedDelivery) -> bytes:
     )
 
 
-def http_client(timeout: float) -> httpx.AsyncClient:
-    # No proxies or certificates from the environment, no redirects: the request goes
-    # where the endpoint says, or nowhere.
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        headers={"user-agent": USER_AGENT},
-    )
+class Poster(Protocol):
+    """Sends one delivery (infra.webhooks.wire.WebhookPoster; tests give their own)."""
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, address: str | None = None
+    ) -> int: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +124,7 @@ class WebhookDispatcher:
         box: SecretBox,
         config: DeliveryConfig,
         *,
-        client: httpx.AsyncClient | None = None,
+        poster: Poster | None = None,
         destinations: WebhookDestinations | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
@@ -139,19 +132,19 @@ class WebhookDispatcher:
         self._engine = engine
         self._box = box
         self._config = config
-        self._client = client or http_client(config.timeout)
+        self._poster = poster or WebhookPoster()
         self._destinations = destinations or WebhookDestinations(production=config.production)
         self._now = now
         self._rng = rng
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._poster.close()
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Rounds until `stop` is set; an idle round waits `poll_seconds` for the next."""
         while not stop.is_set():
             try:
-                attempted = await self.run_round()
+                attempted = await self.run_round(stop)
             except Exception:
                 _log.exception("webhook round failed; trying again")
                 attempted = 0
@@ -161,19 +154,28 @@ class WebhookDispatcher:
                 except TimeoutError:
                     pass
 
-    async def run_round(self) -> int:
-        """One round over every tenant; answers the attempts made."""
+    async def run_round(self, stop: asyncio.Event | None = None) -> int:
+        """One round over every tenant (until `stop` is set); answers the attempts made."""
         async with self._engine.connect() as conn:
             tenants = await all_account_ids(conn)
         attempted = 0
         for tenant_id in tenants:
-            attempted += await self.run_tenant(tenant_id)
+            attempted += await self.run_tenant(tenant_id, stop=stop)
         return attempted
 
-    async def run_tenant(self, tenant_id: str, *, batches: int = _BATCHES_PER_TENANT) -> int:
-        """Feeds the tenant's endpoints and sends what is due, up to `batches` batches."""
+    async def run_tenant(
+        self,
+        tenant_id: str,
+        *,
+        batches: int = _BATCHES_PER_TENANT,
+        stop: asyncio.Event | None = None,
+    ) -> int:
+        """Feeds the tenant's endpoints and sends what is due, up to `batches` batches;
+        stops between batches once `stop` is set (a batch in flight is finished)."""
         attempted = 0
         for _ in range(batches):
+            if stop is not None and stop.is_set():
+                break
             async with tenant_transaction(self._engine, tenant_id) as db:
                 fed = await feed_endpoints(db, _FEED_LIMIT)
             sent = await self.deliver_batch(tenant_id)
@@ -246,26 +248,22 @@ class WebhookDispatcher:
             secrets.current, delivery.event_id, at, body, previous_secret=secrets.previous
         )
         headers["content-type"] = "application/json"
+        headers["user-agent"] = USER_AGENT
         try:
             async with asyncio.timeout(self._config.timeout):
                 checked = await self._destinations.checked(delivery.url)
                 if checked.refusal is not None:
                     return _Answer(None, f"Not sent: {checked.refusal}")
-                url, extensions = delivery.url, dict[str, Any]()
-                if checked.address is not None:
-                    url, host, extensions = _pinned(delivery.url, checked.address)
-                    headers["host"] = host
-                async with self._client.stream(
-                    "POST", url, content=body, headers=headers, extensions=extensions
-                ) as response:
-                    await _drain(response)
-                    return _Answer(response.status_code, _http_error(response.status_code))
+                status = await self._poster.post(
+                    delivery.url, body, headers, address=checked.address
+                )
         except TimeoutError:
             return _Answer(None, f"No answer within {self._config.timeout:g} s.")
-        except httpx.TimeoutException:
-            return _Answer(None, f"No answer within {self._config.timeout:g} s.")
-        except httpx.HTTPError as exc:
-            return _Answer(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        except DeliveryError as exc:
+            return _Answer(None, str(exc))
+        except (OSError, EOFError) as exc:  # the connection broke mid-answer
+            return _Answer(None, f"The connection failed: {type(exc).__name__}.")
+        return _Answer(status, _http_error(status))
 
 
 def _ms(milliseconds: int) -> timedelta:
@@ -278,27 +276,3 @@ def _http_error(status_code: int) -> str | None:
     if 300 <= status_code < 400:
         return f"HTTP {status_code}: redirects are not followed."
     return f"HTTP {status_code}"
-
-
-async def _drain(response: httpx.Response) -> None:
-    if response.is_stream_consumed:  # a transport that answered from memory
-        return
-    read = 0
-    async for chunk in response.aiter_raw():
-        read += len(chunk)
-        if read > _MAX_RESPONSE_BYTES:
-            return  # the connection is closed rather than reused
-
-
-def _pinned(url: str, address: str) -> tuple[str, str, dict[str, Any]]:
-    """The URL with its host replaced by the checked address, the Host header naming the
-    original host, and (https) the name TLS sends and verifies the certificate for."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    shown = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    netloc = shown if parts.port is None else f"{shown}:{parts.port}"
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    extensions: dict[str, Any] = {}
-    if parts.scheme.lower() == "https":
-        extensions["sni_hostname"] = host
-    return urlunsplit(parts._replace(netloc=netloc)), host_header, extensions

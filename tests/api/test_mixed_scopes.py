@@ -66,7 +66,10 @@ ROOT_SELECTIONS: dict[str, str] = {
     "invoiceNumbering": "invoiceNumbering { prefix includeYear padding lastNumber }",
     "taxRates": "taxRates(first: 5) { totalCount edges { node { id country } } }",
     "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
-    "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
+    "webhookEndpoint": (
+        'webhookEndpoint(id: "<webhook>") { id url events status '
+        "deliveries(first: 5) { id status attempts { statusCode } } }"
+    ),
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -170,6 +173,14 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'deleteWebhookEndpoint(input: {id: "<webhook>"}) '
         "{ deletedWebhookEndpointId userErrors { code } }"
     ),
+    "enableWebhookEndpoint": (
+        'enableWebhookEndpoint(input: {id: "<webhook>"}) '
+        "{ webhookEndpoint { id status } userErrors { code } }"
+    ),
+    "retryWebhookDelivery": (
+        'retryWebhookDelivery(input: {deliveryId: "whd_mixed"}) '
+        "{ webhookDelivery { id } userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -239,6 +250,12 @@ MUTATION_WRITES: dict[str, str] = {
     ),
     # A deletion counts as -1: any change fails the tests' "nothing written".
     "deleteWebhookEndpoint": "select count(*) from webhook_endpoints where tenant_id = $1",
+    "enableWebhookEndpoint": (
+        "select count(*) from webhook_endpoints where tenant_id = $1 and disabled_at is null"
+    ),
+    "retryWebhookDelivery": (
+        "select count(*) from webhook_deliveries where tenant_id = $1 and status = 'PENDING'"
+    ),
 }
 
 CREATE_METRIC = """

@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
@@ -20,7 +19,8 @@ from standardwebhooks import Webhook
 from domain.webhook_deliveries import RetrySchedule
 from infra.secret_box import SecretBox
 from infra.webhooks.destinations import WebhookDestinations
-from infra.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
+from infra.webhooks.dispatcher import DeliveryConfig, Poster, WebhookDispatcher
+from infra.webhooks.wire import WebhookPoster
 from tests.conftest import TEST_SECRET_KEY, Tenant
 from tests.support.webhook_receiver import receiving
 
@@ -85,7 +85,7 @@ def dispatcher(
     disable_after: int = 5,
     production: bool = False,
     destinations: WebhookDestinations | None = None,
-    client: httpx.AsyncClient | None = None,
+    poster: Poster | None = None,
 ) -> WebhookDispatcher:
     config = DeliveryConfig(
         schedule=schedule,
@@ -99,7 +99,7 @@ def dispatcher(
         engine,
         SecretBox(TEST_SECRET_KEY),
         config,
-        client=client,
+        poster=poster,
         destinations=destinations,
         rng=random.Random(7),
     )
@@ -348,39 +348,69 @@ async def test_in_production_the_destination_is_checked_again_at_delivery(
         assert attempt["error"].startswith("Not sent: The URL's host resolves to a private")
 
 
+class RecordingPoster:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, address: str | None = None
+    ) -> int:
+        self.sent.append((url, address))
+        return 204
+
+    async def close(self) -> None:
+        pass
+
+
 async def test_in_production_the_request_goes_to_the_checked_address(
     tenant: Tenant, engine: AsyncEngine
 ) -> None:
-    # given a host that resolves to a public address, and a transport that sees the request
-    seen: list[httpx.Request] = []
-
-    def transport(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
-
+    # given a host that resolves to a public address
     async def public(_host: str, _port: int) -> list[str]:
         return ["93.184.215.14"]
 
     await endpoint(tenant, "https://hooks.example.com:8443/in")
     await customer(tenant)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(transport), follow_redirects=False)
+    poster = RecordingPoster()
     worker = dispatcher(
         engine,
         production=True,
         destinations=WebhookDestinations(production=True, resolve=public),
-        client=client,
+        poster=poster,
     )
     try:
         # when it is delivered
-        await run_until(worker, tenant, lambda: bool(seen))
+        await run_until(worker, tenant, lambda: bool(poster.sent))
     finally:
         await worker.close()
 
-    # then the connection goes to the checked address, named as the host for HTTP and TLS
-    [request] = seen
-    assert str(request.url) == "https://93.184.215.14:8443/in"
-    assert request.headers["host"] == "hooks.example.com:8443"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    # then the request is sent to the address that was checked
+    assert poster.sent == [("https://hooks.example.com:8443/in", "93.184.215.14")]
+
+
+async def test_a_pinned_request_connects_to_the_address_and_names_the_host() -> None:
+    # given a receiver on 127.0.0.1 and a URL whose host names something else
+    with receiving() as receiver:
+        poster = WebhookPoster()
+        try:
+            # when the request is pinned to 127.0.0.1
+            url = f"http://hooks.example.test:{receiver.port}/pinned?x=1"
+            statuses = [
+                await poster.post(url, b"{}", {"webhook-id": "evt_1"}, address="127.0.0.1")
+                for _ in range(3)
+            ]
+        finally:
+            await poster.close()
+
+    # then it reached the receiver, with the URL's host in the Host header, three times
+    # over one kept-alive connection
+    assert statuses == [200, 200, 200]
+    assert [r.path for r in receiver.received] == ["/pinned"] * 3
+    assert {r.headers["host"] for r in receiver.received} == {
+        f"hooks.example.test:{receiver.port}"
+    }
+    assert receiver.received[0].headers["webhook-id"] == "evt_1"
+    assert len({r.client_port for r in receiver.received}) == 1
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])

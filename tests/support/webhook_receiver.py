@@ -28,6 +28,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int | None  # what the receiver answered; None: nothing
+    client_port: int  # which connection it came on
 
     @property
     def event(self) -> dict[str, Any]:
@@ -36,9 +38,13 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, delay: float = 0.0) -> None:
         self.answer = answer
+        self.delay = delay
         self.received: list[Received] = []
+        # (path, webhook-id) of every request answered 200, kept as they come: waiting on
+        # it costs nothing while tens of thousands arrive.
+        self.accepted: set[tuple[str, str]] = set()
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self.port = free_port()
@@ -61,9 +67,14 @@ class Receiver:
         path = scope["path"]
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         with self._lock:
-            self.received.append(Received(path, headers, body))
             count = self._counts[path] = self._counts.get(path, 0) + 1
-        status = self.answer(path, count)
+            status = self.answer(path, count)
+            client = scope.get("client") or ("", 0)
+            self.received.append(Received(path, headers, body, status, client[1]))
+        if status == 200:
+            self.accepted.add((path, headers.get("webhook-id", "")))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if status is None:
             await asyncio.sleep(3600)  # never answers; cancelled at shutdown
             return
@@ -72,8 +83,10 @@ class Receiver:
 
 
 @contextmanager
-def receiving(answer: Answer = lambda _path, _count: 200) -> Iterator[Receiver]:
-    receiver = Receiver(answer)
+def receiving(
+    answer: Answer = lambda _path, _count: 200, *, delay: float = 0.0
+) -> Iterator[Receiver]:
+    receiver = Receiver(answer, delay)
     config = uvicorn.Config(
         receiver,
         host="127.0.0.1",
