@@ -59,9 +59,11 @@ WHERE tenant_id = $1 AND id = $2
 # Written so that its plan does not hang on statistics (a fresh table has none): the
 # enabled endpoints are an init plan, run once; the earlier delivery is a lateral subquery
 # with a LIMIT, which the planner cannot turn into a join, ordered as
-# webhook_deliveries_object_order is, so it is a probe of that index with this row's values
-# (as an anti-join, or through the other partial index, plans made without statistics read
-# every pending row for each candidate: seconds per claim at 50,000); the walk is
+# webhook_deliveries_object_order is and saying "pending" as that index's predicate does
+# (`completed_at IS NULL`, the same rows by a CHECK), so no other partial index can serve
+# it: a probe of that index with this row's values (as an anti-join, or through
+# webhook_deliveries_due, plans read every pending row for each candidate: seconds per
+# claim at 50,000 pending); the walk is
 # in webhook_deliveries_due order (statement_timestamp() is stable, clock_timestamp()
 # would not be an index condition), stopping at the batch size.
 _CLAIM = """
@@ -71,7 +73,7 @@ WITH claimable AS (
     LEFT JOIN LATERAL (
         SELECT e.id FROM webhook_deliveries e
         WHERE e.tenant_id = $1 AND e.endpoint_id = d.endpoint_id
-          AND e.object_id = d.object_id AND e.status = 'PENDING'
+          AND e.object_id = d.object_id AND e.completed_at IS NULL
           AND (e.event_xid, e.event_seq) < (d.event_xid, d.event_seq)
         ORDER BY e.event_xid, e.event_seq
         LIMIT 1

@@ -63,9 +63,7 @@ class HooksDatabase:
         return tenant_id
 
     def uow(self, tenant_id: str) -> Any:
-        return SqlUnitOfWork.owning(
-            self.engine, tenant_id, secret_box=SecretBox(TEST_SECRET_KEY)
-        )
+        return SqlUnitOfWork.owning(self.engine, tenant_id, secret_box=SecretBox(TEST_SECRET_KEY))
 
     async def endpoint(self, tenant_id: str, url: str, events: list[str]) -> str:
         made = await create_webhook_endpoint(

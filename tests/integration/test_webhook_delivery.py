@@ -406,9 +406,7 @@ async def test_a_pinned_request_connects_to_the_address_and_names_the_host() -> 
     # over one kept-alive connection
     assert statuses == [200, 200, 200]
     assert [r.path for r in receiver.received] == ["/pinned"] * 3
-    assert {r.headers["host"] for r in receiver.received} == {
-        f"hooks.example.test:{receiver.port}"
-    }
+    assert {r.headers["host"] for r in receiver.received} == {f"hooks.example.test:{receiver.port}"}
     assert receiver.received[0].headers["webhook-id"] == "evt_1"
     assert len({r.client_port for r in receiver.received}) == 1
 

@@ -278,3 +278,12 @@ def test_serve_in_production_with_a_short_secret_key_exits_naming_it(
     assert "SECRET_KEY" in result.output
     assert "too-short" not in result.output
     assert no_database == []
+
+
+def test_a_webhook_lease_shorter_than_two_delivery_timeouts_is_refused_naming_it() -> None:
+    # a lease that ran out while its worker still waits for an answer would let a second
+    # worker send the delivery again
+    with pytest.raises(ValueError, match="WEBHOOK_LEASE_SECONDS"):
+        Settings(webhook_timeout_seconds=10, webhook_lease_seconds=15)
+    accepted = Settings(webhook_timeout_seconds=10, webhook_lease_seconds=20)
+    assert accepted.webhook_lease_seconds == 20
