@@ -96,8 +96,8 @@ FROM claimable c, events ev, webhook_endpoints w
 WHERE d.tenant_id = $1 AND d.id = c.id
   AND ev.tenant_id = $1 AND ev.id = d.event_id
   AND w.tenant_id = $1 AND w.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, d.attempts, w.url, ev.id AS event_id, ev.type, ev.object_id,
-    ev.data, ev.created_at, ev.xid::text AS xid, ev.seq
+RETURNING d.id, d.endpoint_id, d.attempts, w.url, w.consecutive_failures, ev.id AS event_id,
+    ev.type, ev.object_id, ev.data, ev.created_at, ev.xid::text AS xid, ev.seq
 """
 _ADD_ATTEMPTS = """
 INSERT INTO webhook_delivery_attempts
@@ -184,6 +184,7 @@ class ClaimedDelivery:
     id: str
     endpoint_id: str
     url: str
+    endpoint_failures: int  # the endpoint's run of deliveries failed for good
     attempts: int  # before this one
     event_id: str
     event_type: str
@@ -208,6 +209,7 @@ async def claim_due(db: TenantConnection, limit: int, lease_seconds: float) -> C
             id=row["id"],
             endpoint_id=row["endpoint_id"],
             url=row["url"],
+            endpoint_failures=row["consecutive_failures"],
             attempts=row["attempts"],
             event_id=row["event_id"],
             event_type=row["type"],
@@ -251,11 +253,13 @@ async def record_attempts(
     token: str,
     records: Sequence[AttemptRecord],
     *,
+    failing: set[str],
     disable_after: int,
     disabled_reason: str,
 ) -> list[DisabledEndpoint]:
     """Stores the attempts and moves their deliveries on; counts each endpoint's run of
-    failures and disables (with a `webhook_endpoint.disabled` event) those that reach
+    failures (`failing`: the endpoints whose run was not 0 when claimed, which a success
+    resets) and disables (with a `webhook_endpoint.disabled` event) those that reach
     `disable_after`. Answers the endpoints disabled."""
     if not records:
         return []
@@ -284,7 +288,7 @@ async def record_attempts(
     failed: dict[str, int] = {}
     for row in moved:
         endpoint_id, status = row["endpoint_id"], DeliveryStatus(row["status"])
-        if status is DeliveryStatus.SUCCEEDED:
+        if status is DeliveryStatus.SUCCEEDED and endpoint_id in failing:
             succeeded[endpoint_id] = True
             failed.setdefault(endpoint_id, 0)
         elif status is DeliveryStatus.FAILED:
@@ -299,12 +303,12 @@ async def record_attempts(
         [succeeded.get(i, False) for i in ids],
         [failed[i] for i in ids],
     )
-    failing = [i for i in ids if failed[i] > 0]
-    if not failing:
+    failed_now = [i for i in ids if failed[i] > 0]
+    if not failed_now:
         return []
     disabled = [
         DisabledEndpoint(row["id"], row["url"], row["disabled_at"], row["consecutive_failures"])
-        for row in await db.fetch(_DISABLE, tenant_id, failing, disabled_reason, disable_after)
+        for row in await db.fetch(_DISABLE, tenant_id, failed_now, disabled_reason, disable_after)
     ]
     events = SqlEventRepository(db)
     for endpoint in disabled:

@@ -54,6 +54,8 @@ _log = logging.getLogger("ledgerline.webhooks")
 USER_AGENT = "Ledgerline-Webhooks/1"
 # Events fed to one endpoint per round.
 _FEED_LIMIT = 1000
+# Batches between two feeds while deliveries are plentiful.
+_FEED_EVERY = 10
 # Batches one tenant gets per round before the next tenant's turn.
 _BATCHES_PER_TENANT = 20
 DISABLED_REASON = "Deliveries kept failing after every retry."
@@ -173,26 +175,34 @@ class WebhookDispatcher:
         """Feeds the tenant's endpoints and sends what is due, up to `batches` batches;
         stops between batches once `stop` is set (a batch in flight is finished)."""
         attempted = 0
-        for _ in range(batches):
+        await self._feed(tenant_id)
+        for batch in range(1, batches + 1):
             if stop is not None and stop.is_set():
                 break
-            async with tenant_transaction(self._engine, tenant_id) as db:
-                fed = await feed_endpoints(db, _FEED_LIMIT)
             sent = await self.deliver_batch(tenant_id)
             attempted += sent
-            if fed == 0 and sent == 0:
-                break
+            # Fed again when the due deliveries run short, and every few batches so that
+            # new events do not wait behind a long backlog of retries.
+            if sent < self._config.batch_size or batch % _FEED_EVERY == 0:
+                fed = await self._feed(tenant_id)
+                if fed == 0 and sent == 0:
+                    break
         return attempted
+
+    async def _feed(self, tenant_id: str) -> int:
+        async with tenant_transaction(self._engine, tenant_id) as db:
+            return await feed_endpoints(db, _FEED_LIMIT)
 
     async def deliver_batch(self, tenant_id: str) -> int:
         """Claims due deliveries, sends them and records the attempts; answers how many."""
         now = self._now()
         async with tenant_transaction(self._engine, tenant_id) as db:
             claim = await claim_due(db, self._config.batch_size, self._config.lease_seconds)
-            endpoints = SqlWebhookEndpointRepository(db, self._box)
-            secrets: dict[str, SigningSecrets | None] = {}
-            for endpoint_id in dict.fromkeys(d.endpoint_id for d in claim.deliveries):
-                secrets[endpoint_id] = await endpoints.signing_secrets(endpoint_id, now)
+            secrets: dict[str, SigningSecrets] = {}
+            if claim.deliveries:
+                secrets = await SqlWebhookEndpointRepository(db, self._box).signing_secrets_of(
+                    list({d.endpoint_id for d in claim.deliveries}), now
+                )
         if not claim.deliveries:
             return 0
         records = await asyncio.gather(
@@ -203,6 +213,7 @@ class WebhookDispatcher:
                 db,
                 claim.token,
                 records,
+                failing={d.endpoint_id for d in claim.deliveries if d.endpoint_failures},
                 disable_after=self._config.disable_after,
                 disabled_reason=DISABLED_REASON,
             )

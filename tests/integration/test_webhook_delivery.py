@@ -435,3 +435,26 @@ async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
     [delivery] = (await endpoint_state(tenant, endpoint_id))["deliveries"]
     assert delivery["status"] == "FAILED"
     assert delivery["attempts"][0]["error"] == f"HTTP {status}: redirects are not followed."
+
+
+async def test_a_success_ends_an_endpoints_run_of_failures(
+    tenant: Tenant, engine: AsyncEngine
+) -> None:
+    # given an endpoint disabled after 2 deliveries in a row fail for good (1 attempt each),
+    # and a receiver answering 500, 200, 500
+    answers = iter([500, 200, 500])
+    with receiving(lambda _path, _count: next(answers)) as receiver:
+        endpoint_id, _ = await endpoint(tenant, receiver.url())
+        worker = dispatcher(engine, schedule=RetrySchedule(max_attempts=1), disable_after=2)
+        try:
+            # when three events are delivered one after the other
+            for sent in (1, 2, 3):
+                await customer(tenant, f"Customer {sent}")
+                await run_until(worker, tenant, lambda sent=sent: len(receiver.received) == sent)
+        finally:
+            await worker.close()
+
+    # then a failure, a success and a failure leave the endpoint enabled
+    state = await endpoint_state(tenant, endpoint_id)
+    assert [d["status"] for d in state["deliveries"]] == ["FAILED", "SUCCEEDED", "FAILED"]
+    assert state["status"] == "ENABLED"
