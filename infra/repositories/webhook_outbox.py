@@ -10,7 +10,6 @@ once its lease has run out (the only way a delivery is sent twice).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,15 +193,11 @@ class ClaimedDelivery:
     event_position: tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    token: str
-    deliveries: list[ClaimedDelivery]
-
-
-async def claim_due(db: TenantConnection, limit: int, lease_seconds: float) -> Claim:
-    """Leases up to `limit` due deliveries to this worker for `lease_seconds`."""
-    token = uuid.uuid4().hex
+async def claim_due(
+    db: TenantConnection, limit: int, lease_seconds: float, token: str
+) -> list[ClaimedDelivery]:
+    """Leases up to `limit` due deliveries for `lease_seconds` to the worker that `token`
+    names, in event position order."""
     rows = await db.fetch(_CLAIM, db.tenant_id, limit, lease_seconds, token)
     deliveries = [
         ClaimedDelivery(
@@ -220,9 +215,8 @@ async def claim_due(db: TenantConnection, limit: int, lease_seconds: float) -> C
         )
         for row in rows
     ]
-    # Position order: sent in that order when they share a batch.
     deliveries.sort(key=lambda d: d.event_position)
-    return Claim(token, deliveries)
+    return deliveries
 
 
 @dataclass(frozen=True, slots=True)

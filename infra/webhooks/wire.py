@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import certifi
 
@@ -31,6 +31,8 @@ MAX_HEAD_BYTES: Final = 64 * 1024
 MAX_IDLE_PER_ORIGIN: Final = 32
 # Receivers commonly close idle connections after 5 to 60 s; ours are dropped before that.
 IDLE_SECONDS: Final = 4.0
+# Printable ASCII but the space: kept as written in a request target.
+_SAFE: Final = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
 class DeliveryError(Exception):
@@ -80,10 +82,14 @@ class WebhookPoster:
         came. The caller bounds the time (asyncio.timeout)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        host = parts.hostname or ""
+        try:  # an internationalized name goes on the wire in its ASCII (IDNA) form
+            host = (parts.hostname or "").encode("idna").decode("ascii")
+        except UnicodeError:
+            raise DeliveryError("The URL's host is not a valid name.") from None
         port = parts.port or (443 if scheme == "https" else 80)
         origin = _Origin(scheme, address or host, port, host)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Characters outside ASCII are percent-encoded (UTF-8); what is already is kept.
+        target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), _SAFE)
         default_port = port == (443 if scheme == "https" else 80)
         host_header = _bracketed(host) if default_port else f"{_bracketed(host)}:{port}"
         request = _request(target, host_header, body, headers)
