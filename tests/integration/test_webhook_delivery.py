@@ -300,6 +300,14 @@ async def test_retry_webhook_delivery_sends_one_again_and_refuses_unknown_ids(
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
     [again] = (await endpoint_state(tenant, endpoint_id))["deliveries"]
     assert (again["status"], again["attemptCount"]) == ("SUCCEEDED", 2)
+    # and it is a node of this tenant only
+    node = "query($id: ID!) { node(id: $id) { id ... on WebhookDelivery { status eventType } } }"
+    assert (await tenant.gql(node, {"id": again["id"]}))["data"]["node"] == {
+        "id": again["id"],
+        "status": "SUCCEEDED",
+        "eventType": "customer.created",
+    }
+    assert (await other_tenant.gql(node, {"id": again["id"]}))["data"]["node"] is None
     # and unknown or another tenant's ids are user errors
     for caller, delivery_id in (
         (tenant, "whd_unknown0000000000000000"),
@@ -458,3 +466,34 @@ async def test_a_success_ends_an_endpoints_run_of_failures(
     state = await endpoint_state(tenant, endpoint_id)
     assert [d["status"] for d in state["deliveries"]] == ["FAILED", "SUCCEEDED", "FAILED"]
     assert state["status"] == "ENABLED"
+
+
+async def test_deliveries_and_attempts_of_a_page_of_endpoints_cost_one_statement_each(
+    tenant: Tenant, engine: AsyncEngine, count_statements: Any
+) -> None:
+    # given three endpoints, each with a delivery of two attempts
+    with receiving(lambda _path, count: 500 if count == 1 else 200) as receiver:
+        for path in ("/a", "/b", "/c"):
+            await endpoint(tenant, receiver.url(path))
+        await customer(tenant)
+        worker = dispatcher(engine)
+        try:
+            await run_until(worker, tenant, lambda: len(receiver.received) == 6)
+        finally:
+            await worker.close()
+    query = """
+    { webhookEndpoints(first: 10) { edges { node {
+        url deliveries { status attempts { statusCode } }
+    } } } }
+    """
+    # when the page is read with its deliveries and their attempts
+    with count_statements as counter:
+        body = await tenant.gql(query)
+    # then every endpoint shows its delivery and both attempts
+    nodes = [edge["node"] for edge in body["data"]["webhookEndpoints"]["edges"]]
+    assert [n["deliveries"][0]["attempts"] for n in nodes] == [
+        [{"statusCode": 500}, {"statusCode": 200}]
+    ] * 3
+    # and it took the tenant's settings, the page, one statement for the deliveries and
+    # one for the attempts
+    assert counter.count == 4, counter.statements
