@@ -226,7 +226,7 @@ def worker(
     from infra.db import create_engine
     from infra.idempotency import delete_expired
     from infra.secret_box import SecretBox
-    from infra.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
+    from infra.webhooks.dispatcher import TENANTS_AT_ONCE, DeliveryConfig, WebhookDispatcher
 
     settings = _settings()
     grace = timedelta(seconds=settings.invoice_grace_period)
@@ -248,7 +248,8 @@ def worker(
                 pass
 
     async def work(url: str) -> None:
-        engine = create_engine(url, pool_size=4)
+        # Billing's connection, and one per tenant the dispatcher serves at once.
+        engine = create_engine(url, pool_size=1 + TENANTS_AT_ONCE)
         dispatcher = WebhookDispatcher(
             engine,
             SecretBox(settings.resolved_secret_key()),

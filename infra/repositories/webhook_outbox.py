@@ -22,12 +22,14 @@ from domain.webhooks import ALL_EVENTS
 from infra.db import TenantConnection
 from infra.repositories.events import SqlEventRepository
 
+# NO KEY UPDATE: only the cursor changes, and deliveries referencing the endpoint may
+# still be written meanwhile (their foreign key takes KEY SHARE).
 _ENDPOINTS_TO_FEED = """
 SELECT id, events, cursor_xid::text AS cursor_xid, cursor_seq
 FROM webhook_endpoints
 WHERE tenant_id = $1 AND disabled_at IS NULL
 ORDER BY id
-FOR UPDATE SKIP LOCKED
+FOR NO KEY UPDATE SKIP LOCKED
 """
 # Past the endpoint's cursor and below the committed horizon (migration 0013): every event
 # still to commit stands after the cursor, so moving it never skips one.
@@ -289,7 +291,7 @@ async def record_attempts(
             failed[endpoint_id] = failed.get(endpoint_id, 0) + 1
     if not failed:
         return []
-    ids = list(failed)
+    ids = sorted(failed)  # endpoints updated in one order by every worker: no deadlock
     await db.fetch(
         _COUNT_FAILURES,
         tenant_id,

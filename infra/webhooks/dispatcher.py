@@ -59,7 +59,9 @@ _FEED_LIMIT = 1000
 _FEED_EVERY = 10
 # Claims one tenant gets per round before the next tenant's turn.
 _BATCHES_PER_TENANT = 20
-# Deliveries in flight at once, in batches: each claim fills the room left.
+# Tenants served at once by a worker (each holds one database connection at a time).
+TENANTS_AT_ONCE = 4
+# Deliveries in flight at once per tenant, in batches: each claim fills the room left.
 IN_FLIGHT_BATCHES = 4
 # Seconds finished attempts wait to be recorded together (fewer, larger statements).
 _RECORD_AFTER = 0.05
@@ -164,13 +166,18 @@ class WebhookDispatcher:
                     pass
 
     async def run_round(self, stop: asyncio.Event | None = None) -> int:
-        """One round over every tenant (until `stop` is set); answers the attempts made."""
+        """One round over every tenant (until `stop` is set), TENANTS_AT_ONCE at a time so
+        that one tenant's slow receivers do not hold up the others; answers the attempts
+        made."""
         async with self._engine.connect() as conn:
             tenants = await all_account_ids(conn)
-        attempted = 0
-        for tenant_id in tenants:
-            attempted += await self.run_tenant(tenant_id, stop=stop)
-        return attempted
+        turns = asyncio.Semaphore(TENANTS_AT_ONCE)
+
+        async def turn(tenant_id: str) -> int:
+            async with turns:
+                return await self.run_tenant(tenant_id, stop=stop)
+
+        return sum(await asyncio.gather(*(turn(tenant_id) for tenant_id in tenants)))
 
     async def run_tenant(
         self,
