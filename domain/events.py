@@ -27,6 +27,7 @@ PAYMENT_FAILED: Final = "payment.failed"
 REFUND_CREATED: Final = "refund.created"
 REFUND_FAILED: Final = "refund.failed"
 CREDIT_NOTE_CREATED: Final = "credit_note.created"
+WEBHOOK_ENDPOINT_DISABLED: Final = "webhook_endpoint.disabled"
 
 EVENT_TYPES: Final = (
     CUSTOMER_CREATED,
@@ -49,6 +50,7 @@ EVENT_TYPES: Final = (
     REFUND_CREATED,
     REFUND_FAILED,
     CREDIT_NOTE_CREATED,
+    WEBHOOK_ENDPOINT_DISABLED,
 )
 
 

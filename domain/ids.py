@@ -86,6 +86,12 @@ KINDS: Final[dict[str, Kind]] = {
             "webhooks:manage",
             lambda r, ids: r.webhook_endpoints.by_ids(ids),
         ),
+        Kind(
+            "whd",
+            "WebhookDelivery",
+            "webhooks:manage",
+            lambda r, ids: r.webhook_deliveries.by_ids(ids),
+        ),
     )
 }
 

@@ -35,6 +35,7 @@ from domain.refunds import RefundReads, RefundRepository
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft
 from domain.usage import UsageEvent
+from domain.webhook_deliveries import WebhookDeliveryReads, WebhookDeliveryRepository
 from domain.webhooks import WebhookEndpointReads, WebhookEndpointRepository
 
 
@@ -247,6 +248,7 @@ class UnitOfWork(Protocol):
     webhook_endpoints: WebhookEndpointRepository
     credit_notes: CreditNoteRepository
     balances: BalanceRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -425,3 +427,4 @@ class Reads(Protocol):
     webhook_endpoints: WebhookEndpointReads
     credit_notes: CreditNoteReads
     balances: BalanceReads
+    webhook_deliveries: WebhookDeliveryReads

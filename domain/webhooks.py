@@ -57,6 +57,10 @@ class WebhookEndpoint:
     created_at: datetime
     # Until when the secret that rotateWebhookSecret replaced still signs; None: none does.
     previous_secret_expires_at: datetime | None = None
+    # Set when deliveries kept failing (domain.webhook_deliveries.should_disable): nothing
+    # is sent until it is enabled again, and then it resumes where it stopped.
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,10 @@ class WebhookEndpointRepository(Protocol):
         ...
 
     async def delete(self, endpoint_id: str) -> bool: ...
+
+    async def enable(self, endpoint_id: str) -> WebhookEndpoint:
+        """Clears the endpoint's disabled state and its run of failures."""
+        ...
 
     async def signing_secrets(self, endpoint_id: str, now: datetime) -> SigningSecrets | None:
         """The secrets a delivery at `now` is signed with (None: no such endpoint)."""

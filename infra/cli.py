@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.engine import make_url
@@ -215,11 +215,12 @@ def export_schema(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
-    interval: Annotated[int, typer.Option(help="Seconds between rounds.")] = 60,
+    interval: Annotated[int, typer.Option(help="Seconds between billing rounds.")] = 60,
 ) -> None:
     """Background work: bills every subscription whose period has ended, charges invoices
-    that collect automatically (with dunning retries), settles payments left pending (any
-    number of workers share it all), and deletes idempotency records older than 24 hours."""
+    that collect automatically (with dunning retries), settles payments left pending,
+    delivers webhooks (any number of workers share it all), and deletes idempotency records
+    older than 24 hours."""
     from datetime import UTC, datetime, timedelta
 
     from infra.billing_worker import bill_everyone
@@ -227,40 +228,65 @@ def worker(
     from infra.db import create_engine
     from infra.idempotency import delete_expired
     from infra.payments import PaymentProviders
+    from infra.secret_box import SecretBox
+    from infra.webhooks.dispatcher import TENANTS_AT_ONCE, DeliveryConfig, WebhookDispatcher
 
     settings = _settings()
     grace = timedelta(seconds=settings.invoice_grace_period)
     dunning = settings.dunning_policy()
 
+    async def billing(engine: Any, providers: PaymentProviders, stop: asyncio.Event) -> None:
+        while True:
+            billed = await bill_everyone(engine, datetime.now(UTC), grace=grace)
+            typer.echo(
+                f"billed {billed.subscriptions} subscription periods: {billed.invoices} invoices"
+            )
+            collected = await collect_everyone(engine, providers, datetime.now(UTC), dunning)
+            typer.echo(
+                f"collected {collected.attempts} invoices;"
+                f" reconciled {collected.reconciled} payments and refunds"
+            )
+            removed = await delete_expired(engine)
+            typer.echo(f"removed {removed} expired idempotency records")
+            if once:
+                return
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+
     async def work(url: str) -> None:
-        engine = create_engine(url, pool_size=2)
+        # Billing's connection (a second while a payment's phases and the sandbox
+        # processor overlap), and one per tenant the dispatcher serves at once.
+        engine = create_engine(url, pool_size=2 + TENANTS_AT_ONCE)
         providers = PaymentProviders(engine, settings)
+        dispatcher = WebhookDispatcher(
+            engine,
+            SecretBox(settings.resolved_secret_key()),
+            DeliveryConfig.from_settings(settings),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            while True:
-                billed = await bill_everyone(engine, datetime.now(UTC), grace=grace)
-                typer.echo(
-                    f"billed {billed.subscriptions} subscription periods:"
-                    f" {billed.invoices} invoices"
-                )
-                collected = await collect_everyone(engine, providers, datetime.now(UTC), dunning)
-                typer.echo(
-                    f"collected {collected.attempts} invoices;"
-                    f" reconciled {collected.reconciled} payments and refunds"
-                )
-                removed = await delete_expired(engine)
-                typer.echo(f"removed {removed} expired idempotency records")
-                if once:
-                    return
-                try:
-                    await asyncio.wait_for(stop.wait(), interval)
-                    return
-                except TimeoutError:
-                    pass
+            if once:
+                await billing(engine, providers, stop)
+                delivered = await dispatcher.run_round()
+                typer.echo(f"made {delivered} webhook delivery attempts")
+                return
+            # Billing (with collection) and delivery run side by side: a long billing run
+            # never holds up webhooks. Either ending (an error) stops the worker.
+            tasks = [
+                asyncio.create_task(billing(engine, providers, stop)),
+                asyncio.create_task(dispatcher.run(stop, settings.webhook_poll_seconds)),
+            ]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            await asyncio.gather(*tasks)
         finally:
+            await dispatcher.close()
             await providers.aclose()
             await engine.dispose()
 

@@ -20,6 +20,7 @@ from domain.ports import (
     UsageReads,
 )
 from domain.refunds import RefundReads
+from domain.webhook_deliveries import WebhookDeliveryReads
 from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
@@ -36,6 +37,7 @@ from infra.repositories.plans import SqlPlanReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
+from infra.repositories.webhook_deliveries import SqlWebhookDeliveryReads
 from infra.repositories.webhooks import SqlWebhookEndpointReads
 
 
@@ -60,3 +62,4 @@ class SqlReads:
         self.webhook_endpoints: WebhookEndpointReads = SqlWebhookEndpointReads(db)
         self.credit_notes: CreditNoteReads = SqlCreditNoteReads(db)
         self.balances: BalanceReads = SqlBalanceReads(db)
+        self.webhook_deliveries: WebhookDeliveryReads = SqlWebhookDeliveryReads(db)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.accounts import is_account_id
@@ -146,6 +146,63 @@ class Settings(BaseSettings):
         if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
             raise ValueError("DUNNING_RETRY_DAYS must increase")
         return DunningPolicy(days, FinalAction(self.dunning_final_action))
+
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Seconds a webhook receiver has to answer one delivery (resolving its "
+        "host included) before the attempt counts as failed.",
+    )
+    webhook_max_attempts: int = Field(
+        default=16,
+        ge=1,
+        le=50,
+        description="Attempts per webhook delivery before it is FAILED; with the default "
+        "backoff, 16 spread over about three days.",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Wait after a delivery's first failed attempt; it doubles after each "
+        "further one (±20% jitter), up to WEBHOOK_RETRY_MAX_DELAY_SECONDS.",
+    )
+    webhook_retry_max_delay_seconds: float = Field(
+        default=43200.0, gt=0, le=7 * 86400, description="The longest wait between attempts."
+    )
+    webhook_disable_after_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Deliveries in a row that fail for good (no success between) after "
+        "which an endpoint is disabled, with a `webhook_endpoint.disabled` event.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a worker holds the deliveries it claimed; a worker that dies "
+        "mid-delivery leaves them to another after this. At least twice "
+        "WEBHOOK_TIMEOUT_SECONDS.",
+    )
+    webhook_batch_size: int = Field(
+        default=20, ge=1, le=200, description="Deliveries a worker claims and sends at once."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Seconds an idle worker waits before looking for events to deliver.",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        # A lease that ran out while its worker still waits for an answer would let a
+        # second worker send the same delivery: duplicates without a crash.
+        if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     def payment_provider_of(self, tenant_id: str) -> str:
         """The name of the payment processor that charges `tenant_id`'s customers."""

@@ -468,6 +468,51 @@ webhook_endpoints = Table(
     Column("previous_secret", LargeBinary),
     Column("previous_secret_expires_at", _TIME),
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    # The delivery feed (migration 0014): the last event position considered for it, the
+    # run of deliveries that failed for good, and when and why it was disabled.
+    Column(
+        "cursor_xid",
+        Xid8,
+        nullable=False,
+        server_default=text("pg_snapshot_xmin(pg_current_snapshot())"),
+    ),
+    Column("cursor_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("disabled_at", _TIME),
+    Column("disabled_reason", Text),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("endpoint_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event_xid", Xid8, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("object_id", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'PENDING'::text")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("leased_until", _TIME),
+    Column("lease_token", Text),
+    Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("completed_at", _TIME),
+)
+
+webhook_delivery_attempts = Table(
+    "webhook_delivery_attempts",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("delivery_id", Text, primary_key=True),
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("attempted_at", _TIME, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text),
+    Column("succeeded", Boolean, nullable=False),
 )
 
 credit_note_numbering = Table(

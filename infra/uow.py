@@ -35,6 +35,7 @@ from domain.ports import (
     UsageRepository,
 )
 from domain.refunds import RefundRepository
+from domain.webhook_deliveries import WebhookDeliveryRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.db_errors import is_lock_timeout
@@ -51,6 +52,7 @@ from infra.repositories.plans import SqlPlanRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
 from infra.repositories.usage import SqlUsageRepository
+from infra.repositories.webhook_deliveries import SqlWebhookDeliveryRepository
 from infra.repositories.webhooks import SqlWebhookEndpointRepository
 from infra.secret_box import SecretBox
 
@@ -75,6 +77,7 @@ class _Repositories:
     webhook_endpoints: WebhookEndpointRepository
     credit_notes: CreditNoteRepository
     balances: BalanceRepository
+    webhook_deliveries: WebhookDeliveryRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
 
@@ -95,6 +98,7 @@ class _Repositories:
         self.webhook_endpoints = SqlWebhookEndpointRepository(db, self._secret_box)
         self.credit_notes = SqlCreditNoteRepository(db)
         self.balances = SqlBalanceRepository(db)
+        self.webhook_deliveries = SqlWebhookDeliveryRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

@@ -24,6 +24,10 @@ from resolvers.payment_methods import PaymentMethodsByCustomerLoader
 from resolvers.payments import PaymentsByInvoiceLoader, RefundsByPaymentLoader
 from resolvers.subscriptions import SubscriptionsByCustomerLoader
 from resolvers.usage import UsageByCustomerLoader, UsageChargeLoader
+from resolvers.webhook_deliveries import (
+    AttemptsByDeliveryLoader,
+    RecentDeliveriesByEndpointLoader,
+)
 
 
 class ByIdLoader(DataLoader):  # type: ignore[type-arg]
@@ -56,6 +60,8 @@ class Loaders:
         self.refunds_by_payment = RefundsByPaymentLoader(reads.refunds)
         self.credit_notes_by_invoice = CreditNotesByInvoiceLoader(reads.credit_notes)
         self.balance_transactions_by_customer = BalanceTransactionsByCustomerLoader(reads.balances)
+        self.recent_deliveries = RecentDeliveriesByEndpointLoader(reads.webhook_deliveries)
+        self.delivery_attempts = AttemptsByDeliveryLoader(reads.webhook_deliveries)
 
     def by_id(self, prefix: str) -> ByIdLoader:
         """The loader of the node kind with that id prefix (`cus`, `plan`...), made on

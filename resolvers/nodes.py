@@ -21,6 +21,7 @@ from domain.payment_methods import PaymentMethod
 from domain.plans import Plan, PlanPrice
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate
+from domain.webhook_deliveries import WebhookDelivery
 from domain.webhooks import WebhookEndpoint
 from resolvers.errors import bad_user_input
 
@@ -43,6 +44,7 @@ DomainNode = (
     | WebhookEndpoint
     | CreditNote
     | BalanceTransaction
+    | WebhookDelivery
 )
 
 

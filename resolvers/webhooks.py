@@ -8,6 +8,7 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.queries import SortDirection
+from domain.services import webhook_deliveries as delivery_services
 from domain.services import webhooks as services
 from domain.webhooks import WebhookEndpoint, WebhookEndpointDraft, WebhookEndpointSecret
 from resolvers.errors import Outcome, done, refused
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from schema.webhooks import (
         CreateWebhookEndpointInput,
         DeleteWebhookEndpointInput,
+        EnableWebhookEndpointInput,
         RotateWebhookSecretInput,
         WebhookEndpointOrder,
     )
@@ -32,6 +34,9 @@ else:
         "DeleteWebhookEndpointInput", "schema.webhooks"
     )
     RotateWebhookSecretInput = strawberry.LazyType("RotateWebhookSecretInput", "schema.webhooks")
+    EnableWebhookEndpointInput = strawberry.LazyType(
+        "EnableWebhookEndpointInput", "schema.webhooks"
+    )
     WebhookEndpointOrder = strawberry.LazyType("WebhookEndpointOrder", "schema.webhooks")
 
 
@@ -111,3 +116,14 @@ async def delete_webhook_endpoint(
         return refused(error)
     info.context.loaders.by_id("we").clear(deleted.id)
     return done(deleted)
+
+
+async def enable_webhook_endpoint(
+    info: strawberry.Info[Context], input: EnableWebhookEndpointInput
+) -> Outcome[WebhookEndpoint]:
+    try:
+        enabled = await delivery_services.enable_webhook_endpoint(info.context.uow(), str(input.id))
+    except DomainError as error:
+        return refused(error)
+    info.context.loaders.by_id("we").clear(enabled.id).prime(enabled.id, enabled)
+    return done(enabled)

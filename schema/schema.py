@@ -43,6 +43,7 @@ from resolvers import payments as payment_resolvers
 from resolvers import plans as plan_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
+from resolvers import webhook_deliveries as webhook_delivery_resolvers
 from resolvers import webhooks as webhook_resolvers
 from schema.balances import AdjustCustomerBalancePayload, CustomerBalanceTransaction
 from schema.connections import Connection, connection_of
@@ -83,9 +84,11 @@ from schema.subscriptions import Subscription, SubscriptionPayload
 from schema.tax_rates import CreateTaxRatePayload, TaxRate
 from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
 from schema.viewer import Viewer
+from schema.webhook_deliveries import RetryWebhookDeliveryPayload
 from schema.webhooks import (
     CreateWebhookEndpointPayload,
     DeleteWebhookEndpointPayload,
+    EnableWebhookEndpointPayload,
     RotateWebhookSecretPayload,
     WebhookEndpoint,
 )
@@ -432,6 +435,23 @@ class Mutation:
             DeleteWebhookEndpointPayload.from_domain, webhook_resolvers.delete_webhook_endpoint
         ),
         description="Deletes a webhook endpoint and its secrets; nothing more is sent to it.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
+    )
+    enable_webhook_endpoint: EnableWebhookEndpointPayload = strawberry.field(
+        resolver=returning(
+            EnableWebhookEndpointPayload.from_domain, webhook_resolvers.enable_webhook_endpoint
+        ),
+        description="Sends events to an endpoint that was disabled after repeated failures "
+        "again: its pending deliveries resume, then what happened meanwhile, in order.",
+        permission_classes=[requires(WEBHOOKS_MANAGE)],
+    )
+    retry_webhook_delivery: RetryWebhookDeliveryPayload = strawberry.field(
+        resolver=returning(
+            RetryWebhookDeliveryPayload.from_domain,
+            webhook_delivery_resolvers.retry_webhook_delivery,
+        ),
+        description="Sends a delivery again now (one more attempt if it had FAILED), after "
+        "any earlier pending delivery of the same object.",
         permission_classes=[requires(WEBHOOKS_MANAGE)],
     )
 

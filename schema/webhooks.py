@@ -3,21 +3,31 @@ specification. Types and inputs of the concept."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import strawberry
 
 import domain.webhooks as webhooks_domain
+from resolvers import webhook_deliveries as delivery_resolvers
 from resolvers.errors import Outcome
 from schema.connections import SortDirection
 from schema.errors import UserError, user_errors_from
+from schema.fields import each, returning
 from schema.nodes import Node
+from schema.webhook_deliveries import WebhookDelivery
 
 _SECRET_DESCRIPTION = (
     "The endpoint's signing secret (`whsec_` and base64), shown in this answer only: store "
     "it now, it cannot be read again. Verify deliveries with it using any Standard Webhooks "
     "library (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers). Null on errors."
 )
+
+
+@strawberry.enum(description="Whether an endpoint is sent events.")
+class WebhookEndpointStatus(enum.Enum):
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
 
 
 @strawberry.type(
@@ -37,6 +47,24 @@ class WebhookEndpoint(Node):
         "secret too, until this time; null (or past) once only the current secret signs."
     )
 
+    status: WebhookEndpointStatus = strawberry.field(
+        description="ENABLED, or DISABLED after deliveries kept failing; "
+        "`enableWebhookEndpoint` turns it back on."
+    )
+    disabled_at: datetime | None = strawberry.field(
+        description="When it was disabled (a `webhook_endpoint.disabled` event says so too); "
+        "null while enabled. Nothing is sent meanwhile, and nothing is lost: enabled again, "
+        "it gets what happened in between, in order."
+    )
+    disabled_reason: str | None = strawberry.field(description="Why it was disabled.")
+    deliveries: list[WebhookDelivery] = strawberry.field(
+        resolver=returning(
+            each(WebhookDelivery.from_domain), delivery_resolvers.endpoint_deliveries
+        ),
+        description="Its newest deliveries with their attempts, newest first (`first`: 1 to "
+        "100, default 20).",
+    )
+
     @classmethod
     def from_domain(cls, endpoint: webhooks_domain.WebhookEndpoint) -> WebhookEndpoint:
         return cls(
@@ -46,6 +74,11 @@ class WebhookEndpoint(Node):
             description=endpoint.description,
             created_at=endpoint.created_at,
             previous_secret_expires_at=endpoint.previous_secret_expires_at,
+            status=WebhookEndpointStatus.ENABLED
+            if endpoint.disabled_at is None
+            else WebhookEndpointStatus.DISABLED,
+            disabled_at=endpoint.disabled_at,
+            disabled_reason=endpoint.disabled_reason,
         )
 
 
@@ -148,3 +181,28 @@ class WebhookEndpointOrder:
     direction: SortDirection = strawberry.field(
         default=SortDirection.DESC, description="DESC lists the newest first."
     )
+
+
+@strawberry.type(description="Result of `enableWebhookEndpoint`.")
+class EnableWebhookEndpointPayload:
+    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
+        description="The endpoint, ENABLED; null on errors."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="What was wrong with the input; empty on success."
+    )
+
+    @classmethod
+    def from_domain(
+        cls, outcome: Outcome[webhooks_domain.WebhookEndpoint]
+    ) -> EnableWebhookEndpointPayload:
+        endpoint = outcome.value
+        return cls(
+            webhook_endpoint=None if endpoint is None else WebhookEndpoint.from_domain(endpoint),
+            user_errors=user_errors_from(outcome.errors),
+        )
+
+
+@strawberry.input(description="The endpoint to send events to again.")
+class EnableWebhookEndpointInput:
+    id: strawberry.ID = strawberry.field(description="A webhook endpoint id (`we_…`).")

@@ -57,7 +57,7 @@ async def rotate_webhook_secret(
     so a receiver that still checks the old one keeps accepting them meanwhile."""
     secret = new_signing_secret()
     async with uow:
-        await _endpoint(uow, endpoint_id, for_update=True)
+        await endpoint_of(uow, endpoint_id, for_update=True)
         endpoint = await uow.webhook_endpoints.rotate_secret(
             endpoint_id, secret, now + ROTATION_OVERLAP
         )
@@ -68,13 +68,14 @@ async def rotate_webhook_secret(
 async def delete_webhook_endpoint(uow: UnitOfWork, endpoint_id: str) -> WebhookEndpoint:
     """Deletes the endpoint and its secrets; nothing more is sent to it."""
     async with uow:
-        endpoint = await _endpoint(uow, endpoint_id, for_update=True)
+        endpoint = await endpoint_of(uow, endpoint_id, for_update=True)
         await uow.webhook_endpoints.delete(endpoint.id)
         await uow.commit()
     return endpoint
 
 
-async def _endpoint(uow: UnitOfWork, endpoint_id: str, *, for_update: bool) -> WebhookEndpoint:
+async def endpoint_of(uow: UnitOfWork, endpoint_id: str, *, for_update: bool) -> WebhookEndpoint:
+    """The endpoint, or NotFound on the input's `id`."""
     endpoint = None
     if prefix_of(endpoint_id) == "we":
         endpoint = await uow.webhook_endpoints.get(endpoint_id, for_update=for_update)

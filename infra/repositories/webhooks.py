@@ -20,7 +20,15 @@ from infra.tables import webhook_endpoints
 _SHOWN = [
     column
     for column in webhook_endpoints.c
-    if column.name not in ("secret", "previous_secret", "tenant_id")
+    if column.name
+    not in (
+        "secret",
+        "previous_secret",
+        "tenant_id",
+        "cursor_xid",
+        "cursor_seq",
+        "consecutive_failures",
+    )
 ]
 
 
@@ -33,6 +41,8 @@ def webhook_endpoint_from_row(row: Any) -> WebhookEndpoint:
         description=values["description"],
         created_at=values["created_at"],
         previous_secret_expires_at=values["previous_secret_expires_at"],
+        disabled_at=values["disabled_at"],
+        disabled_reason=values["disabled_reason"],
     )
 
 
@@ -109,19 +119,39 @@ class SqlWebhookEndpointRepository:
         result = await self._db.execute(delete(webhook_endpoints).where(*self._where(endpoint_id)))
         return bool(result.rowcount)
 
+    async def enable(self, endpoint_id: str) -> WebhookEndpoint:
+        statement = (
+            update(webhook_endpoints)
+            .where(*self._where(endpoint_id))
+            .values(disabled_at=None, disabled_reason=None, consecutive_failures=0)
+            .returning(*_SHOWN)
+        )
+        return webhook_endpoint_from_row((await self._db.execute(statement)).one())
+
     async def signing_secrets(self, endpoint_id: str, now: datetime) -> SigningSecrets | None:
+        return (await self.signing_secrets_of([endpoint_id], now)).get(endpoint_id)
+
+    async def signing_secrets_of(
+        self, endpoint_ids: Sequence[str], now: datetime
+    ) -> dict[str, SigningSecrets]:
+        """The secrets each endpoint's deliveries at `now` are signed with, in one statement
+        (an endpoint that no longer exists is absent)."""
         statement = select(
+            webhook_endpoints.c.id,
             webhook_endpoints.c.secret,
             webhook_endpoints.c.previous_secret,
             webhook_endpoints.c.previous_secret_expires_at,
-        ).where(*self._where(endpoint_id))
-        row = (await self._db.execute(statement)).first()
-        if row is None:
-            return None
-        previous = None
-        if row.previous_secret is not None and row.previous_secret_expires_at > now:
-            previous = self._open(endpoint_id, row.previous_secret)
-        return SigningSecrets(self._open(endpoint_id, row.secret), previous)
+        ).where(
+            webhook_endpoints.c.tenant_id == self._db.tenant_id,
+            webhook_endpoints.c.id.in_(list(endpoint_ids)),
+        )
+        found = {}
+        for row in await self._db.execute(statement):
+            previous = None
+            if row.previous_secret is not None and row.previous_secret_expires_at > now:
+                previous = self._open(row.id, row.previous_secret)
+            found[row.id] = SigningSecrets(self._open(row.id, row.secret), previous)
+        return found
 
 
 class SqlWebhookEndpointReads:

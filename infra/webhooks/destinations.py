@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from domain.webhooks import (
     Destination,
@@ -41,16 +42,27 @@ class WebhookDestinations:
         self._resolve = resolve
 
     async def refusal(self, url: str) -> str | None:
+        return (await self.checked(url)).refusal
+
+    async def checked(self, url: str) -> CheckedDestination:
+        """The URL's destination and, in production, the public address to connect to
+        (every address its host resolves to was checked); or why it may not be sent to.
+        The delivery worker connects to that address, so a name that resolves again to
+        something else between the check and the connection (DNS rebinding) cannot move
+        the request."""
         try:
             destination = parse_destination(url)
         except ValueError as exc:
-            return str(exc)
+            return CheckedDestination(None, None, str(exc))
         reason = scheme_refusal(destination, production=self._production)
         if reason is not None or not self._production:
-            return reason
-        return await self._address_refusal(destination)
+            return CheckedDestination(destination, None, reason)
+        return await self._address_check(destination)
 
-    async def _address_refusal(self, destination: Destination) -> str | None:
+    async def _address_check(self, destination: Destination) -> CheckedDestination:
+        def refused(reason: str) -> CheckedDestination:
+            return CheckedDestination(destination, None, reason)
+
         try:
             addresses: Sequence[str] = [str(ipaddress.ip_address(destination.host))]
         except ValueError:  # a name, not an address
@@ -58,18 +70,26 @@ class WebhookDestinations:
                 async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
                     addresses = await self._resolve(destination.host, destination.port)
             except (OSError, TimeoutError):
-                return "The URL's host does not resolve."
+                return refused("The URL's host does not resolve.")
         if not addresses:
-            return "The URL's host does not resolve."
+            return refused("The URL's host does not resolve.")
         for text in addresses:
             try:
                 address = ipaddress.ip_address(text)
             except ValueError:
-                return "The URL's host resolves to an address that cannot be checked."
+                return refused("The URL's host resolves to an address that cannot be checked.")
             if is_forbidden_address(address):
                 # The address is not named: the answer would map the network for a prober.
-                return (
+                return refused(
                     "The URL's host resolves to a private, loopback, link-local or "
                     "otherwise non-public address."
                 )
-        return None
+        return CheckedDestination(destination, str(ipaddress.ip_address(addresses[0])), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedDestination:
+    destination: Destination | None
+    # The checked address to connect to (production); None: connect by name (development).
+    address: str | None
+    refusal: str | None

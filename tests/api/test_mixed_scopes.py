@@ -68,7 +68,10 @@ ROOT_SELECTIONS: dict[str, str] = {
     "payments": "payments(first: 5) { totalCount edges { node { id status amount { amount } } } }",
     "refunds": "refunds(first: 5) { totalCount edges { node { id status } } }",
     "webhookEndpoints": "webhookEndpoints(first: 5) { totalCount edges { node { id url } } }",
-    "webhookEndpoint": 'webhookEndpoint(id: "<webhook>") { id url events }',
+    "webhookEndpoint": (
+        'webhookEndpoint(id: "<webhook>") { id url events status '
+        "deliveries(first: 5) { id status attempts { statusCode } } }"
+    ),
     "creditNotes": "creditNotes(first: 5) { totalCount edges { node { id number } } }",
 }
 
@@ -189,6 +192,14 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'adjustCustomerBalance(input: {customerId: "<customer>", amount: "-1.00", '
         'description: "mixed"}) { balanceTransaction { id } userErrors { code } }'
     ),
+    "enableWebhookEndpoint": (
+        'enableWebhookEndpoint(input: {id: "<webhook>"}) '
+        "{ webhookEndpoint { id status } userErrors { code } }"
+    ),
+    "retryWebhookDelivery": (
+        'retryWebhookDelivery(input: {deliveryId: "whd_mixed"}) '
+        "{ webhookDelivery { id } userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -264,6 +275,12 @@ MUTATION_WRITES: dict[str, str] = {
     "adjustCustomerBalance": (
         "select count(*) from customer_balance_transactions where tenant_id = $1"
         " and description = 'mixed'"
+    ),
+    "enableWebhookEndpoint": (
+        "select count(*) from webhook_endpoints where tenant_id = $1 and disabled_at is null"
+    ),
+    "retryWebhookDelivery": (
+        "select count(*) from webhook_deliveries where tenant_id = $1 and status = 'PENDING'"
     ),
 }
 

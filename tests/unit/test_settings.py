@@ -311,3 +311,12 @@ def test_stripe_secrets_read_from_the_environment_stay_masked(
     assert settings.stripe_webhook_secret_of("sandbox-only") is None  # no STRIPE_WEBHOOK_SECRET
     for shown in (repr(settings), str(settings.model_dump())):
         assert "sk_live_abc123" not in shown and "whsec_def456" not in shown
+
+
+def test_a_webhook_lease_shorter_than_two_delivery_timeouts_is_refused_naming_it() -> None:
+    # a lease that ran out while its worker still waits for an answer would let a second
+    # worker send the delivery again
+    with pytest.raises(ValueError, match="WEBHOOK_LEASE_SECONDS"):
+        Settings(webhook_timeout_seconds=10, webhook_lease_seconds=15)
+    accepted = Settings(webhook_timeout_seconds=10, webhook_lease_seconds=20)
+    assert accepted.webhook_lease_seconds == 20
