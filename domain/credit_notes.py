@@ -168,10 +168,20 @@ def _positive(amount: Decimal, currency: str, field: tuple[str, ...], errors: Fi
 
 
 def credit(
-    invoice: Invoice, earlier: Sequence[CreditNote], request: CreditNoteRequest
+    invoice: Invoice,
+    earlier: Sequence[CreditNote],
+    request: CreditNoteRequest,
+    *,
+    in_flight: Money | None = None,
+    refunded_directly: Money | None = None,
 ) -> tuple[Money, tuple[CreditNoteLine, ...]]:
     """The amount and lines of a credit note the request makes on the invoice, given the
-    invoice's earlier credit notes; a DomainError says why there can be none."""
+    invoice's earlier credit notes, the payments still in flight (what they may yet pay is
+    not left to reduce) and refunds made outside credit notes (money given back already is
+    not left to credit); a DomainError says why there can be none."""
+    nothing = Money.zero(invoice.currency)
+    in_flight = in_flight or nothing
+    refunded_directly = refunded_directly or nothing
     require_creditable(invoice, request.outcome)
     errors = FieldErrors()
     currency = invoice.currency
@@ -186,25 +196,25 @@ def credit(
         amount = sum_money((line.amount for line in lines), currency)
         field = _LINES_FIELD
     errors.raise_if_any()
-    left = creditable(invoice, earlier)
+    left = creditable(invoice, earlier) - refunded_directly
     if amount > left:
         raise _refused(
             ErrorCode.CREDIT_NOTE_EXCEEDS_CREDITABLE,
             field,
             f"At most {format_decimal(left.amount)} {currency} of this invoice is left to "
-            "credit (its total less earlier credit notes).",
+            "credit (its total less earlier credit notes and refunds).",
         )
     if request.outcome is CreditNoteOutcome.REDUCE_AMOUNT_DUE and amount > (
-        remaining := invoice.amount_remaining
+        remaining := invoice.amount_remaining - in_flight
     ):
         raise _refused(
             ErrorCode.CREDIT_NOTE_EXCEEDS_REMAINING,
             field,
-            f"Only {format_decimal(remaining.amount)} {currency} is left to pay: credit "
-            "the rest to the customer's balance or refund it.",
+            f"Only {format_decimal(remaining.amount)} {currency} is left to pay (less "
+            "payments in progress): credit the rest to the customer's balance or refund it.",
         )
     if request.outcome is CreditNoteOutcome.REFUND and amount > (
-        paid := refundable(invoice, earlier)
+        paid := refundable(invoice, earlier) - refunded_directly
     ):
         raise _refused(
             ErrorCode.CREDIT_NOTE_EXCEEDS_PAID,

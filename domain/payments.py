@@ -113,6 +113,10 @@ class PaymentProvider(Protocol):
         """Gives back part or all of a charge, once per idempotency key."""
         ...
 
+    async def retrieve_refund(self, refund_reference: str) -> RefundResult:
+        """The refund as it stands now (a PENDING refund settles later)."""
+        ...
+
 
 class SettlementSink(Protocol):
     """Where a provider's later word on a charge or refund goes: the payments service,

@@ -81,9 +81,16 @@ class Refund:
         }
 
 
-def refund_amount(payment: Payment, requested: Decimal | None, reserved: Money) -> Money:
+def refund_amount(
+    payment: Payment,
+    requested: Decimal | None,
+    reserved: Money,
+    invoice_left: Money | None = None,
+) -> Money:
     """What to refund: by default all that is left (captured less refunds succeeded or in
-    progress, `reserved`); else the requested amount, positive and at most that."""
+    progress, `reserved`, and at most what the invoice has left to credit, `invoice_left`:
+    money given back through credit notes is not given back again); else the requested
+    amount, positive and at most that."""
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise DomainError(
             [
@@ -95,6 +102,8 @@ def refund_amount(payment: Payment, requested: Decimal | None, reserved: Money) 
             ]
         )
     left = payment.amount - reserved
+    if invoice_left is not None and invoice_left < left:
+        left = invoice_left if not invoice_left.is_negative() else Money.zero(left.currency)
     if requested is None:
         amount = left
     else:
@@ -113,7 +122,8 @@ def refund_amount(payment: Payment, requested: Decimal | None, reserved: Money) 
                     ErrorCode.REFUND_EXCEEDS_PAYMENT,
                     AMOUNT_FIELD if requested is not None else PAYMENT_FIELD,
                     f"At most {format_decimal(left.amount)} {left.currency} of this payment"
-                    " can still be refunded (less refunds in progress).",
+                    " can still be refunded (less refunds in progress and the invoice's"
+                    " credit notes).",
                 )
             ]
         )
@@ -137,6 +147,11 @@ class RefundRepository(Protocol):
     async def by_provider_reference(self, provider: str, reference: str) -> Refund | None: ...
 
     async def save(self, refund: Refund) -> Refund: ...
+
+    async def given_back_directly(self, invoice_id: str) -> Money | None:
+        """The sum of the invoice's PENDING and SUCCEEDED refunds made outside credit notes
+        (refundPayment's), None when there is none."""
+        ...
 
     async def reserved(self, payment_id: str) -> Money | None:
         """The sum of the payment's PENDING and SUCCEEDED refunds (None: none)."""

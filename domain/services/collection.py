@@ -12,7 +12,7 @@ past due, as configured). A payment that settles the invoice makes it ACTIVE aga
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from domain.dunning import DunningPolicy
@@ -26,6 +26,7 @@ from domain.services.payments import charge, new_pending, settle_charge
 from domain.subscriptions import CollectionMethod
 
 BATCH_SIZE: Final = 50
+RECHECK_AFTER: Final = timedelta(hours=1)
 
 
 async def collect_due(
@@ -70,9 +71,14 @@ async def _attempt(
     if (
         subscription is None
         or subscription.collection_method is not CollectionMethod.CHARGE_AUTOMATICALLY
-        or not open_amount.minor_units > 0
+        or invoice.amount_remaining.is_zero()
     ):
         await uow.invoices.save(replace(invoice, next_collection_at=None))
+        return None
+    if not open_amount.minor_units > 0:
+        # Payments in progress cover it: look again once they had time to settle (one
+        # may still fail).
+        await uow.invoices.save(replace(invoice, next_collection_at=now + RECHECK_AFTER))
         return None
     method = await uow.payment_methods.default_of(invoice.customer_id)
     attempt = invoice.collection_attempts + 1

@@ -68,7 +68,13 @@ async def create_credit_note(
         if invoice is None:
             raise NotFound(_INVOICE_FIELD, "Invoice")
         earlier = await uow.credit_notes.of_invoice(invoice.id)
-        amount, lines = credit(invoice, earlier, request)
+        amount, lines = credit(
+            invoice,
+            earlier,
+            request,
+            in_flight=await uow.payments.in_flight(invoice.id),
+            refunded_directly=await uow.refunds.given_back_directly(invoice.id),
+        )
         if request.outcome is CreditNoteOutcome.CREDIT_BALANCE:
             await _require_balance_currency(uow, invoice)
         sequence = await uow.credit_notes.take_number()

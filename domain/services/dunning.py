@@ -8,7 +8,7 @@ from datetime import datetime
 from domain import events
 from domain.dunning import DunningPolicy, FinalAction
 from domain.invoice_payments import Payment, PaymentStatus
-from domain.invoices import Invoice
+from domain.invoices import Invoice, InvoiceStatus
 from domain.ports import UnitOfWork
 from domain.subscriptions import SubscriptionStatus
 
@@ -19,6 +19,8 @@ async def after_automatic_failure(
     """Dunning, in the settling transaction: past due at the first failure, the next
     attempt scheduled, and the final action after the last."""
     assert payment.attempt is not None and payment.status is PaymentStatus.FAILED
+    if invoice.status is not InvoiceStatus.OPEN or invoice.amount_remaining.is_zero():
+        return replace(invoice, next_collection_at=None)  # settled meanwhile: no dunning
     next_at = policy.next_attempt_at(payment.attempt, now)
     if invoice.subscription_id is not None:
         subscription = await uow.subscriptions.get(invoice.subscription_id, for_update=True)

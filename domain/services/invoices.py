@@ -191,6 +191,13 @@ async def _require_voidable(uow: UnitOfWork, invoice: Invoice, customer: Custome
     problem = None
     if await uow.credit_notes.of_invoice(invoice.id):
         problem = (ErrorCode.IN_USE, "The invoice has credit notes: credit the rest instead.")
+    elif not invoice.amount_paid.is_zero() or await uow.payments.in_flight(invoice.id):
+        # The customer's money (paid, or on its way) would be kept for nothing owed.
+        problem = (
+            ErrorCode.IN_USE,
+            "The invoice has payments (made or in progress): refund them or credit the "
+            "invoice instead.",
+        )
     elif not invoice.balance_applied.is_zero() and customer.currency != invoice.currency:
         problem = (
             ErrorCode.CURRENCY_MISMATCH,

@@ -107,7 +107,13 @@ async def pay_invoice(
     result = await charge(provider, payment, method.provider_reference)
     if result is None:
         return payment
-    return await settle_charge(uow, payment.id, result, now)
+    try:
+        return await settle_charge(uow, payment.id, result, now)
+    except DomainError:
+        # The invoice stayed locked past the lock timeout (BUSY): the provider answered,
+        # so the payment is left PENDING for the reconciler rather than answered as an
+        # error the caller might retry with a new key.
+        return payment
 
 
 def new_pending(
@@ -311,7 +317,11 @@ async def settle_stale(
             result.status is ChargeStatus.PENDING and payment.provider_reference is not None
         ):
             continue
-        after = await settle_charge(uow, payment.id, result, now, dunning)
+        try:
+            after = await settle_charge(uow, payment.id, result, now, dunning)
+        except Exception:  # one payment's trouble must not hold up the others
+            _log.exception("could not settle payment %s; the next round retries", payment.id)
+            continue
         settled += after.status is not PaymentStatus.PENDING
     return settled
 

@@ -11,6 +11,7 @@ reconciler with the same key.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from domain import events
 from domain.errors import DomainError, ErrorCode, FieldError, NotFound
 from domain.ids import new_id, prefix_of
 from domain.invoice_payments import PROVIDER_ERROR, Payment
-from domain.money import Money
+from domain.money import Money, sum_money
 from domain.payments import (
     IdempotencyKeyMismatch,
     PaymentProvider,
@@ -33,6 +34,8 @@ from domain.payments import (
 from domain.ports import UnitOfWork
 from domain.refunds import PAYMENT_FIELD, Refund, RefundReason, RefundStatus, refund_amount
 from domain.services.payments import RECONCILE_AFTER, RETRY_PAUSES
+
+_log = logging.getLogger("ledgerline.refunds")
 
 
 async def refund_payment(
@@ -60,17 +63,23 @@ async def refund_payment(
                 ]
             )
         if refund is None:
-            payment = None
+            payment = invoice = None
             if prefix_of(payment_id) == "pay":
                 found = await uow.payments.get(payment_id)
                 if found is not None:
                     # Invoice, then payment: the order every path locks in.
-                    await uow.invoices.get(found.invoice_id, for_update=True)
+                    invoice = await uow.invoices.get(found.invoice_id, for_update=True)
                     payment = await uow.payments.get(payment_id, for_update=True)
-            if payment is None:
+            if payment is None or invoice is None:
                 raise NotFound(PAYMENT_FIELD, "Payment")
-            reserved = await uow.refunds.reserved(payment.id)
-            given = refund_amount(payment, amount, reserved or Money.zero(payment.amount.currency))
+            zero = Money.zero(payment.amount.currency)
+            reserved = await uow.refunds.reserved(payment.id) or zero
+            credited = sum_money(
+                (note.amount for note in await uow.credit_notes.of_invoice(invoice.id)),
+                invoice.currency,
+            )
+            direct = await uow.refunds.given_back_directly(invoice.id) or zero
+            given = refund_amount(payment, amount, reserved, invoice.creditable - credited - direct)
             refund = await uow.refunds.add(
                 new_refund(payment, given, reason, now, request_key=request_key)
             )
@@ -81,7 +90,10 @@ async def refund_payment(
     result = await _refund(provider, refund, charge_reference)
     if result is None:
         return refund
-    return await settle_refund(uow, refund.id, result, now)
+    try:
+        return await settle_refund(uow, refund.id, result, now)
+    except DomainError:  # BUSY once the provider answered: the reconciler settles it
+        return refund
 
 
 def new_refund(
@@ -201,6 +213,16 @@ async def settle_refund(
         payment = await uow.payments.get(refund.payment_id, for_update=True)
         refund = await uow.refunds.get(refund_id, for_update=True)
         assert payment is not None and refund is not None
+        if refund.status is RefundStatus.SUCCEEDED and result.status.value == "FAILED":
+            # A refund can fail after it succeeded (Stripe says so of bank refunds): the
+            # money did not go back after all.
+            failed = await uow.refunds.save(replace(refund.settled_by(result, now)))
+            await uow.payments.save(
+                replace(payment, amount_refunded=payment.amount_refunded - failed.amount)
+            )
+            await uow.events.add(events.REFUND_FAILED, failed.id, failed.snapshot())
+            await uow.commit()
+            return failed
         if refund.status is not RefundStatus.PENDING:
             return refund
         settled = refund.settled_by(result, now)
@@ -231,10 +253,24 @@ async def settle_stale_refunds(
         reference = references[refund.id]
         if reference is None:
             continue
-        result = await _refund(provider, refund, reference)
-        if result is None:
+        if refund.provider_reference is not None:
+            # The provider has it: read it, never ask it again (a key it has forgotten
+            # would make a second refund).
+            try:
+                result: RefundResult | None = await provider.retrieve_refund(
+                    refund.provider_reference
+                )
+            except PaymentProviderError:
+                result = None
+        else:
+            result = await _refund(provider, refund, reference)
+        if result is None or result.status is ProviderRefundStatus.PENDING:
             continue
-        after = await settle_refund(uow, refund.id, result, now)
+        try:
+            after = await settle_refund(uow, refund.id, result, now)
+        except Exception:  # one refund's trouble must not hold up the others
+            _log.exception("could not settle refund %s; the next round retries", refund.id)
+            continue
         settled += after.status is not RefundStatus.PENDING
     return settled
 

@@ -164,6 +164,18 @@ class SandboxPaymentProvider:
             )
         return _charge_result(row)
 
+    async def retrieve_refund(self, refund_reference: str) -> RefundResult:
+        await self._round_trip()
+        async with self._transaction() as db:
+            row = await self._row(
+                db,
+                (sandbox_requests.c.provider_reference == refund_reference)
+                & (sandbox_requests.c.kind == "refund"),
+            )
+        if row is None:
+            raise PaymentProviderError("the sandbox processor knows no such refund")
+        return _refund_result(row)
+
     async def refund(
         self, provider_reference: str, amount: Money, idempotency_key: str
     ) -> RefundResult:

@@ -155,6 +155,15 @@ class StripePaymentProvider:
             raise translated(error) from None
         return refund_result(refund.to_dict())
 
+    async def retrieve_refund(self, refund_reference: str) -> RefundResult:
+        if not _OBJECT_ID.fullmatch(refund_reference):
+            raise PaymentProviderError("not a Stripe Refund id")
+        try:
+            refund = await self._client.v1.refunds.retrieve_async(refund_reference)
+        except stripe.StripeError as error:
+            raise translated(error) from None
+        return refund_result(refund.to_dict())
+
     async def _payment_method(self, reference: str) -> stripe.PaymentMethod:
         if not _PAYMENT_METHOD_ID.fullmatch(reference):
             raise PaymentMethodRejected("not a Stripe PaymentMethod id (pm_…)")

@@ -231,6 +231,17 @@ class SqlRefundRepository:
         )
         return refund_from_row((await self._db.execute(statement)).one())
 
+    async def given_back_directly(self, invoice_id: str) -> Money | None:
+        statement = select(func.sum(refunds.c.amount), func.min(refunds.c.currency)).where(
+            refunds.c.tenant_id == self._db.tenant_id,
+            refunds.c.invoice_id == invoice_id,
+            refunds.c.credit_note_id.is_(None),
+            refunds.c.status != RefundStatus.FAILED.value,
+        )
+        row: Any = (await self._db.execute(statement)).one()
+        total, currency = row
+        return None if total is None else Money(int(total), currency)
+
     async def reserved(self, payment_id: str) -> Money | None:
         statement = select(func.sum(refunds.c.amount), func.min(refunds.c.currency)).where(
             refunds.c.tenant_id == self._db.tenant_id,

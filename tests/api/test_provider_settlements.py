@@ -47,6 +47,9 @@ class Processing:
     async def refund(self, reference: str, amount: Money, key: str) -> RefundResult:
         return RefundResult(RefundStatus.PENDING, "re_" + key[-12:])
 
+    async def retrieve_refund(self, refund_reference: str) -> RefundResult:
+        return RefundResult(RefundStatus.PENDING, refund_reference)
+
 
 async def test_reported_outcomes_settle_payments_and_refunds_once(
     tenant: Tenant, admin: asyncpg.Connection

@@ -347,6 +347,16 @@ async def test_a_refund_is_created_once_per_key_and_its_status_mapped(
     assert sent.form == {"payment_intent": PI, "amount": "1000"}
 
 
+async def test_a_refund_is_read_back_by_its_id(
+    provider: StripePaymentProvider, fake: FakeStripe
+) -> None:
+    # the reconciler reads a pending refund rather than creating it again
+    fake.reply("GET", "/v1/refunds/re_1Nispe2eZvKYlo2Cd31jOCgZ", Reply(200, refund("succeeded")))
+    found = await provider.retrieve_refund("re_1Nispe2eZvKYlo2Cd31jOCgZ")
+    assert found == RefundResult(RefundStatus.SUCCEEDED, "re_1Nispe2eZvKYlo2Cd31jOCgZ")
+    assert fake.sent("POST", "/v1/refunds") == []
+
+
 async def test_a_refund_stripe_refuses_is_a_provider_error(
     provider: StripePaymentProvider, fake: FakeStripe
 ) -> None:
