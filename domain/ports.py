@@ -176,6 +176,10 @@ class InvoiceRepository(Protocol):
         locked; those another transaction holds are skipped (FOR UPDATE SKIP LOCKED)."""
         ...
 
+    async def others_in_dunning(self, subscription_id: str, invoice_id: str) -> bool:
+        """Whether another open invoice of the subscription has failed automatic attempts."""
+        ...
+
     async def claim_collectable(self, as_of: datetime, limit: int) -> list[Invoice]:
         """Up to `limit` open invoices whose automatic collection is due by `as_of`
         (without their lines), locked; those others hold are skipped."""

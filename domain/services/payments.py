@@ -228,6 +228,8 @@ async def _restore_subscription(uow: UnitOfWork, invoice: Invoice) -> None:
     subscription = await uow.subscriptions.get(invoice.subscription_id, for_update=True)
     if subscription is None or subscription.status is not SubscriptionStatus.PAST_DUE:
         return
+    if await uow.invoices.others_in_dunning(subscription.id, invoice.id):
+        return  # still owed on another invoice: past due it stays
     restored = await uow.subscriptions.save(
         replace(
             subscription,

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.invoices import (
@@ -293,6 +293,18 @@ class SqlInvoiceRepository:
             return []
         lines = await SqlInvoiceReads(self._db).lines_by_invoices([row.id for row in rows])
         return [invoice_from_row(row, found) for row, found in zip(rows, lines, strict=True)]
+
+    async def others_in_dunning(self, subscription_id: str, invoice_id: str) -> bool:
+        statement = select(
+            exists().where(
+                invoices.c.tenant_id == self._db.tenant_id,
+                invoices.c.subscription_id == subscription_id,
+                invoices.c.id != invoice_id,
+                invoices.c.status == InvoiceStatus.OPEN.value,
+                invoices.c.collection_attempts > 0,
+            )
+        )
+        return bool((await self._db.execute(statement)).scalar_one())
 
     async def claim_collectable(self, as_of: datetime, limit: int) -> list[Invoice]:
         claimed = (

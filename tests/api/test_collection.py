@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from domain.dunning import DunningPolicy, FinalAction
+from infra.billing_worker import bill_tenant
 from infra.collection_worker import collect_tenant
 from infra.payments.sandbox import SandboxPaymentProvider
 from tests.api.billing_documents import (
@@ -24,6 +25,11 @@ from tests.conftest import Tenant
 ATTACH = """
 mutation($input: AttachPaymentMethodInput!) {
   attachPaymentMethod(input: $input) { paymentMethod { id } userErrors { code } }
+}
+"""
+PAY = """
+mutation($id: ID!) {
+  payInvoice(input: {invoiceId: $id}) { payment { status } userErrors { code } }
 }
 """
 STATE = """
@@ -230,3 +236,34 @@ async def test_a_send_invoice_subscription_is_not_charged(
         await admin.fetchval("select collection_method from subscriptions where id = $1", sub)
         == "SEND_INVOICE"
     )
+
+
+async def test_paying_one_invoice_leaves_a_subscription_past_due_on_another(
+    tenant: Tenant, admin: asyncpg.Connection
+) -> None:
+    # given a subscription whose first invoice and renewal were both declined
+    customer_id, sub, first = await subscribed(tenant, "tok_card_declined")
+    await collect(tenant, datetime.now(UTC))
+    period_end = await admin.fetchval(
+        "select current_period_end from subscriptions where id = $1", sub
+    )
+    renewal_at = period_end + timedelta(seconds=1)
+    await bill_tenant(tenant.app.state.engine, tenant.id, renewal_at)
+    await collect(tenant, renewal_at)
+    renewal = await admin.fetchval(
+        "select id from invoices where subscription_id = $1 and id <> $2", sub, first
+    )
+    assert (await state(tenant, sub, renewal))["invoice"]["collectionAttempts"] == 1
+    # when the customer pays the first one by hand with a good card
+    await tenant.gql(
+        ATTACH,
+        {"input": {"customerId": customer_id, "providerToken": "tok_visa", "setAsDefault": True}},
+    )
+    paid = await tenant.gql(PAY, {"id": first})
+    assert paid["data"]["payInvoice"]["payment"]["status"] == "SUCCEEDED"
+    # then the subscription is still past due: the renewal is owed
+    assert (await state(tenant, sub, first))["subscription"]["status"] == "PAST_DUE"
+    # and once that is paid too, it is active again
+    paid = await tenant.gql(PAY, {"id": renewal})
+    assert paid["data"]["payInvoice"]["payment"]["status"] == "SUCCEEDED"
+    assert (await state(tenant, sub, renewal))["subscription"]["status"] == "ACTIVE"
