@@ -270,8 +270,14 @@ def worker(
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            if not stop.is_set():
+                typer.echo("stopping: claiming nothing more, finishing the work in hand")
+                stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
         try:
             if once:
                 await billing(engine, providers, stop)

@@ -175,6 +175,8 @@ class WebhookDispatcher:
 
         async def turn(tenant_id: str) -> int:
             async with turns:
+                if stop is not None and stop.is_set():
+                    return 0  # stopping: tenants not yet begun wait for the next worker
                 return await self.run_tenant(tenant_id, stop=stop)
 
         return sum(await asyncio.gather(*(turn(tenant_id) for tenant_id in tenants)))

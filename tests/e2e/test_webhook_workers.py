@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -251,3 +252,52 @@ async def test_a_killed_workers_deliveries_are_finished_by_another(
     twice = [key for key, count in accepted.items() if count > 1]
     assert max(accepted.values()) <= 2
     assert 0 < len(twice) <= BATCH * IN_FLIGHT_BATCHES
+
+
+async def test_sigterm_lets_a_delivery_in_flight_finish_and_records_it(
+    hooks_database: HooksDatabase, tmp_path: Path
+) -> None:
+    # given: a receiver that holds the first delivery until the test releases it
+    arrived, release = threading.Event(), threading.Event()
+
+    def answer(_path: str, _count: int) -> int:
+        arrived.set()
+        release.wait(DEADLINE)
+        return 200
+
+    with receiving(answer) as receiver:
+        tenant_id = await hooks_database.tenant()
+        await hooks_database.endpoint(tenant_id, receiver.url("/held"), ["*"])
+        await hooks_database.events(tenant_id, [new_id("cus")], range(1))
+        worker = hooks_database.worker(tmp_path)
+        output: list[str] = []
+        assert worker.stdout is not None
+        reader = threading.Thread(target=lambda: output.extend(worker.stdout), daemon=True)
+        reader.start()
+        try:
+            await wait_for(arrived.is_set, [worker])
+            # when: SIGTERM while the delivery is in flight, and it is answered afterwards
+            worker.send_signal(signal.SIGTERM)
+            await wait_for(lambda: any("stopping:" in line for line in output), [worker])
+            release.set()
+            # then: the worker exits cleanly once it recorded the answer
+            assert worker.wait(30) == 0, "".join(output)
+        finally:
+            release.set()
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+            reader.join(10)
+            worker.stdout.close()
+    conn = await asyncpg.connect(hooks_database.admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "select status, attempts, lease_token from webhook_deliveries where tenant_id = $1",
+            tenant_id,
+        )
+    finally:
+        await conn.close()
+    assert [(r["status"], r["attempts"], r["lease_token"]) for r in rows] == [
+        ("SUCCEEDED", 1, None)
+    ], rows
+    assert len(receiver.received) == 1
