@@ -107,3 +107,11 @@ def test_the_dockerfile_installs_from_the_locks_only_and_runs_as_non_root() -> N
     stages = re.findall(r"^FROM (\S+) AS (\w+)$", dockerfile, re.MULTILINE)
     assert stages == [("${PYTHON_IMAGE}", "build"), ("${PYTHON_IMAGE}", "runtime")]
     assert re.search(r"^USER ledgerline$", dockerfile, re.MULTILINE)
+
+
+def test_the_image_exposes_the_port_it_listens_on() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    port = re.search(r"^\s+PORT=(\d+)", dockerfile, re.MULTILINE)
+    exposed = re.search(r"^EXPOSE (\d+)$", dockerfile, re.MULTILINE)
+    assert port is not None and exposed is not None
+    assert port.group(1) == exposed.group(1)
