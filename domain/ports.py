@@ -22,6 +22,7 @@ from domain.metrics import BillableMetric, MetricDraft
 from domain.payment_methods import PaymentMethodReads, PaymentMethodRepository
 from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.pricing import Percentage, TransactionFees
+from domain.privacy import PrivacyReads, PrivacyRepository
 from domain.queries import (
     CouponFilter,
     CustomerFilter,
@@ -32,7 +33,6 @@ from domain.queries import (
     SubscriptionFilter,
     TaxRateFilter,
 )
-from domain.privacy import PrivacyReads, PrivacyRepository
 from domain.refunds import RefundReads, RefundRepository
 from domain.subscriptions import Subscription
 from domain.taxes import TaxRate, TaxRateDraft

@@ -32,9 +32,7 @@ class AuditEntry:
         description="The token's subject (`sub`): the client for tokens this server issues, "
         "a user or service for an external identity provider's."
     )
-    operation: str = strawberry.field(
-        description='The root field that ran, e.g. "createCustomer".'
-    )
+    operation: str = strawberry.field(description='The root field that ran, e.g. "createCustomer".')
     operation_name: str | None = strawberry.field(
         description="The request's `operationName` (or the operation's name), if any."
     )
@@ -42,7 +40,7 @@ class AuditEntry:
         description="Ids the input named and of the objects the answer carried."
     )
     input: JSON = strawberry.field(
-        description='The input\'s shape: its keys, with ids, codes, amounts, enums, flags and '
+        description="The input's shape: its keys, with ids, codes, amounts, enums, flags and "
         'times kept, and personal data and free text replaced by "[redacted]".'
     )
     outcome: AuditOutcome = strawberry.field(description="How it ended.")

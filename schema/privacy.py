@@ -27,9 +27,7 @@ class EraseCustomerDataPayload:
     )
 
     @classmethod
-    def from_domain(
-        cls, outcome: Outcome[customers_domain.Customer]
-    ) -> EraseCustomerDataPayload:
+    def from_domain(cls, outcome: Outcome[customers_domain.Customer]) -> EraseCustomerDataPayload:
         return cls(
             customer=None if outcome.value is None else Customer.from_domain(outcome.value),
             user_errors=user_errors_from(outcome.errors),

@@ -190,10 +190,13 @@ async def test_entries_are_never_changed_nor_deleted(
         await admin.execute(
             "update audit_log set client_id = 'forged' where tenant_id = $1", tenant.id
         )
-    assert await admin.fetchval(
-        "select count(*) from audit_log where tenant_id = $1 and client_id = 'test-client'",
-        tenant.id,
-    ) == 1
+    assert (
+        await admin.fetchval(
+            "select count(*) from audit_log where tenant_id = $1 and client_id = 'test-client'",
+            tenant.id,
+        )
+        == 1
+    )
 
 
 async def test_a_replayed_mutation_adds_no_entry(tenant: Tenant) -> None:
