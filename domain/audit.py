@@ -66,9 +66,14 @@ def is_personal(key: str) -> bool:
     return key in PERSONAL_FIELDS or "external" in key
 
 
+def names_an_id(key: str) -> bool:
+    """Whether `key` holds an object id (`id`, `…_id`, `…_ids`): kept when it is one of ours."""
+    return key == "id" or key.endswith(("_id", "_ids"))
+
+
 def keeps_text(key: str) -> bool:
-    """Whether a string under `key` is kept: ids (`id`, `…_id`, `…_ids`) and codes."""
-    return key == "id" or key.endswith(("_id", "_ids")) or key in TEXT_KEPT
+    """Whether any string under `key` is kept: codes of the catalog or of the API."""
+    return key in TEXT_KEPT
 
 
 class AuditOutcome(Enum):

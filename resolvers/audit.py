@@ -41,6 +41,7 @@ from domain.audit import (
     AuditOutcome,
     is_personal,
     keeps_text,
+    names_an_id,
 )
 from domain.ids import prefix_of
 from domain.services.audit import record_operation
@@ -162,11 +163,12 @@ def summarize(value: Any, type_: GraphQLInputType, key: str | None = None) -> An
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, str) and (
-        (named is GraphQLID and prefix_of(value) is not None)
-        or (key is not None and keeps_text(to_snake_case(key)))
-    ):
-        return value[:255]
+    if isinstance(value, str):
+        field = "" if key is None else to_snake_case(key)
+        if named is GraphQLID or names_an_id(field):
+            return value if prefix_of(value) is not None and len(value) <= 64 else REDACTED
+        if keeps_text(field):
+            return value[:255]
     return REDACTED  # free text, JSON values, anything unforeseen
 
 
