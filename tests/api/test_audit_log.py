@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from infra.repositories.audit import SqlAuditRepository
+from tests.api.test_privacy import ATTACH, _customer, _history
 from tests.conftest import Tenant
 
 CREATE_CUSTOMER = """
@@ -224,3 +225,37 @@ async def test_a_mutation_whose_entry_cannot_be_written_writes_nothing(
     assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     count = await admin.fetchval("select count(*) from customers where tenant_id = $1", tenant.id)
     assert count == 0
+
+
+PAY_INVOICE = """
+mutation Pay($input: PayInvoiceInput!) {
+  payInvoice(input: $input) { payment { id status declineCode } userErrors { code } }
+}
+"""
+
+
+async def test_a_payment_which_commits_on_its_own_is_recorded_as_answered(
+    tenant: Tenant,
+) -> None:
+    # given an issued invoice of a customer whose card is declined
+    customer_id = await _customer(tenant)
+    invoice_id = await _history(tenant, customer_id)
+    body = await tenant.gql(
+        ATTACH,
+        {"input": {"customerId": customer_id, "providerToken": "tok_card_declined"}},
+    )
+    method_id = body["data"]["attachPaymentMethod"]["paymentMethod"]["id"]
+
+    # when the invoice is paid with it
+    pay = {"invoiceId": invoice_id, "paymentMethodId": method_id}
+    body = await tenant.gql(PAY_INVOICE, {"input": pay})
+    payment = body["data"]["payInvoice"]["payment"]
+    assert payment["status"] == "FAILED", body
+
+    # then the entry names the invoice, the method and the failed payment: the answer given
+    [entry] = await _entries(tenant, operations=["payInvoice"])
+    assert entry["outcome"] == "OK"
+    assert entry["objectIds"] == [invoice_id, method_id, payment["id"]]
+    assert entry["input"] == {
+        "input": {"invoiceId": invoice_id, "paymentMethodId": method_id, "amount": None}
+    }
