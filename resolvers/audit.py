@@ -103,10 +103,12 @@ async def _record(
     }
     request_id = None if context.request is None else context.request.headers.get("x-request-id")
     draft = AuditEntryDraft(
-        client_id=principal.client_id,
+        # Cut to the columns' bounds: an external issuer's ids or a long operation name must
+        # not make the entry, and with it the mutation, fail.
+        client_id=principal.client_id[:255],
         subject=principal.subject,
         operation=operation,
-        operation_name=None if info.operation.name is None else info.operation.name.value,
+        operation_name=None if info.operation.name is None else info.operation.name.value[:200],
         object_ids=_object_ids(summary, answer),
         input=summary,
         outcome=outcome,

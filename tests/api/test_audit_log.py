@@ -259,3 +259,17 @@ async def test_a_payment_which_commits_on_its_own_is_recorded_as_answered(
     assert entry["input"] == {
         "input": {"invoiceId": invoice_id, "paymentMethodId": method_id, "amount": None}
     }
+
+
+async def test_a_long_operation_name_is_kept_cut_and_the_mutation_is_not_refused(
+    tenant: Tenant,
+) -> None:
+    # given an operation named with 300 characters
+    name = "Op" + "x" * 298
+    document = CREATE_CUSTOMER.replace("CreateCustomer(", f"{name}(", 1)
+    # when it runs
+    body = await tenant.gql(document, {"input": PERSON})
+    # then the customer is created and the entry keeps the name's first 200 characters
+    assert body["data"]["createCustomer"]["userErrors"] == [], body
+    [entry] = await _entries(tenant)
+    assert entry["operationName"] == name[:200]
