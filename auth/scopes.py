@@ -21,6 +21,7 @@ INVOICES_WRITE = "invoices:write"
 PAYMENTS_READ = "payments:read"
 PAYMENTS_WRITE = "payments:write"
 WEBHOOKS_MANAGE = "webhooks:manage"
+AUDIT_READ = "audit:read"
 
 ALL_SCOPES: tuple[str, ...] = (
     "customers:read",

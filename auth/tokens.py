@@ -280,4 +280,10 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise InvalidToken("token's tenant is not an account id")
     if not isinstance(scope, str):
         raise InvalidToken("scope claim is not a string")
-    return Principal(tenant_id=tenant, client_id=client_id, scopes=granted_scopes(scope))
+    subject = claims.get("sub")
+    return Principal(
+        tenant_id=tenant,
+        client_id=client_id,
+        scopes=granted_scopes(scope),
+        subject=subject[:255] if isinstance(subject, str) else None,
+    )

@@ -92,6 +92,7 @@ KINDS: Final[dict[str, Kind]] = {
             "webhooks:manage",
             lambda r, ids: r.webhook_deliveries.by_ids(ids),
         ),
+        Kind("aud", "AuditEntry", "audit:read"),
     )
 }
 

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.accounts import Account
+from domain.audit import AuditReads, AuditRepository
 from domain.balances import BalanceReads, BalanceRepository
 from domain.coupons import Coupon, Discount
 from domain.credit_notes import CreditNoteReads, CreditNoteRepository
@@ -21,6 +22,7 @@ from domain.metrics import BillableMetric, MetricDraft
 from domain.payment_methods import PaymentMethodReads, PaymentMethodRepository
 from domain.plans import Plan, PlanDraft, PlanPrice
 from domain.pricing import Percentage, TransactionFees
+from domain.privacy import PrivacyReads, PrivacyRepository
 from domain.queries import (
     CouponFilter,
     CustomerFilter,
@@ -253,6 +255,8 @@ class UnitOfWork(Protocol):
     credit_notes: CreditNoteRepository
     balances: BalanceRepository
     webhook_deliveries: WebhookDeliveryRepository
+    audit: AuditRepository
+    privacy: PrivacyRepository
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -432,3 +436,5 @@ class Reads(Protocol):
     credit_notes: CreditNoteReads
     balances: BalanceReads
     webhook_deliveries: WebhookDeliveryReads
+    audit: AuditReads
+    privacy: PrivacyReads

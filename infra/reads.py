@@ -3,6 +3,7 @@ implemented beside its repository in infra/repositories/."""
 
 from __future__ import annotations
 
+from domain.audit import AuditReads
 from domain.balances import BalanceReads
 from domain.credit_notes import CreditNoteReads
 from domain.invoice_payments import PaymentReads
@@ -19,11 +20,13 @@ from domain.ports import (
     TaxRateReads,
     UsageReads,
 )
+from domain.privacy import PrivacyReads
 from domain.refunds import RefundReads
 from domain.webhook_deliveries import WebhookDeliveryReads
 from domain.webhooks import WebhookEndpointReads
 from infra.db import TenantConnection
 from infra.repositories.accounts import SqlAccountReads
+from infra.repositories.audit import SqlAuditReads
 from infra.repositories.balances import SqlBalanceReads
 from infra.repositories.coupons import SqlCouponReads
 from infra.repositories.credit_notes import SqlCreditNoteReads
@@ -34,6 +37,7 @@ from infra.repositories.metrics import SqlMetricReads
 from infra.repositories.payment_methods import SqlPaymentMethodReads
 from infra.repositories.payments import SqlPaymentReads, SqlRefundReads
 from infra.repositories.plans import SqlPlanReads
+from infra.repositories.privacy import SqlPrivacyReads
 from infra.repositories.subscriptions import SqlSubscriptionReads
 from infra.repositories.tax_rates import SqlTaxRateReads
 from infra.repositories.usage import SqlUsageReads
@@ -63,3 +67,5 @@ class SqlReads:
         self.credit_notes: CreditNoteReads = SqlCreditNoteReads(db)
         self.balances: BalanceReads = SqlBalanceReads(db)
         self.webhook_deliveries: WebhookDeliveryReads = SqlWebhookDeliveryReads(db)
+        self.audit: AuditReads = SqlAuditReads(db)
+        self.privacy: PrivacyReads = SqlPrivacyReads(db)

@@ -558,3 +558,21 @@ customer_balance_transactions = Table(
     Column("created_at", _TIME, nullable=False, server_default=_CLOCK),
     Column("position", BigInteger, Identity(always=True), nullable=False),
 )
+
+# Append-only (migration 0017): granted SELECT and INSERT only, and a trigger refuses the rest.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("occurred_at", _TIME, nullable=False, server_default=_CLOCK),
+    Column("client_id", Text, nullable=False),
+    Column("subject", Text),
+    Column("operation", Text, nullable=False),
+    Column("operation_name", Text),
+    Column("object_ids", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("input", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("outcome", Text, nullable=False),
+    Column("error_codes", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("request_id", Text),
+)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.audit import AuditRepository
 from domain.balances import BalanceRepository
 from domain.credit_notes import CreditNoteRepository
 from domain.errors import DomainError, ErrorCode, FieldError
@@ -34,11 +35,13 @@ from domain.ports import (
     TaxRateRepository,
     UsageRepository,
 )
+from domain.privacy import PrivacyRepository
 from domain.refunds import RefundRepository
 from domain.webhook_deliveries import WebhookDeliveryRepository
 from domain.webhooks import WebhookEndpointRepository
 from infra.db import STATEMENT_TIMEOUT_SECONDS, TenantConnection, tenant_transaction
 from infra.db_errors import is_lock_timeout
+from infra.repositories.audit import SqlAuditRepository
 from infra.repositories.balances import SqlBalanceRepository
 from infra.repositories.coupons import SqlCouponRepository, SqlDiscountRepository
 from infra.repositories.credit_notes import SqlCreditNoteRepository
@@ -49,6 +52,7 @@ from infra.repositories.metrics import SqlMetricRepository
 from infra.repositories.payment_methods import SqlPaymentMethodRepository
 from infra.repositories.payments import SqlPaymentRepository, SqlRefundRepository
 from infra.repositories.plans import SqlPlanRepository
+from infra.repositories.privacy import SqlPrivacyRepository
 from infra.repositories.subscriptions import SqlSubscriptionRepository
 from infra.repositories.tax_rates import SqlTaxRateRepository
 from infra.repositories.usage import SqlUsageRepository
@@ -78,6 +82,8 @@ class _Repositories:
     credit_notes: CreditNoteRepository
     balances: BalanceRepository
     webhook_deliveries: WebhookDeliveryRepository
+    audit: AuditRepository
+    privacy: PrivacyRepository
     # Seals secrets at rest (SECRET_KEY); None where no secret is ever handled.
     _secret_box: SecretBox | None
 
@@ -99,6 +105,8 @@ class _Repositories:
         self.credit_notes = SqlCreditNoteRepository(db)
         self.balances = SqlBalanceRepository(db)
         self.webhook_deliveries = SqlWebhookDeliveryRepository(db)
+        self.audit = SqlAuditRepository(db)
+        self.privacy = SqlPrivacyRepository(db)
 
 
 class SqlUnitOfWork(_Repositories):

@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from auth.mutation_scopes import MutationScopes
 from auth.scopes import (
+    AUDIT_READ,
     CATALOG_READ,
     CATALOG_WRITE,
     CUSTOMERS_READ,
@@ -33,6 +34,7 @@ from auth.scopes import (
     WEBHOOKS_MANAGE,
     requires,
 )
+from resolvers import audit as audit_resolvers
 from resolvers import balances as balance_resolvers
 from resolvers import coupons as coupon_resolvers
 from resolvers import credit_notes as credit_note_resolvers
@@ -41,10 +43,13 @@ from resolvers import invoices as invoice_resolvers
 from resolvers import payment_methods as payment_method_resolvers
 from resolvers import payments as payment_resolvers
 from resolvers import plans as plan_resolvers
+from resolvers import privacy as privacy_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tax_rates as tax_rate_resolvers
 from resolvers import webhook_deliveries as webhook_delivery_resolvers
 from resolvers import webhooks as webhook_resolvers
+from resolvers.audit import audit_operations
+from schema.audit import AuditEntry
 from schema.balances import AdjustCustomerBalancePayload, CustomerBalanceTransaction
 from schema.connections import Connection, connection_of
 from schema.coupons import ApplyCouponPayload, Coupon, CreateCouponPayload
@@ -79,7 +84,8 @@ from schema.plans import (
     PricePreview,
     UpdatePlanPayload,
 )
-from schema.scalars import SCALAR_MAP
+from schema.privacy import EraseCustomerDataPayload
+from schema.scalars import JSON, SCALAR_MAP
 from schema.subscriptions import Subscription, SubscriptionPayload
 from schema.tax_rates import CreateTaxRatePayload, TaxRate
 from schema.usage import BillableMetric, CreateBillableMetricPayload, RecordUsagePayload
@@ -222,6 +228,23 @@ class Query:
             "(customer events need customers:read)."
         ),
     )
+    audit_log: Connection[AuditEntry] = strawberry.field(
+        resolver=returning(connection_of(AuditEntry.from_domain), audit_resolvers.audit_log),
+        description="Every mutation that ran (and each `customerDataExport`), newest first: "
+        "who, what, when and how it ended, without personal data. Page size 1-100.",
+        permission_classes=[requires(AUDIT_READ)],
+    )
+    customer_data_export: JSON | None = strawberry.field(
+        resolver=returning(JSON, privacy_resolvers.customer_data_export),
+        description="Everything held about one customer, as one JSON document, for a "
+        "data subject's access request (GDPR art. 15): the customer, payment methods (brand, "
+        "last 4, expiry; never provider tokens), subscriptions, discounts, invoices with "
+        "lines, payments, refunds, credit notes, balance transactions, usage events and the "
+        "events about them. Rows as stored (snake_case), amounts in minor units of their "
+        "currency, exact decimals as strings. Null when the customer does not exist in your "
+        "account. Each export is recorded in the audit log.",
+        permission_classes=[requires(CUSTOMERS_READ)],
+    )
 
 
 @strawberry.type(
@@ -239,6 +262,19 @@ class Mutation:
     update_customer: UpdateCustomerPayload = strawberry.field(
         resolver=returning(UpdateCustomerPayload.from_domain, customers.update_customer),
         description="Changes a customer's details. Emits `customer.updated`.",
+        permission_classes=[requires(CUSTOMERS_WRITE)],
+    )
+    erase_customer_data: EraseCustomerDataPayload = strawberry.field(
+        resolver=returning(
+            EraseCustomerDataPayload.from_domain, privacy_resolvers.erase_customer_data
+        ),
+        description="Erases a customer's personal data on request (GDPR art. 17): name "
+        "replaced by `[erased]`; email, external id, address, tax ids and metadata cleared; "
+        "usage events' properties dropped but for the keys billable metrics aggregate or "
+        "filter on; the customer's events rewritten alike; the customer archived. Amounts "
+        "and finalized invoices (with the bill-to they were issued with, as tax law "
+        "requires) are kept. `IN_USE` while a subscription is not canceled. Emits "
+        "`customer.updated`.",
         permission_classes=[requires(CUSTOMERS_WRITE)],
     )
     create_plan: CreatePlanPayload = strawberry.field(
@@ -502,7 +538,7 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return LedgerlineSchema(
+    built = LedgerlineSchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -520,6 +556,10 @@ def build_schema(*, introspection: bool = True, production: bool = False) -> str
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
+    # Every mutation (and each personal-data export) leaves an audit entry: one wrapper
+    # around their resolvers, so a field added later is audited without code of its own.
+    audit_operations(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -32,6 +32,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
 from auth.principal import Principal
+from domain.audit import AuditNotRecorded
 from domain.payments import PaymentProvider
 from domain.ports import Clock
 from domain.webhooks import DestinationPolicy
@@ -259,6 +260,7 @@ class GraphQLEndpoint:
                         ),
                     )
                 _raise_if_database_unavailable(result)
+                _raise_if_unaudited(result)
                 executed = context.began_executing and not _refused_before_execution(result)
                 status = 200 if executed else 400
                 # GraphQL's own refusals carry no code: the document did not validate, or
@@ -449,6 +451,14 @@ def _raise_if_database_unavailable(result: Any) -> None:
             and is_database_unavailable(original)
         ):
             raise DatabaseUnavailable("a field could not reach the database") from original
+
+
+def _raise_if_unaudited(result: Any) -> None:
+    """An operation whose audit entry could not be written is not kept: the request fails
+    and its transaction, the operation's writes with it, rolls back."""
+    for error in result.errors or ():
+        if isinstance(error.original_error, AuditNotRecorded):
+            raise error.original_error
 
 
 def _refused_before_execution(result: Any) -> bool:

@@ -73,6 +73,12 @@ ROOT_SELECTIONS: dict[str, str] = {
         "deliveries(first: 5) { id status attempts { statusCode } } }"
     ),
     "creditNotes": "creditNotes(first: 5) { totalCount edges { node { id number } } }",
+    # Only the seeding's entries: exports, which these tests run, add entries of their own.
+    "auditLog": (
+        'auditLog(first: 5, filter: {operations: ["createCustomer", "createPlan"]}) '
+        "{ totalCount edges { node { id operation outcome } } }"
+    ),
+    "customerDataExport": 'customerDataExport(customerId: "<customer>")',
 }
 
 # The same for mutations, with the SQL that counts what each one wrote in a tenant.
@@ -200,6 +206,10 @@ MUTATION_SELECTIONS: dict[str, str] = {
         'retryWebhookDelivery(input: {deliveryId: "whd_mixed"}) '
         "{ webhookDelivery { id } userErrors { code } }"
     ),
+    "eraseCustomerData": (
+        'eraseCustomerData(input: {customerId: "<customer>"}) '
+        "{ customer { id name } userErrors { code } }"
+    ),
 }
 MUTATION_WRITES: dict[str, str] = {
     "createCustomer": "select count(*) from customers where tenant_id = $1 and name = 'Mixed'",
@@ -281,6 +291,9 @@ MUTATION_WRITES: dict[str, str] = {
     ),
     "retryWebhookDelivery": (
         "select count(*) from webhook_deliveries where tenant_id = $1 and status = 'PENDING'"
+    ),
+    "eraseCustomerData": (
+        "select count(*) from customers where tenant_id = $1 and name = '[erased]'"
     ),
 }
 
