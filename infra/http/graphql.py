@@ -26,8 +26,7 @@ from graphql import (
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
@@ -45,6 +44,7 @@ from infra.db import (
 )
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
+from infra.http.graphiql import GraphiQLPage
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.payments import PaymentProviders
 from infra.planned import NotPlannable, Planner, verify
@@ -107,7 +107,7 @@ class GraphQLEndpoint:
         schema: strawberry.Schema,
         engine: AsyncEngine,
         *,
-        graphiql: bool,
+        graphiql: GraphiQLPage | None,
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
         planner: Planner | None = None,
@@ -137,8 +137,8 @@ class GraphQLEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params:
-            if self.graphiql and "text/html" in request.headers.get("accept", ""):
-                return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+            if self.graphiql is not None and "text/html" in request.headers.get("accept", ""):
+                return self.graphiql(request)
             return error_response(
                 400, "Send a query: POST a JSON body or GET ?query=.", "BAD_REQUEST"
             )
