@@ -23,7 +23,7 @@ from domain.payments import SettlementSink
 from domain.ports import Clock
 from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
-from infra.http import graphiql
+from infra.http import graphiql, media_types
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
@@ -50,7 +50,7 @@ class _StateBackend(AuthenticationBackend):
 
 async def _graphql(request: Request) -> Response:
     endpoint: GraphQLEndpoint = request.app.state.graphql
-    return await endpoint(request)
+    return await media_types.negotiated(request, endpoint)
 
 
 async def _invoice_pdf(request: Request) -> Response:
