@@ -68,14 +68,22 @@ def demo_server() -> Iterator[RunningServer]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def test_graphiql_runs_the_readme_query_offline_with_the_development_token(
-    demo_server: RunningServer, tmp_path: Path
-) -> None:
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium; checked before a server is started for nothing."""
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH: `apt-get install chromium` (.ci/run installs it)")
-    sync_api = pytest.importorskip(
+    pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
     )
+    return CHROMIUM
+
+
+def test_graphiql_runs_the_readme_query_offline_with_the_development_token(
+    chromium: str, demo_server: RunningServer, tmp_path: Path
+) -> None:
+    from playwright import sync_api
+
     origin = demo_server.base_url
     outside: list[str] = []
     graphql_calls: list[dict[str, Any]] = []
@@ -99,7 +107,7 @@ def test_graphiql_runs_the_readme_query_offline_with_the_development_token(
             )
 
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.route("**/*", keep_offline)
