@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from auth.backend import BearerTokenBackend
 from auth.tokens import ExternalKeys, TokenIssuer, TokenVerifier
@@ -23,6 +23,7 @@ from domain.payments import SettlementSink
 from domain.ports import Clock
 from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
+from infra.http import graphiql, media_types
 from infra.http.errors import ServerErrors, error_response
 from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
@@ -49,7 +50,7 @@ class _StateBackend(AuthenticationBackend):
 
 async def _graphql(request: Request) -> Response:
     endpoint: GraphQLEndpoint = request.app.state.graphql
-    return await endpoint(request)
+    return await media_types.negotiated(request, endpoint)
 
 
 async def _invoice_pdf(request: Request) -> Response:
@@ -99,6 +100,29 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
         codes.get(exc.status_code, "BAD_REQUEST"),
         dict(exc.headers) if exc.headers else None,
     )
+
+
+def _graphiql_page(settings: Settings, issuer: TokenIssuer) -> graphiql.GraphiQLPage | None:
+    if not settings.graphiql_enabled:
+        return None
+    development_token = None
+    if not settings.is_production:  # never a token on a production page, GRAPHIQL or not
+        from auth.scopes import ALL_SCOPES
+        from infra.seed import DEMO_TENANT
+
+        def development_token() -> str:
+            scopes = list(ALL_SCOPES)
+            return issuer.issue(
+                client_id="graphiql", tenant_id=DEMO_TENANT, scopes=scopes
+            ).access_token
+
+    return graphiql.GraphiQLPage(cdn=settings.graphiql_cdn, development_token=development_token)
+
+
+def _graphiql_assets(settings: Settings) -> list[Mount]:
+    if not settings.graphiql_enabled:
+        return []
+    return [Mount(graphiql.ASSETS_PATH, graphiql.static_files(), name="graphiql")]
 
 
 def app_from_environment() -> Starlette:
@@ -171,7 +195,7 @@ def create_app(
         app.state.graphql = GraphQLEndpoint(
             schema,
             engine,
-            graphiql=settings.graphiql_enabled,
+            graphiql=_graphiql_page(settings, issuer),
             production=settings.is_production,
             statement_timeout=settings.statement_timeout,
             planner=planner,
@@ -206,6 +230,7 @@ def create_app(
 
     routes = [
         Route("/graphql", _graphql, methods=["GET", "POST"]),
+        *_graphiql_assets(settings),
         Route("/oauth/token", _token, methods=["POST"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     )
     environment: Literal["development", "production"] = "development"
     graphiql: bool | None = Field(default=None, description="Defaults to on in development only.")
+    graphiql_cdn: bool = Field(
+        default=False,
+        description="Load GraphiQL's scripts from the public CDN instead of this server.",
+    )
     oauth_issuer: str = DEV_ISSUER
     oauth_audience: str = "ledgerline"
     oauth_jwks_url: str | None = None

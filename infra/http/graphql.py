@@ -26,8 +26,7 @@ from graphql import (
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from auth.backend import PrincipalUser
@@ -46,6 +45,8 @@ from infra.db import (
 )
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
+from infra.http.graphiql import GraphiQLPage
+from infra.http.media_types import BadRequest, request_error_status
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.payments import PaymentProviders
 from infra.planned import NotPlannable, Planner, verify
@@ -108,7 +109,7 @@ class GraphQLEndpoint:
         schema: strawberry.Schema,
         engine: AsyncEngine,
         *,
-        graphiql: bool,
+        graphiql: GraphiQLPage | None,
         production: bool,
         statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
         planner: Planner | None = None,
@@ -138,8 +139,8 @@ class GraphQLEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params:
-            if self.graphiql and "text/html" in request.headers.get("accept", ""):
-                return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+            if self.graphiql is not None and "text/html" in request.headers.get("accept", ""):
+                return self.graphiql(request)
             return error_response(
                 400, "Send a query: POST a JSON body or GET ?query=.", "BAD_REQUEST"
             )
@@ -162,7 +163,8 @@ class GraphQLEndpoint:
         except ClientDisconnect:  # nobody is left to read it
             return error_response(400, "The client closed the connection.", "BAD_REQUEST")
         except ValueError as exc:
-            return error_response(400, str(exc), "BAD_REQUEST")
+            status = exc.status if isinstance(exc, BadRequest) else 422
+            return error_response(request_error_status(request, status), str(exc), "BAD_REQUEST")
         try:
             parsed = _parse(query)
         except GraphQLError as exc:
@@ -170,7 +172,7 @@ class GraphQLEndpoint:
         operation = _operation_type(parsed.document, operation_name)
         if operation is None:
             return error_response(
-                400,
+                request_error_status(request, 422),
                 "Could not pick one operation: name it in operationName.",
                 "BAD_REQUEST",
             )
@@ -262,7 +264,7 @@ class GraphQLEndpoint:
                 _raise_if_database_unavailable(result)
                 _raise_if_unaudited(result)
                 executed = context.began_executing and not _refused_before_execution(result)
-                status = 200 if executed else 400
+                status = 200 if executed else request_error_status(request, 422)
                 # GraphQL's own refusals carry no code: the document did not validate, or
                 # (once execution began) the variables did not fit their types.
                 refusal = (
@@ -402,18 +404,18 @@ class GraphQLEndpoint:
             try:
                 variables = jsoncodec.loads(raw_variables) if raw_variables else None
             except jsoncodec.InvalidJson:
-                raise ValueError("`variables` is not valid JSON.") from None
+                raise BadRequest("`variables` is not valid JSON.", 400) from None
             return (*_checked(params.get("query"), variables, params.get("operationName")), None)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
-            raise ValueError("POST a JSON body with Content-Type: application/json.")
+            raise BadRequest("POST a JSON body with Content-Type: application/json.", 415)
         body = await read_body(request, MAX_BODY_BYTES)
         try:
             payload = jsoncodec.loads(body)
         except jsoncodec.InvalidJson:
-            raise ValueError("The request body is not valid JSON (UTF-8).") from None
+            raise BadRequest("The request body is not valid JSON (UTF-8).", 400) from None
         if not isinstance(payload, dict):
-            raise ValueError("The body is one JSON object {query, variables, operationName}.")
+            raise BadRequest("The body is one JSON object {query, variables, operationName}.")
         checked = _checked(
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
@@ -475,12 +477,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused past `limit` bytes without reading the rest into memory."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ValueError(f"The request body is over {limit} bytes.")
+        raise BadRequest(f"The request body is over {limit} bytes.", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ValueError(f"The request body is over {limit} bytes.")
+            raise BadRequest(f"The request body is over {limit} bytes.", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -489,9 +491,9 @@ def _checked(
     query: Any, variables: Any, operation_name: Any
 ) -> tuple[str, dict[str, Any] | None, str | None]:
     if not isinstance(query, str) or not query.strip():
-        raise ValueError("`query` is required and is a string.")
+        raise BadRequest("`query` is required and is a string.")
     if variables is not None and not isinstance(variables, dict):
-        raise ValueError("`variables` is a JSON object.")
+        raise BadRequest("`variables` is a JSON object.")
     if operation_name is not None and not isinstance(operation_name, str):
-        raise ValueError("`operationName` is a string.")
+        raise BadRequest("`operationName` is a string.")
     return query, variables, operation_name
