@@ -380,6 +380,10 @@ def _serve_in_process(settings: Settings, database: Database, token: str | None)
             port=settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # Logging is configure_logging's (JSON lines in production), and each request
+            # is logged once, by the app (infra/http/request_log.py).
+            log_config=None,
+            access_log=False,
         )
     )
 
@@ -432,6 +436,8 @@ def _serve_workers(settings: Settings, database: Database, token: str | None) ->
             port=settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            log_config=None,
+            access_log=False,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
