@@ -227,11 +227,13 @@ def worker(
     from infra.collection_worker import collect_everyone
     from infra.db import create_engine
     from infra.idempotency import delete_expired
+    from infra.logging import configure_logging
     from infra.payments import PaymentProviders
     from infra.secret_box import SecretBox
     from infra.webhooks.dispatcher import TENANTS_AT_ONCE, DeliveryConfig, WebhookDispatcher
 
     settings = _settings()
+    configure_logging(settings.log_level, production=settings.is_production)
     grace = timedelta(seconds=settings.invoice_grace_period)
     dunning = settings.dunning_policy()
 
