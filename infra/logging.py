@@ -102,9 +102,9 @@ class _LedgerlineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def formatter(*, production: bool) -> logging.Formatter:
     pre_chain: list[Processor] = [
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.stdlib.ExtraAdder(allow=REQUEST_FIELDS),
         structlog.contextvars.merge_contextvars,
         _add_trace_id,

@@ -37,6 +37,8 @@ REQUEST_ID_HEADER: Final = "x-request-id"
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ERRORS_FIRST: Final = b'{"errors":'
+# Asked every few seconds by orchestrators and scrapers: logged at DEBUG unless they fail.
+_PROBES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 _log = logging.getLogger("ledgerline.requests")
 
 
@@ -150,6 +152,8 @@ class RequestLog:
             structlog.contextvars.reset_contextvars(**bound)
             _CURRENT.reset(current)
             level = logging.ERROR if status >= 500 else logging.INFO
+            if level == logging.INFO and scope["path"] in _PROBES:
+                level = logging.DEBUG
             if _log.isEnabledFor(level):
                 line = _line(scope, record, trace_id, status, error_code, started)
                 _log.log(level, "request", extra=line)

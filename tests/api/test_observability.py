@@ -263,3 +263,12 @@ async def test_tracing_off_installs_nothing_and_logs_the_callers_trace_id(
     # then the line carries that trace id, to be found beside a proxy's trace
     (line,) = request_lines(log_output)
     assert line["trace_id"] == trace_id
+
+
+async def test_probes_are_logged_only_when_they_fail_or_at_debug(
+    client: httpx.AsyncClient, log_output: io.StringIO
+) -> None:
+    response = await client.get("/healthz", headers={"X-Request-Id": "probe-1"})
+
+    assert response.headers["x-request-id"] == "probe-1"
+    assert request_lines(log_output) == []
