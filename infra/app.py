@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from graphql import specified_rules
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import StatusCode
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.exceptions import HTTPException
@@ -57,8 +58,11 @@ class _StateBackend(AuthenticationBackend):
 
 async def _graphql(request: Request) -> Response:
     endpoint: GraphQLEndpoint = request.app.state.graphql
-    with graphql_operation(request.app.state.tracer_provider):
-        return await endpoint(request)
+    with graphql_operation(request.app.state.tracer_provider) as span:
+        response = await endpoint(request)
+        if span is not None and response.status_code >= 500:
+            span.set_status(StatusCode.ERROR)  # the database unavailable, or a bug
+        return response
 
 
 async def _invoice_pdf(request: Request) -> Response:

@@ -70,13 +70,13 @@ def note_graphql_operation(document: DocumentNode, operation_name: str | None) -
 
 
 @contextmanager
-def graphql_operation(provider: TracerProvider | None) -> Iterator[None]:
+def graphql_operation(provider: TracerProvider | None) -> Iterator[Span | None]:
     """The span of the GraphQL operation answered inside the block (with a provider)."""
     with operation_span(provider) as span:
         record = _CURRENT.get()
         if record is not None:
             record.span = span
-        yield
+        yield span
 
 
 def request_id_of(scope: Scope) -> str:

@@ -17,9 +17,11 @@ import wrapt
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, format_trace_id
+from opentelemetry.trace import SpanKind, StatusCode, format_trace_id
 
 from infra.app import create_app
+from infra.db_errors import DatabaseUnavailable
+from infra.http.errors import server_error_response
 from infra.logging import configure_logging
 from infra.settings import Settings
 from tests.conftest import Tenant, make_tenant
@@ -272,3 +274,28 @@ async def test_probes_are_logged_only_when_they_fail_or_at_debug(
 
     assert response.headers["x-request-id"] == "probe-1"
     assert request_lines(log_output) == []
+
+
+async def test_an_operation_answered_with_a_server_error_is_an_error_span_and_line(
+    traced_tenant: Tenant,
+    traced_app: Any,
+    spans: InMemorySpanExporter,
+    log_output: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given an endpoint that loses its database
+    async def unavailable(_request: Any) -> Any:
+        return server_error_response(DatabaseUnavailable("gone"), "graphql")
+
+    monkeypatch.setattr(traced_app.state, "graphql", unavailable)
+
+    # when a query is sent
+    response = await traced_tenant.post(CUSTOMERS_PAGE)
+
+    # then the operation's span is an error, and the line says so with the code
+    assert response.status_code == 503
+    (operation,) = [span for span in spans.get_finished_spans() if span.name == "graphql"]
+    assert operation.status.status_code is StatusCode.ERROR
+    line = next(line for line in request_lines(log_output) if line["status"] == 503)
+    assert line["level"] == "error"
+    assert line["error_code"] == "DATABASE_UNAVAILABLE"
