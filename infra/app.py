@@ -6,9 +6,9 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from graphql import specified_rules
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
@@ -47,6 +47,9 @@ from infra.tracing import (
 )
 from infra.webhooks.destinations import Resolver, WebhookDestinations, resolve_host
 from schema.schema import LIMIT_RULES, build_schema
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 class _StateBackend(AuthenticationBackend):

@@ -19,24 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind
-from opentelemetry.util.http import ExcludeList
 from starlette.middleware import Middleware
 
 from infra.settings import Settings
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+# The SDK, exporter and instrumentations are imported where a provider is at hand: an
+# untraced process (and every CLI command) never loads them.
 _TRACER_NAME: Final = "ledgerline"
 # Probes and scrapes every few seconds would bury the requests worth reading.
-_UNTRACED_PATHS: Final = ExcludeList(["/healthz$", "/readyz$", "/metrics$"])
+_UNTRACED_PATHS: Final = ("/healthz$", "/readyz$", "/metrics$")
 
 
 def provider_from_settings(settings: Settings) -> TracerProvider | None:
@@ -44,9 +42,11 @@ def provider_from_settings(settings: Settings) -> TracerProvider | None:
     endpoint = settings.otel_exporter_otlp_endpoint
     if not endpoint:
         return None
-    # Imported here: the exporter pulls in protobuf and requests, which an untraced
-    # process never needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: settings.otel_service_name}),
@@ -62,10 +62,13 @@ def http_tracing(provider: TracerProvider | None) -> list[Middleware]:
     """The middleware that opens one server span per HTTP request; none without a provider."""
     if provider is None:
         return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.util.http import ExcludeList
+
     return [
         Middleware(
             OpenTelemetryMiddleware,
-            excluded_urls=_UNTRACED_PATHS,
+            excluded_urls=ExcludeList(list(_UNTRACED_PATHS)),
             tracer_provider=provider,
             # A span per ASGI message (each body chunk sent) tells nothing the request's
             # does not.
@@ -76,6 +79,8 @@ def http_tracing(provider: TracerProvider | None) -> list[Middleware]:
 
 def trace_sql(provider: TracerProvider) -> None:
     """Spans for every statement sent through asyncpg, in this process, until `untrace_sql`."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
     # Parameters stay out of spans (capture_parameters is off by default): they carry
     # personal data. The instrumentor is untyped.
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
@@ -84,6 +89,8 @@ def trace_sql(provider: TracerProvider) -> None:
 
 
 def untrace_sql() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()

@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from graphql import DocumentNode, get_operation_ast
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,9 @@ from auth.backend import PrincipalUser
 from infra import jsoncodec
 from infra.http.health import route_of
 from infra.tracing import current_trace_id, name_operation, operation_span
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 # What a caller's id may be: enough for UUIDs, ULIDs and most proxies' ids, too little for
