@@ -6,8 +6,10 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from graphql import specified_rules
+from opentelemetry.trace import StatusCode
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend, AuthenticationError
 from starlette.exceptions import HTTPException
@@ -29,6 +31,7 @@ from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.invoice_pdf import InvoicePdfEndpoint
 from infra.http.oauth import TokenEndpoint
+from infra.http.request_log import RequestLog, graphql_operation
 from infra.http.stripe_webhooks import StripeWebhookEndpoint
 from infra.payments import PaymentProviders
 from infra.payments.settlement import RecordedSettlements
@@ -37,8 +40,17 @@ from infra.request_tasks import install_task_tracking
 from infra.secret_box import SecretBox
 from infra.settings import Settings, get_settings
 from infra.signing_keys import load_or_create
+from infra.tracing import (
+    http_tracing,
+    provider_from_settings,
+    trace_sql,
+    untrace_sql,
+)
 from infra.webhooks.destinations import Resolver, WebhookDestinations, resolve_host
 from schema.schema import LIMIT_RULES, build_schema
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 class _StateBackend(AuthenticationBackend):
@@ -50,7 +62,11 @@ class _StateBackend(AuthenticationBackend):
 
 async def _graphql(request: Request) -> Response:
     endpoint: GraphQLEndpoint = request.app.state.graphql
-    return await media_types.negotiated(request, endpoint)
+    with graphql_operation(request.app.state.tracer_provider) as span:
+        response = await media_types.negotiated(request, endpoint)
+        if span is not None and response.status_code >= 500:
+            span.set_status(StatusCode.ERROR)  # the database unavailable, or a bug
+        return response
 
 
 async def _invoice_pdf(request: Request) -> Response:
@@ -147,14 +163,20 @@ def create_app(
     clock: Clock = SYSTEM_CLOCK,
     resolve: Resolver = resolve_host,
     settlement_sink: SettlementSink | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """`resolve` looks up webhook destinations' hosts (DNS); tests give their own.
-    `settlement_sink` takes what payment providers settle later (their webhooks)."""
+    `settlement_sink` takes what payment providers settle later (their webhooks).
+    `tracer_provider` records spans (tests, benchmarks); by default one exporting to
+    OTEL_EXPORTER_OTLP_ENDPOINT when that is set, else none: nothing is traced."""
+    provider = tracer_provider or provider_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # First: settings that cannot work stop the start, before anything is opened.
         settings.check_payment_providers()
+        if provider is not None:
+            trace_sql(provider)
         engine = create_engine(
             database_url,
             pool_size=settings.database_pool_size,
@@ -227,6 +249,10 @@ def create_app(
             await payment_providers.aclose()
             await money_engine.dispose()
             await engine.dispose()
+            if provider is not None:
+                untrace_sql()
+            if provider is not None and tracer_provider is None:
+                provider.shutdown()  # sends the spans still batched
 
     routes = [
         Route("/graphql", _graphql, methods=["GET", "POST"]),
@@ -239,11 +265,15 @@ def create_app(
         Route("/invoices/{invoice_id}/pdf", _invoice_pdf, methods=["GET"]),
         Route("/providers/stripe/webhook/{account_id}", _stripe_webhook, methods=["POST"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
         middleware=[
+            # The server span covers the whole request; the log line, written inside it,
+            # carries its trace id.
+            *http_tracing(provider),
+            Middleware(RequestLog),
             Middleware(MetricsMiddleware),
             Middleware(ServerErrors),
             Middleware(
@@ -251,3 +281,5 @@ def create_app(
             ),
         ],
     )
+    app.state.tracer_provider = provider
+    return app

@@ -227,11 +227,13 @@ def worker(
     from infra.collection_worker import collect_everyone
     from infra.db import create_engine
     from infra.idempotency import delete_expired
+    from infra.logging import configure_logging
     from infra.payments import PaymentProviders
     from infra.secret_box import SecretBox
     from infra.webhooks.dispatcher import TENANTS_AT_ONCE, DeliveryConfig, WebhookDispatcher
 
     settings = _settings()
+    configure_logging(settings.log_level, production=settings.is_production)
     grace = timedelta(seconds=settings.invoice_grace_period)
     dunning = settings.dunning_policy()
 
@@ -389,6 +391,10 @@ def _serve_in_process(settings: Settings, database: Database, token: str | None)
             log_level=settings.log_level.lower(),
             lifespan="on",
             timeout_graceful_shutdown=settings.shutdown_timeout,
+            # Logging is configure_logging's (JSON lines in production), and each request
+            # is logged once, by the app (infra/http/request_log.py).
+            log_config=None,
+            access_log=False,
         )
     )
 
@@ -444,6 +450,8 @@ def _serve_workers(settings: Settings, database: Database, token: str | None) ->
             # Each worker, on SIGTERM from the supervisor: stop listening, finish what is
             # in flight (at most this long), close the pool.
             timeout_graceful_shutdown=settings.shutdown_timeout,
+            log_config=None,
+            access_log=False,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -86,6 +86,21 @@ class Settings(BaseSettings):
         description="Development and tests: answer each planned query by the executor too, "
         "and log any difference (the test suite runs with it on).",
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry collector's OTLP/HTTP base URL (http://collector:4318): "
+        "spans for HTTP, GraphQL operations and SQL are exported there; unset traces nothing.",
+    )
+    otel_service_name: str = Field(
+        default="ledgerline", description="`service.name` of the exported spans."
+    )
+    otel_traces_sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of traces recorded (by trace id; a caller's sampled `traceparent` "
+        "is followed).",
+    )
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

@@ -47,6 +47,7 @@ from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
 from infra.http.graphiql import GraphiQLPage
 from infra.http.media_types import BadRequest, request_error_status
+from infra.http.request_log import note_graphql_operation
 from infra.http.screening import RefusedRequest, screen_body, screen_request
 from infra.payments import PaymentProviders
 from infra.planned import NotPlannable, Planner, verify
@@ -170,6 +171,7 @@ class GraphQLEndpoint:
         except GraphQLError as exc:
             return self._json(400, {"errors": [_with_code(exc.formatted, "GRAPHQL_PARSE_FAILED")]})
         operation = _operation_type(parsed.document, operation_name)
+        note_graphql_operation(parsed.document, operation_name)
         if operation is None:
             return error_response(
                 request_error_status(request, 422),

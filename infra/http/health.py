@@ -43,7 +43,7 @@ _ROUTE_PREFIXES = {
 }
 
 
-def _route_of(path: str) -> str:
+def route_of(path: str) -> str:
     if path in _KNOWN_PATHS:
         return path
     for prefix, route in _ROUTE_PREFIXES.items():
@@ -90,7 +90,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = _route_of(scope["path"])
+        path = route_of(scope["path"])
         method = scope["method"]
         started = time.perf_counter()
         status = 500
