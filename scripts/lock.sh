@@ -10,4 +10,4 @@ common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylin
     --annotation-style line --custom-compile-command scripts/lock.sh
     --index-url https://pypi.org/simple)
 uv pip compile pyproject.toml "${common[@]}" -o requirements.lock
-printf 'setuptools>=69\nwheel\n' | uv pip compile - "${common[@]}" -o requirements-build.lock
+printf 'setuptools>=77\nwheel\n' | uv pip compile - "${common[@]}" -o requirements-build.lock
