@@ -69,7 +69,7 @@ def query_cost(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     counter = _Counter(schema, fragments, variables or {})
-    cost = counter.selection(operation.selection_set, root)
+    cost = counter.selection(operation.selection_set, root, 1)
     if operation.operation is OperationType.MUTATION:
         cost += MUTATION_COST * sum(
             1 for s in operation.selection_set.selections if isinstance(s, FieldNode)
@@ -95,24 +95,29 @@ class _Counter:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
-        # Per fragment: its cost once computed, None while it is being computed (a cycle).
-        self._fragment_costs: dict[str, int | None] = {}
+        # Per fragment and page: its cost once computed, None while being computed (a cycle).
+        self._fragment_costs: dict[tuple[str, int], int | None] = {}
 
-    def selection(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
+    def selection(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, page: int
+    ) -> int:
         """Fields on the parent type add up; fragments that apply to different concrete
-        types are alternatives, of which the dearest counts."""
+        types are alternatives, of which the dearest counts. `page` is the page size of a
+        connection the parent is: its lists (`edges`) hold that many."""
         fields = 0
         by_type: dict[str, int] = {}
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                fields += self._field(selection, parent)
+                fields += self._field(selection, parent, page)
                 continue
             if isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self._schema.get_type(condition.name.value) if condition else parent
-                cost = 0 if target is None else self.selection(selection.selection_set, target)
+                cost = (
+                    0 if target is None else self.selection(selection.selection_set, target, page)
+                )
             elif isinstance(selection, FragmentSpreadNode):
-                target, cost = self._spread(selection.name.value)
+                target, cost = self._spread(selection.name.value, page)
             else:  # pragma: no cover - graphql-core has no other selection
                 continue
             if target is None or not cost:
@@ -126,26 +131,27 @@ class _Counter:
             return [target.name]
         if is_abstract_type(parent):
             # The types both could be; any concrete type when they share none (invalid).
-            inner = {t.name for t in self._schema.get_possible_types(target)}  # type: ignore[arg-type]
-            outer = {t.name for t in self._schema.get_possible_types(parent)}  # type: ignore[arg-type]
+            inner = {t.name for t in self._schema.get_possible_types(target)}
+            outer = {t.name for t in self._schema.get_possible_types(parent)}
             return sorted(inner & outer) or [parent.name]
         return [parent.name]
 
-    def _spread(self, name: str) -> tuple[GraphQLNamedType | None, int]:
+    def _spread(self, name: str, page: int) -> tuple[GraphQLNamedType | None, int]:
         fragment = self._fragments.get(name)
         if fragment is None:
             return None, 0
         target = self._schema.get_type(fragment.type_condition.name.value)
         if target is None:
             return None, 0
-        if name in self._fragment_costs:
-            return target, self._fragment_costs[name] or 0
-        self._fragment_costs[name] = None
-        cost = self.selection(fragment.selection_set, target)
-        self._fragment_costs[name] = cost
+        key = (name, page)
+        if key in self._fragment_costs:
+            return target, self._fragment_costs[key] or 0
+        self._fragment_costs[key] = None
+        cost = self.selection(fragment.selection_set, target, page)
+        self._fragment_costs[key] = cost
         return target, cost
 
-    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+    def _field(self, node: FieldNode, parent: GraphQLNamedType, page: int) -> int:
         name = node.name.value
         definition = _META_FIELDS.get(name)
         if definition is None:
@@ -158,12 +164,23 @@ class _Counter:
         if not is_composite_type(named):
             return 0
         size = self._size(node, definition, named)
-        own = size if isinstance(get_nullable_type(definition.type), GraphQLList) else 1
-        inner = 0 if node.selection_set is None else self.selection(node.selection_set, named)
-        return own + size * inner
+        selection_set = node.selection_set
+        if isinstance(get_nullable_type(definition.type), GraphQLList):
+            # A list without a page of its own holds its connection's page (`edges`), or is
+            # counted as one.
+            count = page if size is None else size
+            inner = 0 if selection_set is None else self.selection(selection_set, named, 1)
+            return count + count * inner
+        # An object: a connection's lists hold its page; pageInfo and the like are one.
+        inner_page = 1 if size is None else size
+        return 1 + (
+            0 if selection_set is None else self.selection(selection_set, named, inner_page)
+        )
 
-    def _size(self, node: FieldNode, definition: GraphQLField, named: GraphQLNamedType) -> int:
-        """How many objects a field's list may hold: its page size when it takes one."""
+    def _size(
+        self, node: FieldNode, definition: GraphQLField, named: GraphQLNamedType
+    ) -> int | None:
+        """The page a field asks for (`first`/`last`, `ids`), or None when it takes none."""
         arguments = {a.name.value: a.value for a in node.arguments or ()}
         if "first" in definition.args or "last" in definition.args:
             asked = [
@@ -174,10 +191,10 @@ class _Counter:
             given = [value for value in asked if value is not None]
             if given:
                 return max(0, min(max(given), MAX_PAGE_SIZE))
-            return DEFAULT_PAGE_SIZE if named.name.endswith("Connection") else 1
+            return DEFAULT_PAGE_SIZE if named.name.endswith("Connection") else None
         if "ids" in definition.args:
             return self._length(arguments.get("ids"))
-        return 1
+        return None
 
     def _value(self, node: ValueNode | None) -> Any:
         if isinstance(node, VariableNode):
@@ -226,4 +243,3 @@ class QueryCostLimit(SchemaExtension):
             if cost > self.limit:
                 execution_context.pre_execution_errors = [too_complex(cost, self.limit)]
         yield
-

@@ -109,19 +109,10 @@ class GraphQLRates:
         if quota.allowed:
             return None, quota
         REFUSED.labels("rate").inc()
-        return (
-            json_errors(
-                429,
-                [
-                    {
-                        "message": f"Rate limit reached: retry in {max(1, math.ceil(quota.retry_after))} s.",
-                        "extensions": {"code": RATE_LIMITED, "cost": cost},
-                    }
-                ],
-                quota_headers(quota),
-            ),
-            quota,
-        )
+        headers = quota_headers(quota)
+        message = f"Rate limit reached: retry in {headers['Retry-After']} s."
+        error = {"message": message, "extensions": {"code": RATE_LIMITED, "cost": cost}}
+        return json_errors(429, [error], headers), quota
 
 
 class TokenThrottle:
