@@ -11,12 +11,17 @@ shares the counters, each hit one atomic script.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, SlidingWindowCounterSupport, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+logger = logging.getLogger(__name__)
+# Redis that does not answer within this long counts as unavailable (see `spend`).
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def parse_rate(text: str) -> RateLimitItem:
@@ -51,11 +56,38 @@ class RateLimiter:
         if redis_url is None:
             return cls(MemoryStorage())
         # `limits` names its asyncio storages async+redis://, async+rediss://.
-        return cls(RedisStorage("async+" + redis_url, key_prefix="ledgerline"))
+        return cls(
+            RedisStorage(
+                "async+" + redis_url,
+                key_prefix="ledgerline",
+                connect_timeout=REDIS_TIMEOUT_SECONDS,
+                stream_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        )
 
-    async def spend(self, limits: list[Limit], cost: int) -> Quota:
+    async def spend(self, limits: list[Limit], cost: int) -> Quota | None:
         """Spends `cost` on every limit, stopping at the first that refuses it; answers the
-        tightest quota (the refusing one's when one refused)."""
+        tightest quota (the refusing one's when one refused). None when the counters cannot
+        be reached: the request goes on, as refusing everyone while Redis is down would
+        take the API down with it."""
+        try:
+            return await self._spend(limits, cost)
+        except Exception as exc:
+            _unavailable(exc)
+            return None
+
+    async def exhausted(self, limits: list[Limit]) -> Quota | None:
+        """The quota of the first limit with nothing left, without spending anything (None
+        when none is exhausted, or the counters cannot be reached)."""
+        try:
+            for limit in limits:
+                if not await self._strategy.test(limit.rate, limit.key):
+                    return await self.quota(limit, 1, False)
+        except Exception as exc:
+            _unavailable(exc)
+        return None
+
+    async def _spend(self, limits: list[Limit], cost: int) -> Quota:
         cost = min(cost, min(limit.rate.amount for limit in limits))  # else it never fits
         quotas = []
         for limit in limits:
@@ -65,13 +97,6 @@ class RateLimiter:
                 return quota
             quotas.append(quota)
         return min(quotas, key=lambda q: q.remaining / q.limit)
-
-    async def exhausted(self, limits: list[Limit]) -> Quota | None:
-        """The quota of the first limit with nothing left, without spending anything."""
-        for limit in limits:
-            if not await self._strategy.test(limit.rate, limit.key):
-                return await self.quota(limit, 1, False)
-        return None
 
     async def quota(self, limit: Limit, cost: int, allowed: bool) -> Quota:
         storage = self._storage
@@ -85,6 +110,11 @@ class RateLimiter:
             timer = self._storage.timer
             if timer is not None and not timer.done():
                 timer.cancel()
+
+
+def _unavailable(exc: Exception) -> None:
+    # The exception's type only: a connection error's text may carry the Redis URL.
+    logger.warning("rate limits not applied: their storage failed (%s)", type(exc).__name__)
 
 
 def quota_of(

@@ -97,8 +97,8 @@ class GraphQLRates:
         self._account = parse_rate(settings.rate_limit_account)
         self._client = parse_rate(settings.rate_limit_client)
 
-    async def spend(self, principal: Principal, cost: int) -> tuple[Response | None, Quota]:
-        """(429 with its headers when refused, else None; the tightest quota)."""
+    async def spend(self, principal: Principal, cost: int) -> tuple[Response | None, Quota | None]:
+        """(429 with its headers when refused, else None; the tightest quota, if known)."""
         quota = await self._limiter.spend(
             [
                 Limit(self._account, f"account:{principal.tenant_id}"),
@@ -106,7 +106,7 @@ class GraphQLRates:
             ],
             max(1, cost),
         )
-        if quota.allowed:
+        if quota is None or quota.allowed:
             return None, quota
         REFUSED.labels("rate").inc()
         headers = quota_headers(quota)
@@ -144,5 +144,5 @@ class TokenThrottle:
         return Response(orjson.dumps(body), 429, headers=headers, media_type="application/json")
 
     async def failed(self, address: str, client_id: str) -> None:
-        for limit in self._limits(address, client_id):
+        for limit in self._limits(address, client_id):  # each counts, whatever the other
             await self._limiter.spend([limit], 1)

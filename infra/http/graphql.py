@@ -197,7 +197,7 @@ class GraphQLEndpoint:
             refusal, quota = await self.rates.spend(user.principal, cost)
             if refusal is not None:
                 return refusal
-            headers = quota_headers(quota)
+            headers = {} if quota is None else quota_headers(quota)
         response = await self._answer(
             request, user, parsed, query, variables, operation_name, operation, cost
         )

@@ -274,3 +274,22 @@ async def test_two_processes_share_an_accounts_rate_through_redis(settings: Sett
         # then together they spend one rate
         assert [a.status_code for a in answers] == [200] * 5 + [429]
         assert_rate_limited(answers[5], 50)
+
+
+async def test_requests_go_on_when_the_shared_counters_cannot_be_reached(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given Redis that refuses connections
+    unreachable = SecretStr("redis://127.0.0.1:1/0")
+    async with (
+        app_with(settings, rate_limit_account="10/hour", redis_url=unreachable) as application,
+        http(application) as c,
+    ):
+        tenant = await make_tenant(application, c)
+        # when the account sends more than its rate
+        answers = [await tenant.post(COSTING_10) for _ in range(3)]
+        # then it is answered, without quota headers, and the log says why
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert "RateLimit-Limit" not in answers[-1].headers
+        assert "rate limits not applied" in caplog.text
+        assert "127.0.0.1:1" not in caplog.text

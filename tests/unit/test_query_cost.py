@@ -23,7 +23,9 @@ def test_scalars_cost_nothing_and_objects_one_each() -> None:
 
 def test_a_page_multiplies_what_it_selects() -> None:
     # customers 1 + pageInfo 1 + 10 edges + 10 nodes + 10 balances
-    page = "{ customers(first: 10) { pageInfo { hasNextPage } edges { node { balance { amount } } } } }"
+    page = """
+    { customers(first: 10) { pageInfo { hasNextPage } edges { node { balance { amount } } } } }
+    """
     assert cost(page) == 1 + 1 + 10 + 10 + 10
 
 
