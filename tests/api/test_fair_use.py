@@ -1,6 +1,6 @@
 """Fair use: a query's cost limit, rate limits per account and client weighted by cost,
 and /oauth/token refusing guessed secrets cheaply. Small limits come from apps of their
-own; windows of an hour keep counts exact while a test runs."""
+own; windows of a day keep counts exact while a test runs."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ async def test_an_account_sending_ten_times_its_rate_is_refused_and_others_are_n
     settings: Settings,
 ) -> None:
     async with (
-        app_with(settings, rate_limit_account="100/hour") as application,
+        app_with(settings, rate_limit_account="100/day") as application,
         http(application) as c,
     ):
         greedy, other = await make_tenant(application, c), await make_tenant(application, c)
@@ -157,7 +157,7 @@ async def test_an_account_sending_ten_times_its_rate_is_refused_and_others_are_n
 
 async def test_each_oauth_client_has_a_rate_of_its_own(settings: Settings) -> None:
     async with (
-        app_with(settings, rate_limit_client="30/hour") as application,
+        app_with(settings, rate_limit_client="30/day") as application,
         http(application) as c,
     ):
         tenant = await make_tenant(application, c)
@@ -172,7 +172,7 @@ async def test_each_oauth_client_has_a_rate_of_its_own(settings: Settings) -> No
 
 async def test_a_refused_query_spends_no_rate(settings: Settings) -> None:
     async with (
-        app_with(settings, rate_limit_account="100/hour") as application,
+        app_with(settings, rate_limit_account="100/day") as application,
         http(application) as c,
     ):
         tenant = await make_tenant(application, c)
@@ -188,7 +188,7 @@ async def test_a_refused_query_spends_no_rate(settings: Settings) -> None:
 
 async def test_a_thousand_wrong_secrets_are_refused_cheaply(settings: Settings) -> None:
     async with app_with(
-        settings, token_failures_per_address="10/hour", token_failures_per_client="10/hour"
+        settings, token_failures_per_address="10/day", token_failures_per_client="10/day"
     ) as application:
         async with http(application) as setup:
             tenant = await make_tenant(application, setup)
@@ -257,7 +257,7 @@ async def test_two_processes_share_an_accounts_rate_through_redis(settings: Sett
     if not _redis_answers():
         pytest.skip("no Redis answers on 127.0.0.1:6379: the shared rate limits are untested")
     redis = SecretStr("redis://127.0.0.1:6379/0")
-    shared = {"rate_limit_account": "50/hour", "redis_url": redis}
+    shared = {"rate_limit_account": "50/day", "redis_url": redis}
     async with (
         app_with(settings, **shared) as first,
         app_with(settings, **shared) as second,
@@ -282,7 +282,7 @@ async def test_requests_go_on_when_the_shared_counters_cannot_be_reached(
     # given Redis that refuses connections
     unreachable = SecretStr("redis://127.0.0.1:1/0")
     async with (
-        app_with(settings, rate_limit_account="10/hour", redis_url=unreachable) as application,
+        app_with(settings, rate_limit_account="10/day", redis_url=unreachable) as application,
         http(application) as c,
     ):
         tenant = await make_tenant(application, c)
