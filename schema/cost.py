@@ -1,13 +1,16 @@
 """What a query costs: the objects it may return, counted before anything runs.
 
 Each field that returns objects costs 1 per object it may return, so a list field's cost is
-its page size (`first` or `last`; a connection asked for neither returns the default page;
-`nodes(ids:)` as many ids as it names), and everything selected below a list is multiplied
-by that list's size, nested lists multiplied again. Scalars cost nothing: a row's columns
-come with it. Each mutation costs MUTATION_COST more, for the writes behind it.
+its page size (`first` or `last`, else its declared default; a connection asked for neither
+returns the default page; `nodes(ids:)` as many ids as it names), and everything selected
+below a list is multiplied by that list's size, nested lists multiplied again. A
+connection's `edges` hold its page; its `pageInfo` is one object. Scalars cost nothing: a
+row's columns come with it. Each mutation costs MUTATION_COST more, for the writes behind it.
+Fields selected twice (through two fragments, say) count twice: an upper bound.
 
 Fragments on alternatives (`... on Customer`, `... on Plan` under `node`) count as the
-dearest one; a named fragment is costed once per document, however often it is spread.
+dearest one; a named fragment is costed once per document and page size, however often it is
+spread, so costing is linear in the document even when fragments nest.
 """
 
 from __future__ import annotations
