@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from limits.aio.storage import MemoryStorage
 
-from infra.rate_limits import quota_of
+from infra.rate_limits import Limit, RateLimiter, parse_rate, quota_of
 
 WINDOW = 60
 
@@ -43,3 +44,25 @@ def test_a_refused_cost_waits_for_this_window_to_drain_when_it_alone_is_too_much
 
 def test_an_allowed_cost_has_no_wait() -> None:
     assert quota_of(100, WINDOW, (0, 0.0, 100, 15.0 + WINDOW), 10, True).retry_after == 0.0
+
+
+async def test_the_memory_storage_sweeps_expired_keys_once_a_second_not_every_hit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given limits' sweep, counted
+    sweeps: list[None] = []
+    sweep = getattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
+
+    async def counted(self: MemoryStorage) -> None:
+        sweeps.append(None)
+        await sweep(self)
+
+    monkeypatch.setattr(MemoryStorage, "_MemoryStorage__schedule_expiry", counted)
+    limiter = RateLimiter.from_url(None)
+    rate = parse_rate("100/minute")
+    # when fifty requests are counted at once
+    quotas = [await limiter.spend([Limit(rate, "account:a")], 1) for _ in range(50)]
+    # then every one counted, and the keys were swept once
+    assert [q.remaining for q in quotas if q is not None] == list(range(99, 49, -1))
+    assert len(sweeps) == 1
+    await limiter.aclose()
