@@ -27,6 +27,7 @@ from infra.clock import SYSTEM_CLOCK
 from infra.db import create_engine
 from infra.http import graphiql, media_types
 from infra.http.errors import ServerErrors, error_response
+from infra.http.fair_use import GraphQLRates, QueryCosts, TokenThrottle
 from infra.http.graphql import GraphQLEndpoint
 from infra.http.health import MetricsMiddleware, Readiness, healthz, metrics
 from infra.http.invoice_pdf import InvoicePdfEndpoint
@@ -36,6 +37,7 @@ from infra.http.stripe_webhooks import StripeWebhookEndpoint
 from infra.payments import PaymentProviders
 from infra.payments.settlement import RecordedSettlements
 from infra.planned import Planner
+from infra.rate_limits import RateLimiter
 from infra.request_tasks import install_task_tracking
 from infra.secret_box import SecretBox
 from infra.settings import Settings, get_settings
@@ -202,8 +204,14 @@ def create_app(
             settings.token_ttl_seconds,
         )
         schema = build_schema(
-            introspection=settings.introspection_enabled, production=settings.is_production
+            introspection=settings.introspection_enabled,
+            production=settings.is_production,
+            query_cost_limit=settings.query_cost_limit,
         )
+        limiter = None
+        if settings.rate_limits:
+            redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+            limiter = RateLimiter.from_url(redis_url)
         app.state.engine = engine
         app.state.keys = keys
         app.state.issuer = issuer
@@ -229,8 +237,12 @@ def create_app(
             webhook_destinations=WebhookDestinations(
                 production=settings.is_production, resolve=resolve
             ),
+            query_costs=QueryCosts(schema._schema, settings.query_cost_limit),
+            rates=None if limiter is None else GraphQLRates(limiter, settings),
         )
-        app.state.token = TokenEndpoint(engine, issuer)
+        app.state.token = TokenEndpoint(
+            engine, issuer, None if limiter is None else TokenThrottle(limiter, settings)
+        )
         sink = settlement_sink or RecordedSettlements(
             money_engine, "stripe", settings.dunning_policy(), clock
         )
@@ -246,6 +258,8 @@ def create_app(
             yield
         finally:
             stop_tracking()
+            if limiter is not None:
+                await limiter.aclose()
             await payment_providers.aclose()
             await money_engine.dispose()
             await engine.dispose()

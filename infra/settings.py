@@ -8,11 +8,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.accounts import is_account_id
 from domain.dunning import DunningPolicy, FinalAction
+from infra.rate_limits import parse_rate
 
 DEV_ISSUER = "ledgerline-dev"
 PaymentProviderName = Literal["sandbox", "stripe"]
@@ -101,6 +102,52 @@ class Settings(BaseSettings):
         description="Share of traces recorded (by trace id; a caller's sampled `traceparent` "
         "is followed).",
     )
+    query_cost_limit: int = Field(
+        default=3000,
+        ge=1,
+        le=1_000_000,
+        description="What one GraphQL operation may cost (objects it may return, lists "
+        "multiplied by their page size); dearer ones are refused with QUERY_TOO_COMPLEX.",
+    )
+    rate_limits: bool = Field(
+        default=True, description="Rate limits on /graphql and /oauth/token (off: none)."
+    )
+    rate_limit_account: str = Field(
+        default="600000/minute",
+        description="Query cost one account's clients may spend together, as "
+        "`<amount>/<second|minute|hour>`; past it requests are answered 429.",
+    )
+    rate_limit_client: str = Field(
+        default="300000/minute",
+        description="Query cost one OAuth client (a token's `sub`) may spend.",
+    )
+    token_failures_per_address: str = Field(
+        default="20/minute",
+        description="Failed client authentications at /oauth/token from one address before "
+        "its requests are answered 429 without being checked.",
+    )
+    token_failures_per_client: str = Field(
+        default="20/minute",
+        description="Failed authentications of one client id before its requests are "
+        "answered 429 without being checked.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis (redis:// or rediss://) that every process and pod shares rate "
+        "limits through; unset keeps them in each process.",
+    )
+
+    @field_validator(
+        "rate_limit_account",
+        "rate_limit_client",
+        "token_failures_per_address",
+        "token_failures_per_client",
+    )
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_rate(value)  # ValueError names the notation
+        return value
+
     data_dir: Path = Path(".ledgerline")
     secret_key: str | None = Field(
         default=None, description="Encrypts signing keys at rest; generated in development."

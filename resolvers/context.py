@@ -46,6 +46,8 @@ class Context:
     # request's: the phases of a payment around the provider's call (money moved at a
     # provider cannot be rolled back with a request).
     new_money_unit_of_work: Callable[[], UnitOfWork] | None = None
+    # What the operation costs (schema/cost.py), when the HTTP endpoint has costed it.
+    query_cost: int | None = None
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -52,6 +52,7 @@ from resolvers.audit import audit_operations
 from schema.audit import AuditEntry
 from schema.balances import AdjustCustomerBalancePayload, CustomerBalanceTransaction
 from schema.connections import Connection, connection_of
+from schema.cost import QueryCostLimit
 from schema.coupons import ApplyCouponPayload, Coupon, CreateCouponPayload
 from schema.credit_notes import CreditNote, CreditNotePayload
 from schema.customers import (
@@ -103,6 +104,8 @@ from schema.webhooks import (
 MAX_DEPTH = 8
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+# What a query may cost (schema/cost.py): QUERY_COST_LIMIT in the settings, this by default.
+DEFAULT_QUERY_COST_LIMIT = 3000
 
 
 @strawberry.type(description="Everything a merchant can read.")
@@ -526,11 +529,18 @@ class LedgerlineSchema(strawberry.Schema):
         return None
 
 
-def build_schema(*, introspection: bool = True, production: bool = False) -> strawberry.Schema:
+def build_schema(
+    *,
+    introspection: bool = True,
+    production: bool = False,
+    query_cost_limit: int = DEFAULT_QUERY_COST_LIMIT,
+) -> strawberry.Schema:
     """`production` turns field suggestions off; unexpected errors are masked by the endpoint."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        # After ValidationCache: it costs only documents that validated.
+        lambda: QueryCostLimit(query_cost_limit),
         DocumentLimits,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ExecutionStarted,

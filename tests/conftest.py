@@ -126,6 +126,12 @@ def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFacto
         # Every query a test sends that a plan answers is answered by the executor too, and
         # must answer the same bytes (no_planned_answer_differed below).
         planned_reads_verify=True,
+        # The limits run, far above what the suite sends: every test tenant's token names
+        # the one client `test-client`. Tests of the limits make an app with small ones.
+        rate_limit_account="100000000/minute",
+        rate_limit_client="100000000/minute",
+        token_failures_per_address="100000/minute",
+        token_failures_per_client="100000/minute",
     )
 
 

@@ -45,6 +45,7 @@ from infra.db import (
 )
 from infra.db_errors import DatabaseUnavailable, is_database_unavailable
 from infra.http.errors import error_response, server_error, server_error_response
+from infra.http.fair_use import GraphQLRates, QueryCosts, quota_headers
 from infra.http.graphiql import GraphiQLPage
 from infra.http.media_types import BadRequest, request_error_status
 from infra.http.request_log import note_graphql_operation
@@ -120,8 +121,12 @@ class GraphQLEndpoint:
         money_engine: AsyncEngine | None = None,
         secret_box: SecretBox,
         webhook_destinations: DestinationPolicy,
+        query_costs: QueryCosts,
+        rates: GraphQLRates | None = None,
     ) -> None:
         self.schema = schema
+        self.query_costs = query_costs
+        self.rates = rates
         self.secret_box = secret_box
         self.webhook_destinations = webhook_destinations
         self.clock = clock
@@ -187,15 +192,45 @@ class GraphQLEndpoint:
                 "METHOD_NOT_ALLOWED",
                 {"Allow": "POST"},
             )
+        # Costed and charged before anything runs, planned or executed.
+        cost = self.query_costs.cost(parsed.document, parsed.normalised, operation_name, variables)
+        refusal = self.query_costs.refusal(cost)
+        if refusal is not None:
+            return refusal
+        headers: dict[str, str] = {}
+        if self.rates is not None:
+            refusal, quota = await self.rates.spend(user.principal, cost)
+            if refusal is not None:
+                return refusal
+            headers = {} if quota is None else quota_headers(quota)
+        response = await self._answer(
+            request, user, parsed, query, variables, operation_name, operation, cost
+        )
+        response.headers.update(headers)
+        return response
+
+    async def _answer(
+        self,
+        request: Request,
+        user: PrincipalUser,
+        parsed: ParsedDocument,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        operation: OperationType,
+        cost: int,
+    ) -> Response:
         key = request.headers.get("idempotency-key")
         if operation is not OperationType.MUTATION:
             key = None
-            planned = await self._answer_planned(user.principal, parsed, variables, operation_name)
+            planned = await self._answer_planned(
+                user.principal, parsed, variables, operation_name, cost
+            )
             if planned is not None and self.verify_planned:
                 verifying = verify.VERIFYING.set(True)
                 try:
                     executed = await self._execute(
-                        request, user, parsed, query, variables, operation_name, None
+                        request, user, parsed, query, variables, operation_name, None, cost
                     )
                 finally:
                     verify.VERIFYING.reset(verifying)
@@ -212,7 +247,9 @@ class GraphQLEndpoint:
                 return planned if same else executed
             if planned is not None:
                 return planned
-        return await self._execute(request, user, parsed, query, variables, operation_name, key)
+        return await self._execute(
+            request, user, parsed, query, variables, operation_name, key, cost
+        )
 
     async def _execute(
         self,
@@ -223,6 +260,7 @@ class GraphQLEndpoint:
         variables: dict[str, Any] | None,
         operation_name: str | None,
         key: str | None,
+        cost: int,
     ) -> Response:
         principal = user.principal
         request_fingerprint = ""
@@ -251,6 +289,7 @@ class GraphQLEndpoint:
                             headers={"Idempotent-Replayed": "true"},
                         )
                 context = self._context(principal, db, request)
+                context.query_cost = cost
                 # Fields still running when execution returns (siblings of a failed
                 # non-null field, loader batches) end before the transaction does.
                 async with settled_tasks(grace=self.statement_timeout + 1):
@@ -272,7 +311,7 @@ class GraphQLEndpoint:
                 refusal = (
                     "BAD_USER_INPUT" if context.began_executing else "GRAPHQL_VALIDATION_FAILED"
                 )
-                body = self._encode(result, executed=executed, refusal_code=refusal)
+                body = self._encode(result, executed=executed, refusal_code=refusal, cost=cost)
                 if key is not None and executed:
                     kept = body
                     if context.answers_secret:
@@ -294,6 +333,7 @@ class GraphQLEndpoint:
         parsed: ParsedDocument,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        cost: int,
     ) -> Response | None:
         """The planned path's answer, or None when the executor must answer (no plan, an
         argument or variable the executor words an error about, an account not yet seen)."""
@@ -326,7 +366,8 @@ class GraphQLEndpoint:
         if data is None:  # the plan gave way to the executor once its statements had run
             return None
         PLANNED_ANSWERS.inc()
-        return Response(jsoncodec.dumps({"data": data}), 200, media_type="application/json")
+        body = jsoncodec.dumps({"data": data, "extensions": {"cost": cost}})
+        return Response(body, 200, media_type="application/json")
 
     def _context(self, principal: Principal, db: TenantConnection, request: Any) -> Context:
         return Context(
@@ -366,7 +407,7 @@ class GraphQLEndpoint:
             return True
         return False
 
-    def _encode(self, result: Any, *, executed: bool, refusal_code: str) -> bytes:
+    def _encode(self, result: Any, *, executed: bool, refusal_code: str, cost: int) -> bytes:
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [self._format_error(error) for error in result.errors]
@@ -374,6 +415,7 @@ class GraphQLEndpoint:
                 payload["errors"] = [_with_code(e, refusal_code) for e in payload["errors"]]
         if executed:  # a request refused before execution has no `data` (GraphQL spec)
             payload["data"] = result.data
+            payload["extensions"] = {"cost": cost}
         return jsoncodec.dumps(payload)
 
     def _format_error(self, error: GraphQLError) -> GraphQLFormattedError:

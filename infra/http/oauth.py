@@ -21,6 +21,7 @@ from auth.client_secrets import verify_client_secret
 from auth.scopes import UnknownScope, parse_scopes
 from auth.tokens import TokenIssuer
 from domain.ids import prefix_of
+from infra.http.fair_use import TokenThrottle
 from infra.http.graphql import read_body
 from infra.repositories.accounts import find_client
 
@@ -65,9 +66,12 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 
 
 class TokenEndpoint:
-    def __init__(self, engine: AsyncEngine, issuer: TokenIssuer) -> None:
+    def __init__(
+        self, engine: AsyncEngine, issuer: TokenIssuer, throttle: TokenThrottle | None = None
+    ) -> None:
         self._engine = engine
         self._issuer = issuer
+        self._throttle = throttle
 
     async def __call__(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -97,11 +101,18 @@ class TokenEndpoint:
         client_id, secret = (
             basic if basic is not None else (str(form_id or ""), str(form_secret or ""))
         )
+        address = request.client.host if request.client else ""
+        if self._throttle is not None:
+            refusal = await self._throttle.refusal(address, client_id)
+            if refusal is not None:  # before the query and the hash a guess would cost
+                return refusal
         client = None
         if prefix_of(client_id) == "cli":  # anything else cannot be a client: no query
             async with self._engine.connect() as conn:
                 client = await find_client(conn, client_id)
         if client is None or client.revoked or not verify_client_secret(secret, client.secret_hash):
+            if self._throttle is not None:
+                await self._throttle.failed(address, client_id)
             return _oauth_error(
                 InvalidClientError(description="Client authentication failed."),
                 status=401,

@@ -787,9 +787,12 @@ async def test_foreign_customer_reads_as_null_through_node_nodes_and_customer(
     by_nodes = await tenant.gql(NODES, {"ids": [foreign["id"], mine["id"]]})
 
     # then
-    assert by_customer == {"data": {"customer": None}}
-    assert by_node == {"data": {"node": None}}
-    assert by_nodes == {"data": {"nodes": [None, {"id": mine["id"], "name": "Yours"}]}}
+    assert by_customer == {"data": {"customer": None}, "extensions": {"cost": 1}}
+    assert by_node == {"data": {"node": None}, "extensions": {"cost": 1}}
+    assert by_nodes == {
+        "data": {"nodes": [None, {"id": mine["id"], "name": "Yours"}]},
+        "extensions": {"cost": 2},
+    }
 
 
 async def test_foreign_customer_never_appears_in_the_customers_list(
@@ -880,9 +883,9 @@ async def test_malformed_id_reads_as_null(tenant: Tenant, bad_id: str) -> None:
     by_nodes = await tenant.gql(NODES, {"ids": [bad_id]})
 
     # then
-    assert by_customer == {"data": {"customer": None}}
-    assert by_node == {"data": {"node": None}}
-    assert by_nodes == {"data": {"nodes": [None]}}
+    assert by_customer == {"data": {"customer": None}, "extensions": {"cost": 1}}
+    assert by_node == {"data": {"node": None}, "extensions": {"cost": 1}}
+    assert by_nodes == {"data": {"nodes": [None]}, "extensions": {"cost": 1}}
 
 
 @pytest.mark.parametrize("bad_id", MALFORMED_IDS)
@@ -953,7 +956,7 @@ async def test_node_without_read_scope_reads_as_null(tenant: Tenant) -> None:
     body = await tenant.gql(NODE, {"id": created["id"]}, scopes=["customers:write"])
 
     # then
-    assert body == {"data": {"node": None}}
+    assert body == {"data": {"node": None}, "extensions": {"cost": 1}}
 
 
 async def test_create_customer_without_write_scope_is_forbidden_and_writes_nothing(

@@ -265,7 +265,10 @@ async def test_get_runs_a_query_with_a_token(tenant: Tenant, client: httpx.Async
     )
     # then
     assert response.status_code == 200, response.text
-    assert response.json() == {"data": {"viewer": {"clientId": "test-client"}}}
+    assert response.json() == {
+        "data": {"viewer": {"clientId": "test-client"}},
+        "extensions": {"cost": 1},
+    }
 
 
 async def test_get_passes_variables_and_operation_name(
@@ -284,7 +287,7 @@ async def test_get_passes_variables_and_operation_name(
     )
     # then
     assert response.status_code == 200, response.text
-    assert response.json() == {"data": {"customer": None}}
+    assert response.json() == {"data": {"customer": None}, "extensions": {"cost": 1}}
 
 
 async def test_get_with_malformed_variables_is_400(
@@ -548,7 +551,10 @@ async def test_app_without_graphiql_still_answers_queries(
     )
     # then
     assert response.status_code == 200, response.text
-    assert response.json() == {"data": {"viewer": {"clientId": "test-client"}}}
+    assert response.json() == {
+        "data": {"viewer": {"clientId": "test-client"}},
+        "extensions": {"cost": 1},
+    }
 
 
 async def test_introspection_answers_in_development(tenant: Tenant) -> None:

@@ -635,7 +635,9 @@ async def post_json(
     )
     body = response.json()
     assert response.status_code == 200, described
-    assert isinstance(body, dict) and set(body) <= {"data", "errors"} and "data" in body, described
+    assert (
+        isinstance(body, dict) and set(body) <= {"data", "errors", "extensions"} and "data" in body
+    ), described
     return Answer(response, body, described)
 
 

@@ -269,7 +269,7 @@ async def test_every_field_needs_webhooks_manage(tenant: Tenant, admin: asyncpg.
             "query($id: ID!) { node(id: $id) { id } }", {"id": endpoint["id"]}, scopes=scopes
         )
     ).json()
-    assert node == {"data": {"node": None}}
+    assert node == {"data": {"node": None}, "extensions": {"cost": 1}}
     row = await admin.fetchrow(
         "select previous_secret from webhook_endpoints where tenant_id = $1", tenant.id
     )

@@ -70,6 +70,9 @@ def free_port() -> int:
 
 def server_env(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.upper() not in SETTINGS_VARIABLES}
+    # Rate limits on, far above what the traffic of these tests spends (a chaos run sends
+    # hundreds of 100-row pages a second); a test may set its own.
+    env.update(RATE_LIMIT_ACCOUNT="100000000/minute", RATE_LIMIT_CLIENT="100000000/minute")
     env.update(
         HOST="127.0.0.1", PORT=str(port), DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **settings
     )
