@@ -145,6 +145,10 @@ class TenantConnection:
         return rows[0][0] if rows else None
 
     async def begin_savepoint(self) -> AsyncTransaction:
+        if self.conn.invalidated:
+            # The driver lost the connection under an earlier statement of this request
+            # (a terminated backend): nothing more can run on it, and the request rolls back.
+            raise DatabaseUnavailable("the connection was lost earlier in this request")
         return await self._run(self.conn.begin_nested)
 
     async def end_savepoint(self, savepoint: AsyncTransaction, *, commit: bool) -> None:
