@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -85,19 +86,23 @@ async def test_cdn_is_opt_in_and_pinned_to_the_same_files(
 
 
 async def test_development_page_carries_a_working_token_for_the_demo_account(
-    app: Any, client: httpx.AsyncClient
+    app: Any, client: httpx.AsyncClient, admin: asyncpg.Connection
 ) -> None:
-    # given: the demo account, as `ledgerline serve` seeds it
+    # given: the demo account, as `ledgerline serve` seeds it (removed afterwards: the seed
+    # tests create it themselves in this session's database)
     async with app.state.engine.begin() as conn:
         await ensure_account(conn, DEMO_TENANT, "Demo Merchant")
-    # when
-    page = await client.get("/graphql", headers=BROWSER)
-    headers = json.loads(page_config(page.text)["headers"])
-    viewer = await client.post(
-        "/graphql",
-        json={"query": "{ viewer { account { id } clientId scopes } }"},
-        headers=headers,
-    )
+    try:
+        # when
+        page = await client.get("/graphql", headers=BROWSER)
+        headers = json.loads(page_config(page.text)["headers"])
+        viewer = await client.post(
+            "/graphql",
+            json={"query": "{ viewer { account { id } clientId scopes } }"},
+            headers=headers,
+        )
+    finally:
+        await admin.execute("delete from accounts where id = $1", DEMO_TENANT)
     # then: never cached, and the token works with every scope
     assert page.headers["cache-control"] == "no-store"
     assert viewer.status_code == 200, viewer.text
