@@ -17,7 +17,11 @@ import asyncpg
 import httpx
 import pytest
 
+from infra.db import create_engine
+from infra.repositories.accounts import ensure_account
+from infra.seed import DEMO_TENANT
 from tests import conftest
+from tests.support.databases import fresh_database
 from tests.support.server_process import (
     STOP_TIMEOUT,
     RunningServer,
@@ -55,8 +59,24 @@ class Request(threading.Thread):
 
 
 @pytest.fixture
-async def admin(test_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(test_database.admin_dsn)
+async def own_database(
+    test_database: conftest.TestDatabase,
+) -> AsyncIterator[conftest.TestDatabase]:
+    """A database of its own holding the demo account (the development token's), and so
+    not empty: `serve` seeds nothing, and the session's database never gets `demo`."""
+    async with fresh_database(test_database) as database:
+        engine = create_engine(database.url, pool_size=1, app_role=False)
+        try:
+            async with engine.begin() as conn:
+                await ensure_account(conn, DEMO_TENANT, "Demo Merchant")
+        finally:
+            await engine.dispose()
+        yield database
+
+
+@pytest.fixture
+async def admin(own_database: conftest.TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(own_database.admin_dsn)
     try:
         yield conn
     finally:
@@ -94,13 +114,13 @@ async def _wait_until_blocked_on_the_lock(admin: asyncpg.Connection) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 async def test_a_request_in_flight_at_sigterm_completes_with_200(
-    test_database: conftest.TestDatabase,
+    own_database: conftest.TestDatabase,
     admin: asyncpg.Connection,
     tmp_path: Path,
     workers: str,
 ) -> None:
     # given: a server, and a request held in flight by a lock on `customers`
-    server = _serve(test_database, tmp_path, WORKERS=workers)
+    server = _serve(own_database, tmp_path, WORKERS=workers)
     try:
         request = Request(server, _token(server))
         locked = admin.transaction()
@@ -127,10 +147,10 @@ async def test_a_request_in_flight_at_sigterm_completes_with_200(
 
 
 async def test_a_request_still_running_after_shutdown_timeout_does_not_hold_the_server(
-    test_database: conftest.TestDatabase, admin: asyncpg.Connection, tmp_path: Path
+    own_database: conftest.TestDatabase, admin: asyncpg.Connection, tmp_path: Path
 ) -> None:
     # given: SHUTDOWN_TIMEOUT=1 and a request that waits on a lock that is not released
-    server = _serve(test_database, tmp_path, SHUTDOWN_TIMEOUT="1")
+    server = _serve(own_database, tmp_path, SHUTDOWN_TIMEOUT="1")
     try:
         request = Request(server, _token(server))
         locked = admin.transaction()

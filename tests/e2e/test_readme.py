@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import conftest
+from tests.support.databases import fresh_database
 from tests.support.server_process import (
     REPO,
     RunningServer,
@@ -46,14 +47,24 @@ def json_documents(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
+async def readme_database(
+    test_database: conftest.TestDatabase,
+) -> AsyncIterator[conftest.TestDatabase]:
+    """The README's commands make the `demo` account: in a database of their own, not the
+    session's (where the seed tests create it)."""
+    async with fresh_database(test_database) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
 def server(
-    test_database: conftest.TestDatabase, tmp_path_factory: pytest.TempPathFactory
+    readme_database: conftest.TestDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     port = free_port()
     env = server_env(
         tmp_path_factory.mktemp("readme-data"),
         port,
-        DATABASE_URL=test_database.url,
+        DATABASE_URL=readme_database.url,
         SECRET_KEY=conftest.TEST_SECRET_KEY,
     )
     # An account first: `serve` then finds the database in use and seeds no demo history
