@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 from domain import events
 from domain.dunning import DunningPolicy
@@ -53,6 +54,7 @@ from domain.services.dunning import after_automatic_failure
 from domain.subscriptions import SubscriptionStatus
 
 _log = logging.getLogger("ledgerline.payments")
+T = TypeVar("T")
 
 METHOD_FIELD: Final = ("input", "paymentMethodId")
 # A provider that did not answer is asked again at once, with the same key (safe: it
@@ -146,32 +148,41 @@ def new_pending(
     )
 
 
+async def answered(ask: Callable[[], Awaitable[T]]) -> T | None:
+    """The provider's answer to a call that carries our idempotency key, asked again while
+    it does not answer (safe: a repeated key gets the first call's result); None when it
+    never did."""
+    for pause in (*RETRY_PAUSES, None):
+        try:
+            return await ask()
+        except ProviderUnavailable:
+            if pause is None:
+                return None
+            await asyncio.sleep(pause)
+    return None
+
+
 async def charge(
     provider: PaymentProvider, payment: Payment, method_reference: str
 ) -> ChargeResult | None:
-    """The provider's answer to the payment's charge (asked again, with the same key, while
-    it does not answer); None when it never did."""
-    for pause in (*RETRY_PAUSES, None):
-        try:
-            return await provider.charge(
+    """The provider's answer to the payment's charge; None when it never answered."""
+    try:
+        return await answered(
+            lambda: provider.charge(
                 payment.amount,
                 method_reference,
                 payment.provider_idempotency_key,
                 {"invoice_id": payment.invoice_id, "payment_id": payment.id},
             )
-        except ProviderUnavailable:
-            if pause is None:
-                return None
-            await asyncio.sleep(pause)
-        except PaymentMethodRejected:
-            return failed("payment_method_invalid")
-        except IdempotencyKeyMismatch:
-            # Our keys are unique per payment: this is a bug to look at, not a decline.
-            _log.error("provider refused the idempotency key of payment %s", payment.id)
-            return None
-        except PaymentProviderError:
-            return failed("provider_error")
-    return None
+        )
+    except PaymentMethodRejected:
+        return failed("payment_method_invalid")
+    except IdempotencyKeyMismatch:
+        # Our keys are unique per payment: this is a bug to look at, not a decline.
+        _log.error("provider refused the idempotency key of payment %s", payment.id)
+        return None
+    except PaymentProviderError:
+        return failed("provider_error")
 
 
 async def settle_charge(

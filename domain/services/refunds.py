@@ -10,7 +10,6 @@ reconciler with the same key.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -25,7 +24,6 @@ from domain.payments import (
     IdempotencyKeyMismatch,
     PaymentProvider,
     PaymentProviderError,
-    ProviderUnavailable,
     RefundResult,
 )
 from domain.payments import (
@@ -33,7 +31,7 @@ from domain.payments import (
 )
 from domain.ports import UnitOfWork
 from domain.refunds import PAYMENT_FIELD, Refund, RefundReason, RefundStatus, refund_amount
-from domain.services.payments import RECONCILE_AFTER, RETRY_PAUSES
+from domain.services.payments import RECONCILE_AFTER, answered
 
 _log = logging.getLogger("ledgerline.refunds")
 
@@ -186,20 +184,16 @@ async def _charge_reference(uow: UnitOfWork, refund: Refund) -> str | None:
 async def _refund(
     provider: PaymentProvider, refund: Refund, charge_reference: str
 ) -> RefundResult | None:
-    for pause in (*RETRY_PAUSES, None):
-        try:
-            return await provider.refund(
+    try:
+        return await answered(
+            lambda: provider.refund(
                 charge_reference, refund.amount, refund.provider_idempotency_key
             )
-        except ProviderUnavailable:
-            if pause is None:
-                return None
-            await asyncio.sleep(pause)
-        except IdempotencyKeyMismatch:
-            return None
-        except PaymentProviderError:
-            return RefundResult(ProviderRefundStatus.FAILED, "", PROVIDER_ERROR)
-    return None
+        )
+    except IdempotencyKeyMismatch:
+        return None
+    except PaymentProviderError:
+        return RefundResult(ProviderRefundStatus.FAILED, "", PROVIDER_ERROR)
 
 
 async def settle_refund(
@@ -216,7 +210,7 @@ async def settle_refund(
         if refund.status is RefundStatus.SUCCEEDED and result.status.value == "FAILED":
             # A refund can fail after it succeeded (Stripe says so of bank refunds): the
             # money did not go back after all.
-            failed = await uow.refunds.save(replace(refund.settled_by(result, now)))
+            failed = await uow.refunds.save(refund.settled_by(result, now))
             await uow.payments.save(
                 replace(payment, amount_refunded=payment.amount_refunded - failed.amount)
             )
